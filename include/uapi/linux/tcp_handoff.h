@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/tcp_handoff.yaml */
+/* YNL-GEN uapi header */
+/* To regenerate run: tools/net/ynl/ynl-regen.sh */
+
+#ifndef _UAPI_LINUX_TCP_HANDOFF_H
+#define _UAPI_LINUX_TCP_HANDOFF_H
+
+#define TCP_HANDOFF_FAMILY_NAME		"tcp_handoff"
+#define TCP_HANDOFF_FAMILY_VERSION	1
+
+/**
+ * enum tcp_handoff_node_state - State of the control channel to a peer node.
+ * @TCP_HANDOFF_NODE_STATE_DOWN: No channel, not trying (administratively down
+ *   or local node).
+ * @TCP_HANDOFF_NODE_STATE_CONNECTING: Connecting or waiting to reconnect after
+ *   back-off.
+ * @TCP_HANDOFF_NODE_STATE_UP: Channel established and authenticated.
+ */
+enum tcp_handoff_node_state {
+	TCP_HANDOFF_NODE_STATE_DOWN,
+	TCP_HANDOFF_NODE_STATE_CONNECTING,
+	TCP_HANDOFF_NODE_STATE_UP,
+};
+
+enum {
+	TCP_HANDOFF_A_NODE_ID = 1,
+	TCP_HANDOFF_A_NODE_ADDR4,
+	TCP_HANDOFF_A_NODE_ADDR6,
+	TCP_HANDOFF_A_NODE_PORT,
+	TCP_HANDOFF_A_NODE_WEIGHT,
+	TCP_HANDOFF_A_NODE_LOCAL,
+	TCP_HANDOFF_A_NODE_STATE,
+
+	__TCP_HANDOFF_A_NODE_MAX,
+	TCP_HANDOFF_A_NODE_MAX = (__TCP_HANDOFF_A_NODE_MAX - 1)
+};
+
+enum {
+	TCP_HANDOFF_A_SERVICE_ADDR4 = 1,
+	TCP_HANDOFF_A_SERVICE_ADDR6,
+	TCP_HANDOFF_A_SERVICE_PORT,
+
+	__TCP_HANDOFF_A_SERVICE_MAX,
+	TCP_HANDOFF_A_SERVICE_MAX = (__TCP_HANDOFF_A_SERVICE_MAX - 1)
+};
+
+enum {
+	TCP_HANDOFF_A_STATS_NODES = 1,
+	TCP_HANDOFF_A_STATS_SERVICES,
+	TCP_HANDOFF_A_STATS_RX_PACKETS,
+	TCP_HANDOFF_A_STATS_RX_BYTES,
+	TCP_HANDOFF_A_STATS_TX_PACKETS,
+	TCP_HANDOFF_A_STATS_TX_BYTES,
+	TCP_HANDOFF_A_STATS_RX_MALFORMED,
+
+	__TCP_HANDOFF_A_STATS_MAX,
+	TCP_HANDOFF_A_STATS_MAX = (__TCP_HANDOFF_A_STATS_MAX - 1)
+};
+
+enum {
+	TCP_HANDOFF_CMD_NODE_ADD = 1,
+	TCP_HANDOFF_CMD_NODE_DEL,
+	TCP_HANDOFF_CMD_NODE_GET,
+	TCP_HANDOFF_CMD_SERVICE_ADD,
+	TCP_HANDOFF_CMD_SERVICE_DEL,
+	TCP_HANDOFF_CMD_SERVICE_GET,
+	TCP_HANDOFF_CMD_STATS_GET,
+
+	__TCP_HANDOFF_CMD_MAX,
+	TCP_HANDOFF_CMD_MAX = (__TCP_HANDOFF_CMD_MAX - 1)
+};
+
+#endif /* _UAPI_LINUX_TCP_HANDOFF_H */

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/tcp_handoff.yaml */
+/* YNL-GEN kernel source */
+/* To regenerate run: tools/net/ynl/ynl-regen.sh */
+
+#include <net/netlink.h>
+#include <net/genetlink.h>
+
+#include "netlink-gen.h"
+
+#include <uapi/linux/tcp_handoff.h>
+
+/* Integer value ranges */
+static const struct netlink_range_validation tcp_handoff_a_node_weight_range = {
+	.max	= 65535ULL,
+};
+
+/* TCP_HANDOFF_CMD_NODE_ADD - do */
+static const struct nla_policy tcp_handoff_node_add_nl_policy[TCP_HANDOFF_A_NODE_LOCAL + 1] = {
+	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[TCP_HANDOFF_A_NODE_ADDR4] = { .type = NLA_BE32, },
+	[TCP_HANDOFF_A_NODE_ADDR6] = NLA_POLICY_EXACT_LEN(16),
+	[TCP_HANDOFF_A_NODE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+	[TCP_HANDOFF_A_NODE_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_node_weight_range),
+	[TCP_HANDOFF_A_NODE_LOCAL] = { .type = NLA_FLAG, },
+};
+
+/* TCP_HANDOFF_CMD_NODE_DEL - do */
+static const struct nla_policy tcp_handoff_node_del_nl_policy[TCP_HANDOFF_A_NODE_ID + 1] = {
+	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+/* TCP_HANDOFF_CMD_NODE_GET - do */
+static const struct nla_policy tcp_handoff_node_get_nl_policy[TCP_HANDOFF_A_NODE_ID + 1] = {
+	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+/* TCP_HANDOFF_CMD_SERVICE_ADD - do */
+static const struct nla_policy tcp_handoff_service_add_nl_policy[TCP_HANDOFF_A_SERVICE_PORT + 1] = {
+	[TCP_HANDOFF_A_SERVICE_ADDR4] = { .type = NLA_BE32, },
+	[TCP_HANDOFF_A_SERVICE_ADDR6] = NLA_POLICY_EXACT_LEN(16),
+	[TCP_HANDOFF_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+};
+
+/* TCP_HANDOFF_CMD_SERVICE_DEL - do */
+static const struct nla_policy tcp_handoff_service_del_nl_policy[TCP_HANDOFF_A_SERVICE_PORT + 1] = {
+	[TCP_HANDOFF_A_SERVICE_ADDR4] = { .type = NLA_BE32, },
+	[TCP_HANDOFF_A_SERVICE_ADDR6] = NLA_POLICY_EXACT_LEN(16),
+	[TCP_HANDOFF_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+};
+
+/* Ops table for tcp_handoff */
+const struct genl_split_ops tcp_handoff_nl_ops[8] = {
+	{
+		.cmd		= TCP_HANDOFF_CMD_NODE_ADD,
+		.doit		= tcp_handoff_nl_node_add_doit,
+		.policy		= tcp_handoff_node_add_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_NODE_LOCAL,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_NODE_DEL,
+		.doit		= tcp_handoff_nl_node_del_doit,
+		.policy		= tcp_handoff_node_del_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_NODE_ID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_NODE_GET,
+		.doit		= tcp_handoff_nl_node_get_doit,
+		.policy		= tcp_handoff_node_get_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_NODE_ID,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_NODE_GET,
+		.dumpit	= tcp_handoff_nl_node_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_SERVICE_ADD,
+		.doit		= tcp_handoff_nl_service_add_doit,
+		.policy		= tcp_handoff_service_add_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_SERVICE_PORT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_SERVICE_DEL,
+		.doit		= tcp_handoff_nl_service_del_doit,
+		.policy		= tcp_handoff_service_del_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_SERVICE_PORT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_SERVICE_GET,
+		.dumpit	= tcp_handoff_nl_service_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_STATS_GET,
+		.doit	= tcp_handoff_nl_stats_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+};
