@@ -20,5 +20,6 @@
 
 pub mod codec;
 pub mod http;
+pub mod packet;
 pub mod rules;
 pub mod seq;

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcp_handoff: the two commands a newcomer needs are 'make demo' and
+# 'make check' (see README.md). Everything heavy is cached outside the clone
+# (TCP_HANDOFF_CACHE, default /var/cache/tcp_handoff).
+# The module's own build description is Kbuild (make -C $KDIR M=$PWD).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+HANDOFFCTL := tools/handoffctl/target/release/handoffctl
+
+.PHONY: all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
+	netlink-check selftests check check-full demo clean
+
+all: module tools
+
+sysroot:
+	bash scripts/sysroot.sh
+
+kernel:
+	bash scripts/kernel.sh debug
+
+kernel-prod:
+	bash scripts/kernel.sh prod
+
+# The module, built with CLIPPY=1 against the debug kernel; warnings fail.
+module:
+	bash scripts/module.sh debug
+
+tools:
+	$(CARGO) build --release --locked --manifest-path tools/handoffctl/Cargo.toml
+
+# Host-side tests of the pure-logic core and the tool.
+host-test:
+	$(CARGO) test --manifest-path rust/core/Cargo.toml
+	$(CARGO) test --locked --manifest-path tools/handoffctl/Cargo.toml
+
+# Formatting, clippy on the host crates, SAFETY comments, generated files.
+lint: netlink-check
+	$(CARGO) fmt --check --manifest-path rust/core/Cargo.toml
+	$(CARGO) fmt --check --manifest-path tools/handoffctl/Cargo.toml
+	$(CARGO) clippy --manifest-path rust/core/Cargo.toml --all-targets -- -D warnings
+	$(CARGO) clippy --locked --manifest-path tools/handoffctl/Cargo.toml --all-targets -- -D warnings
+	bash scripts/lint-kernel-rust.sh
+
+netlink-gen:
+	bash scripts/netlink-gen.sh
+
+netlink-check:
+	bash scripts/netlink-gen.sh --check
+
+selftests: module tools
+	bash scripts/selftests.sh
+
+# Everything, in the order that fails fastest.
+check: lint host-test tools module
+	bash scripts/selftests.sh
+
+# The long runs (soaks, full matrices, multi-VM) join here as they land.
+check-full: check
+
+demo: module tools
+	bash scripts/demo.sh
+
+clean:
+	rm -rf results rust/core/target tools/handoffctl/target

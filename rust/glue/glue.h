@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C glue of tcp_handoff: what Rust cannot express by itself.
+ *
+ * Everything here is either a wrapper around a static inline function or a
+ * macro of the kernel headers, or a static table built from kernel macros
+ * (netfilter hook ops, pernet ops, the generic netlink family). The logic,
+ * including every callback those tables point to, is in Rust.
+ *
+ * This header is also the input of the module's own bindgen run (see Kbuild):
+ * it includes every kernel header whose types or functions Rust uses.
+ */
+#ifndef TCP_HANDOFF_GLUE_H
+#define TCP_HANDOFF_GLUE_H
+
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/skbuff.h>
+#include <linux/seq_file.h>
+#include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <uapi/linux/tcp_handoff.h>
+
+/* Module-wide lifecycle, called from the Rust module's init and exit. */
+int th_glue_register(void);
+void th_glue_unregister(void);
+
+/* Per-namespace state: one pointer slot in struct net's generic array. */
+void *th_net_state(const struct net *net);
+void th_net_set_state(struct net *net, void *state);
+int th_net_register_hooks(struct net *net);
+void th_net_unregister_hooks(struct net *net);
+int th_net_proc_create(struct net *net);
+void th_net_proc_remove(struct net *net);
+
+/* Packets. */
+const void *th_skb_header_pointer(const struct sk_buff *skb, int offset,
+				  int len, void *buffer);
+int th_skb_network_offset(const struct sk_buff *skb);
+unsigned int th_skb_len(const struct sk_buff *skb);
+struct net *th_hook_state_net(const struct nf_hook_state *state);
+
+/* Generic netlink. */
+struct net *th_genl_info_net(const struct genl_info *info);
+const struct nlattr *th_genl_info_attr(const struct genl_info *info, int type);
+void th_genl_set_missing(struct genl_info *info, int type);
+void th_genl_set_err(struct genl_info *info, const char *msg,
+		     const struct nlattr *attr);
+struct sk_buff *th_genl_reply_new(const struct genl_info *info, void **hdr);
+int th_genl_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info);
+void th_genl_msg_free(struct sk_buff *skb);
+struct net *th_genl_dump_net(const struct netlink_callback *cb);
+long *th_genl_dump_cursor(struct netlink_callback *cb);
+void *th_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb);
+void th_genl_msg_end(struct sk_buff *skb, void *hdr);
+void th_genl_msg_cancel(struct sk_buff *skb, void *hdr);
+int th_nla_len(const struct nlattr *nla);
+const void *th_nla_data(const struct nlattr *nla);
+
+/* Implemented in Rust. */
+int th_rs_net_init(struct net *net);
+void th_rs_net_exit(struct net *net);
+int th_rs_proc_show(struct seq_file *m, struct net *net);
+unsigned int th_rs_hook_in(struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int th_rs_hook_out(struct sk_buff *skb, const struct nf_hook_state *state);
+
+#endif /* TCP_HANDOFF_GLUE_H */

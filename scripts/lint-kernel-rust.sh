@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Static checks of the module's Rust that need no kernel build: rustfmt with
+# the kernel's settings (the sysroot's rustfmt, the one the kernel uses),
+# and the Rust-for-Linux rule that every `unsafe` block carries a
+# `// SAFETY:` comment and every `unsafe fn` a `# Safety` section.
+# (Clippy runs in scripts/module.sh through the kernel's CLIPPY=1.)
+. "$(dirname "$0")/common.sh"
+
+bash "$TOP/scripts/sysroot.sh" >/dev/null
+in_sysroot bash -c "cd $SRC_IN_ROOT && rustfmt --check --edition 2021 rust/tcp_handoff_main.rs" ||
+	die "rustfmt: run 'rustfmt --edition 2021 rust/tcp_handoff_main.rs' (or see the diff above)"
+
+cd "$TOP"
+bad=$(git ls-files -co --exclude-standard '*.rs' | grep -v '/target/' | xargs awk '
+	/unsafe[[:space:]]*\{/ && !/^[[:space:]]*\/\// {
+		if (prev !~ /SAFETY/ && prev2 !~ /SAFETY/ && prev3 !~ /SAFETY/ && $0 !~ /SAFETY/)
+			printf "%s:%d: unsafe block without a SAFETY comment\n", FILENAME, FNR
+	}
+	/unsafe fn / && !/extern/ {
+		if (!safety_doc && FILENAME !~ /bindings/)
+			printf "%s:%d: unsafe fn without a # Safety section\n", FILENAME, FNR
+	}
+	/^[[:space:]]*\/\/\/ # Safety/ { safety_doc = 1 }
+	/^[[:space:]]*(pub(\([a-z]+\))? )?(unsafe )?fn / { safety_doc = 0 }
+	{ prev3 = prev2; prev2 = prev; prev = $0 }')
+[ -z "$bad" ] || { echo "$bad" >&2; die "Rust-for-Linux safety documentation rules"; }
+echo "lint: rustfmt and SAFETY rules clean"

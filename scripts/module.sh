@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build tcp_handoff.ko against a cached test kernel, with clippy (CLIPPY=1):
+#
+#   scripts/module.sh debug|prod     prints the path of the .ko (host view)
+#
+# The sources are copied into a build folder in the cache (one per kernel
+# flavour), so the work tree stays clean and a debug and a prod build never
+# share objects. Any compiler or clippy warning fails the build.
+. "$(dirname "$0")/common.sh"
+
+flavour=${1:-debug}
+tree=$(bash "$TOP/scripts/kernel.sh" "$flavour")
+build=$CACHE/module-$flavour
+# An external module must be rebuilt from clean when its kernel changes.
+if [ "$(cat "$build/.kernel" 2>/dev/null)" != "$tree" ]; then
+	rm -rf "$build"
+fi
+mkdir -p "$build"
+echo "$tree" >"$build/.kernel"
+# cp -a keeps modification times, so make rebuilds only what changed.
+(cd "$TOP" && cp -a --parents Kbuild include rust/tcp_handoff_main.rs rust/bindings.rs \
+	rust/btcp rust/netlink rust/netns.rs rust/glue rust/core/src "$build/")
+in_sysroot make -C "/cache/$(basename "$tree")" M="/cache/$(basename "$build")" LLVM=1 CLIPPY=1 \
+	-j"$(nproc)" modules >"$build/build.log" 2>&1 || { cat "$build/build.log" >&2; die "module build failed"; }
+if grep -E '(warning|error)(\[|:)' "$build/build.log" >&2; then
+	die "module build has warnings (log: $build/build.log)"
+fi
+echo "$build/tcp_handoff.ko"

@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for the tcp_handoff selftests, after the kernel's
+# tools/testing/selftests/net/lib.sh: namespaces with unique names, cleanup
+# on exit, kselftest exit codes, and the cluster topology of the design:
+#
+#   client ──┐                 ┌── node1 (front-end)
+#            ├── br-data (sw) ─┼── node2
+#            │                 └── node3
+#   node1..3 ──── br-ctl (sw): the control channel, separate from data
+#
+# Data: 198.51.100.0/25 (node N is .N, the client .100), 2001:db8:1::/64.
+# Control: 198.51.100.128/25 (node N is .128+N), 2001:db8:2::/64.
+
+ksft_pass=0
+ksft_fail=1
+ksft_xfail=2
+ksft_skip=4
+
+TH_SRC=${TH_SRC:-/src/tcp_handoff}
+HANDOFFCTL=${HANDOFFCTL:-$TH_SRC/tools/handoffctl/target/release/handoffctl}
+NS_LIST=()
+TH_TMP=$(mktemp -d /tmp/th-test.XXXXXX)
+
+log() { printf '# %s\n' "$*"; }
+
+# ktap-style subtest result inside one test program; failures make the
+# program fail at the end.
+th_rc=$ksft_pass
+check() { # description command...
+	local desc=$1
+	shift
+	if "$@" >"$TH_TMP/out" 2>&1; then
+		log "ok: $desc"
+	else
+		log "FAIL: $desc"
+		sed 's/^/#   /' "$TH_TMP/out"
+		th_rc=$ksft_fail
+	fi
+}
+# Expect a command to fail with exit code $2 and its output to contain $3.
+check_fails() { # description exit-code text command...
+	local desc=$1 want=$2 text=$3 rc
+	shift 3
+	"$@" >"$TH_TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" = "$want" ] && grep -qF -- "$text" "$TH_TMP/out"; then
+		log "ok: $desc (exit $rc: $(head -c 200 "$TH_TMP/out" | tr '\n' ' '))"
+	else
+		log "FAIL: $desc: wanted exit $want and '$text', got exit $rc:"
+		sed 's/^/#   /' "$TH_TMP/out"
+		th_rc=$ksft_fail
+	fi
+}
+check_eq() { # description want got
+	if [ "$2" = "$3" ]; then
+		log "ok: $1 ($3)"
+	else
+		log "FAIL: $1: wanted '$2', got '$3'"
+		th_rc=$ksft_fail
+	fi
+}
+
+require_tool() {
+	command -v "$1" >/dev/null 2>&1 || { log "SKIP: $1 not installed"; exit $ksft_skip; }
+}
+
+module_loaded() { [ -d /sys/module/tcp_handoff ]; }
+require_module() {
+	module_loaded || { log "FAIL: tcp_handoff is not loaded"; exit $ksft_fail; }
+}
+
+hctl() { "$HANDOFFCTL" "$@"; }
+
+# setup_ns VAR... : creates one namespace per name, stores its unique name
+# in the variable of that name, brings lo up.
+setup_ns() {
+	local var ns
+	for var in "$@"; do
+		ns="$var-$(mktemp -u XXXXXX)"
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		NS_LIST+=("$ns")
+		eval "$var=$ns"
+	done
+}
+
+cleanup_ns() {
+	local ns
+	for ns in "${NS_LIST[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	NS_LIST=()
+}
+
+th_cleanup() {
+	cleanup_ns
+	rm -rf "$TH_TMP"
+}
+trap th_cleanup EXIT
+
+# A stat of this namespace's counters (netlink), e.g. stat_of NS rx-packets.
+stat_of() { # ns name
+	ip netns exec "$1" "$HANDOFFCTL" stats show | awk -v k="$2" '$1 == k { print $2 }'
+}
+# The same counter from /proc/net/tcp_handoff (names use underscores).
+proc_stat_of() { # ns name
+	ip netns exec "$1" awk -v k="${2//-/_}" '$1 == k { print $2 }' /proc/net/tcp_handoff
+}
+
+# setup_cluster: creates sw, client, node1..3 with the topology above.
+setup_cluster() {
+	setup_ns sw client node1 node2 node3 || return 1
+	ip -n "$sw" link add br-data type bridge
+	ip -n "$sw" link add br-ctl type bridge
+	ip -n "$sw" link set br-data up
+	ip -n "$sw" link set br-ctl up
+	local i host
+	for i in client 1 2 3; do
+		if [ "$i" = client ]; then host=$client; else eval "host=\$node$i"; fi
+		ip link add eth0 netns "$host" type veth peer name "d-$i" netns "$sw"
+		ip -n "$sw" link set "d-$i" master br-data up
+		ip -n "$host" link set eth0 up
+		if [ "$i" = client ]; then
+			ip -n "$host" addr add 198.51.100.100/25 dev eth0
+			ip -n "$host" addr add 2001:db8:1::100/64 dev eth0 nodad
+			continue
+		fi
+		ip -n "$host" addr add "198.51.100.$i/25" dev eth0
+		ip -n "$host" addr add "2001:db8:1::$i/64" dev eth0 nodad
+		ip link add eth1 netns "$host" type veth peer name "c-$i" netns "$sw"
+		ip -n "$sw" link set "c-$i" master br-ctl up
+		ip -n "$host" link set eth1 up
+		ip -n "$host" addr add "198.51.100.$((128 + i))/25" dev eth1
+		ip -n "$host" addr add "2001:db8:2::$i/64" dev eth1 nodad
+	done
+}
+
+# start_nginx NS NAME: nginx on port 80 of the namespace, serving pages
+# that name the node ("served-by NAME"), and a 1 MiB object /big.
+start_nginx() {
+	local ns=$1 name=$2 dir=$TH_TMP/nginx-$2
+	mkdir -p "$dir/www" "$dir/tmp"
+	echo "served-by $name" >"$dir/www/index.html"
+	head -c 1048576 /dev/zero | tr '\0' 'x' >"$dir/www/big"
+	cat >"$dir/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	server {
+		listen 80 default_server;
+		listen [::]:80 default_server;
+		root $dir/www;
+	}
+}
+CONF
+	ip netns exec "$ns" nginx -c "$dir/nginx.conf" || return 1
+	# Wait until it listens.
+	local n
+	for n in $(seq 50); do
+		ip netns exec "$ns" ss -Hltn 'sport = :80' | grep -q LISTEN && return 0
+		sleep 0.1
+	done
+	return 1
+}

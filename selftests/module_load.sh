@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Loading and unloading: 100 insmod/rmmod cycles with namespaces alive,
+# per-namespace state in namespaces created before and after the load, and
+# the module-wide facts in sysfs.
+source "$(dirname "$0")/lib.sh"
+
+KO=${TH_KO:?TH_KO names the module file}
+require_module
+setup_ns before || exit $ksft_fail
+
+cycles=100
+ok=0
+for i in $(seq $cycles); do
+	rmmod tcp_handoff || break
+	[ ! -d /sys/module/tcp_handoff ] || break
+	insmod "$KO" || break
+	ok=$i
+done
+check_eq "insmod/rmmod cycles" $cycles $ok
+
+check "sysfs has the module version" grep -qx '0.1.0' /sys/module/tcp_handoff/version
+check "/proc/net/tcp_handoff in the initial namespace" test -r /proc/net/tcp_handoff
+check "/proc/net/tcp_handoff in a namespace older than the module" \
+	ip netns exec "$before" test -r /proc/net/tcp_handoff
+setup_ns after || exit $ksft_fail
+check "/proc/net/tcp_handoff in a namespace created after the load" \
+	ip netns exec "$after" test -r /proc/net/tcp_handoff
+check "the family answers in a new namespace" ip netns exec "$after" "$HANDOFFCTL" node show
+
+# A namespace with configuration is torn down while the module stays, and
+# the module unloads while a configured namespace is alive.
+ip netns exec "$after" "$HANDOFFCTL" node add 7 addr 198.51.100.7 port 7000 >/dev/null
+ip netns exec "$after" "$HANDOFFCTL" service add 198.51.100.10:80 >/dev/null
+ip netns del "$after"
+ip netns exec "$before" "$HANDOFFCTL" node add 7 addr 198.51.100.7 port 7000 >/dev/null
+check "rmmod with a configured namespace alive" rmmod tcp_handoff
+check "insmod again" insmod "$KO"
+check_eq "configuration does not survive a reload" "" "$(ip netns exec "$before" "$HANDOFFCTL" node show)"
+exit $th_rc

@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the guest: inserts the module, runs every TEST_PROGS entry of
+# the Makefile (or those named) with the timeout of 'settings', prints KTAP,
+# then unloads the module and checks kmemleak for leaks it left.
+#
+#   run_tests.sh MODULE.ko [TEST...]
+
+set -u
+ko=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+timeout=$(sed -n 's/^timeout=//p' "$here/settings")
+if [ $# -gt 0 ]; then
+	tests=("$@")
+else
+	read -r -a tests <<<"$(make -s --no-print-directory -C "$here" print-tests)"
+fi
+
+kmemleak=/sys/kernel/debug/kmemleak
+[ -w $kmemleak ] && echo clear >$kmemleak
+
+echo "KTAP version 1"
+echo "1..$((${#tests[@]} + 1))"
+pass=0 fail=0 skip=0 n=0
+result() { # status name [directive]
+	n=$((n + 1))
+	case $1 in
+	pass) pass=$((pass + 1)); echo "ok $n $2" ;;
+	skip) skip=$((skip + 1)); echo "ok $n $2 # SKIP" ;;
+	*) fail=$((fail + 1)); echo "not ok $n $2" ;;
+	esac
+}
+
+if ! insmod "$ko"; then
+	echo "# insmod $ko failed"
+fi
+for t in "${tests[@]}"; do
+	echo "# selftests: tcp_handoff: $t"
+	start=$(date +%s)
+	TH_KO=$ko timeout "$timeout" "$here/$t" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
+	rc=${PIPESTATUS[0]}
+	echo "# $t: exit $rc after $(( $(date +%s) - start )) s"
+	case $rc in
+	0) result pass "$t" ;;
+	4) result skip "$t" ;;
+	124) echo "# $t: timed out after ${timeout}s"; result fail "$t" ;;
+	*) result fail "$t" ;;
+	esac
+done
+
+# Leaks: unload, let kmemleak age the objects, scan, and look for any
+# report whose backtrace involves the module.
+name="kmemleak_after_rmmod"
+if [ -d /sys/module/tcp_handoff ] && ! rmmod tcp_handoff; then
+	echo "# rmmod failed"
+	result fail "$name"
+elif [ ! -w $kmemleak ]; then
+	echo "# kmemleak not available"
+	result skip "$name"
+else
+	sleep 6
+	echo scan >$kmemleak
+	sleep 1
+	echo scan >$kmemleak
+	reports=$(cat $kmemleak)
+	if grep -q tcp_handoff <<<"$reports"; then
+		echo "$reports" | sed 's/^/# /'
+		result fail "$name"
+	else
+		echo "# kmemleak: $(grep -c '^unreferenced object' <<<"$reports") reports, none involving tcp_handoff"
+		result pass "$name"
+	fi
+fi
+echo "# totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+[ $fail -eq 0 ]
