@@ -9,7 +9,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 HANDOFFCTL := tools/handoffctl/target/release/handoffctl
 
-.PHONY: all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
+
+.PHONY: fmt all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
 	netlink-check selftests check check-full demo clean
 
 all: module tools
@@ -42,6 +43,12 @@ lint: netlink-check
 	$(CARGO) clippy --manifest-path rust/core/Cargo.toml --all-targets -- -D warnings
 	$(CARGO) clippy --locked --manifest-path tools/handoffctl/Cargo.toml --all-targets -- -D warnings
 	bash scripts/lint-kernel-rust.sh
+
+# Format everything as 'make lint' wants it.
+fmt:
+	$(CARGO) fmt --manifest-path rust/core/Cargo.toml
+	$(CARGO) fmt --manifest-path tools/handoffctl/Cargo.toml
+	bash scripts/lint-kernel-rust.sh --fix
 
 netlink-gen:
 	bash scripts/netlink-gen.sh

@@ -8,6 +8,10 @@
 . "$(dirname "$0")/common.sh"
 
 bash "$TOP/scripts/sysroot.sh" >/dev/null
+if [ "${1:-}" = --fix ]; then
+	in_sysroot bash -c "cd $SRC_IN_ROOT && rustfmt --edition 2021 rust/tcp_handoff_main.rs"
+	exit
+fi
 in_sysroot bash -c "cd $SRC_IN_ROOT && rustfmt --check --edition 2021 rust/tcp_handoff_main.rs" ||
 	die "rustfmt: run 'rustfmt --edition 2021 rust/tcp_handoff_main.rs' (or see the diff above)"
 

@@ -75,13 +75,14 @@ hctl() { "$HANDOFFCTL" "$@"; }
 # setup_ns VAR... : creates one namespace per name, stores its unique name
 # in the variable of that name, brings lo up.
 setup_ns() {
-	local var ns
-	for var in "$@"; do
-		ns="$var-$(mktemp -u XXXXXX)"
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up
-		NS_LIST+=("$ns")
-		eval "$var=$ns"
+	# The locals must not shadow the caller's variable names.
+	local __var __name
+	for __var in "$@"; do
+		__name="$__var-$(mktemp -u XXXXXX)"
+		ip netns add "$__name" || return 1
+		ip -n "$__name" link set lo up
+		NS_LIST+=("$__name")
+		eval "$__var=$__name"
 	done
 }
 

@@ -26,11 +26,12 @@ check_fails "second local node" 1 "the local node is already configured" \
 	h node add 8 addr 198.51.100.8 port 7000 local
 check_fails "multicast address" 1 "address must be a unicast address" h node add 9 addr 224.0.0.1 port 7000
 check_fails "unparsable address (tool)" 2 "999.1.1.1" h node add 9 addr 999.1.1.1 port 7000
-check_fails "id 0 is reserved (policy)" 1 "Invalid argument" h node add 0 addr 198.51.100.9 port 7000
+check_fails "id 0 is reserved (tool)" 2 "id" h node add 0 addr 198.51.100.9 port 7000
+check_fails "id 0 is reserved (policy)" 1 "integer out of range" h raw node-add 1:00000000 2:c6336409 4:1b58
 check_fails "port 0 (tool)" 2 "port" h node add 9 addr 198.51.100.9 port 0
 # Raw requests the tool would never send. Attribute 2 is addr4, 4 is port.
-check_fails "unknown attribute" 1 "Invalid argument" h raw node-add 1:09000000 2:c6336409 4:1b58 99:00000001
-check_fails "addr6 of 4 bytes" 1 "Invalid argument" h raw node-add 1:09000000 3:c6336409 4:1b58
+check_fails "unknown attribute" 1 "Unknown attribute type" h raw node-add 1:09000000 2:c6336409 4:1b58 99:00000001
+check_fails "addr6 of 4 bytes" 1 "binary attribute size out of range" h raw node-add 1:09000000 3:c6336409 4:1b58
 check_fails "missing id" 1 "missing" h raw node-add 2:c6336409 4:1b58
 check_fails "both addr4 and addr6" 1 "not both" h raw node-add 1:09000000 2:c6336409 3:20010db8000000000000000000000009 4:1b58
 check_fails "no address" 1 "an address (addr4 or addr6) is required" h raw node-add 1:09000000 4:1b58

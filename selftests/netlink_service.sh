@@ -15,7 +15,7 @@ service [2001:db8:1::10]:80" "$(h service show)"
 check_fails "duplicate" 1 "this service exists" h service add 198.51.100.10:80
 check_fails "multicast" 1 "address must be a unicast address" h service add 239.1.1.1:80
 check_fails "missing port" 1 "missing" h raw service-add 1:c633640a
-check_fails "port 0 (policy)" 1 "Invalid argument" h raw service-add 1:c633640a 3:0000
+check_fails "port 0 (policy)" 1 "integer out of range" h raw service-add 1:c633640a 3:0000
 check_fails "without CAP_NET_ADMIN" 1 "Operation not permitted" \
 	ip netns exec "$ns" setpriv --inh-caps=-all --bounding-set=-all "$HANDOFFCTL" service add 198.51.100.11:80
 check "delete :8080" h service del 198.51.100.10:8080

@@ -37,7 +37,14 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
     let off = unsafe { bindings::th_skb_network_offset(skb) };
     // SAFETY: `buf` has room for the requested length; the helper returns
     // either null or a pointer to that many readable bytes.
-    let p = unsafe { bindings::th_skb_header_pointer(skb, off, buf.len() as i32, buf.as_mut_ptr().cast::<c_void>()) };
+    let p = unsafe {
+        bindings::th_skb_header_pointer(
+            skb,
+            off,
+            buf.len() as i32,
+            buf.as_mut_ptr().cast::<c_void>(),
+        )
+    };
     if p.is_null() {
         return Classified::Other;
     }
@@ -50,7 +57,14 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
     let mut tbuf = [0u8; packet::TCP_MIN_LEN];
     let toff = off + ip.header_len as i32;
     // SAFETY: as above, for the TCP header.
-    let tp = unsafe { bindings::th_skb_header_pointer(skb, toff, tbuf.len() as i32, tbuf.as_mut_ptr().cast::<c_void>()) };
+    let tp = unsafe {
+        bindings::th_skb_header_pointer(
+            skb,
+            toff,
+            tbuf.len() as i32,
+            tbuf.as_mut_ptr().cast::<c_void>(),
+        )
+    };
     let tcp = if tp.is_null() {
         None
     } else {

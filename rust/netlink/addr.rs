@@ -22,7 +22,9 @@ pub(crate) fn parse(req: &Request, a4: u32, a6: u32) -> Result<Addr> {
         (Some(_), Some(_)) => {
             return Err(req.fail(EINVAL, c"give either addr4 or addr6, not both", None))
         }
-        (None, None) => return Err(req.fail(EINVAL, c"an address (addr4 or addr6) is required", None)),
+        (None, None) => {
+            return Err(req.fail(EINVAL, c"an address (addr4 or addr6) is required", None))
+        }
     };
     let usable = match addr {
         Addr::V4(b) => b != [0; 4] && b != [255; 4] && !(224..=239).contains(&b[0]),

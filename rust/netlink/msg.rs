@@ -143,7 +143,12 @@ impl Msg {
     pub(crate) fn put(&mut self, ty: u32, data: &[u8]) -> Result {
         // SAFETY: `skb` is valid (type invariant); `data` is readable.
         let err = unsafe {
-            bindings::nla_put(self.skb, ty as c_int, data.len() as c_int, data.as_ptr().cast())
+            bindings::nla_put(
+                self.skb,
+                ty as c_int,
+                data.len() as c_int,
+                data.as_ptr().cast(),
+            )
         };
         if err != 0 {
             return Err(EMSGSIZE);

@@ -33,7 +33,10 @@ fn put_node(msg: &mut Msg, n: &Node) -> Result {
     msg.put_u32(WEIGHT, n.weight)?;
     msg.put_flag(LOCAL, n.local)?;
     // There is no control channel yet: every node reports "down".
-    msg.put_u32(STATE, bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_DOWN)
+    msg.put_u32(
+        STATE,
+        bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_DOWN,
+    )
 }
 
 fn add(req: &Request) -> Result<c_int> {
@@ -53,7 +56,11 @@ fn add(req: &Request) -> Result<c_int> {
         return Err(req.fail(EEXIST, c"a node with this address and port exists", None));
     }
     if local && cfg.nodes.iter().any(|n| n.local) {
-        return Err(req.fail(EEXIST, c"the local node is already configured", req.attr(LOCAL)));
+        return Err(req.fail(
+            EEXIST,
+            c"the local node is already configured",
+            req.attr(LOCAL),
+        ));
     }
     if cfg.nodes.len() >= MAX_NODES {
         return Err(req.fail(ENOSPC, c"node table is full", None));
@@ -116,7 +123,10 @@ extern "C" fn tcp_handoff_nl_node_get_doit(_skb: *mut sk_buff, info: *mut genl_i
 
 /// `node-get`, dump of all nodes.
 #[no_mangle]
-extern "C" fn tcp_handoff_nl_node_get_dumpit(skb: *mut sk_buff, cb: *mut netlink_callback) -> c_int {
+extern "C" fn tcp_handoff_nl_node_get_dumpit(
+    skb: *mut sk_buff,
+    cb: *mut netlink_callback,
+) -> c_int {
     // SAFETY: generic netlink passes a running dump's valid `cb`.
     let st = unsafe { msg::dump_state(cb) };
     let cfg = st.config.lock();

@@ -24,11 +24,31 @@ fn snapshot(st: &NetState) -> [(&'static str, u32, u64); 7] {
     [
         ("nodes", bindings::TCP_HANDOFF_A_STATS_NODES, nodes),
         ("services", bindings::TCP_HANDOFF_A_STATS_SERVICES, services),
-        ("rx_packets", bindings::TCP_HANDOFF_A_STATS_RX_PACKETS, s.rx_packets.load(Relaxed)),
-        ("rx_bytes", bindings::TCP_HANDOFF_A_STATS_RX_BYTES, s.rx_bytes.load(Relaxed)),
-        ("tx_packets", bindings::TCP_HANDOFF_A_STATS_TX_PACKETS, s.tx_packets.load(Relaxed)),
-        ("tx_bytes", bindings::TCP_HANDOFF_A_STATS_TX_BYTES, s.tx_bytes.load(Relaxed)),
-        ("rx_malformed", bindings::TCP_HANDOFF_A_STATS_RX_MALFORMED, s.rx_malformed.load(Relaxed)),
+        (
+            "rx_packets",
+            bindings::TCP_HANDOFF_A_STATS_RX_PACKETS,
+            s.rx_packets.load(Relaxed),
+        ),
+        (
+            "rx_bytes",
+            bindings::TCP_HANDOFF_A_STATS_RX_BYTES,
+            s.rx_bytes.load(Relaxed),
+        ),
+        (
+            "tx_packets",
+            bindings::TCP_HANDOFF_A_STATS_TX_PACKETS,
+            s.tx_packets.load(Relaxed),
+        ),
+        (
+            "tx_bytes",
+            bindings::TCP_HANDOFF_A_STATS_TX_BYTES,
+            s.tx_bytes.load(Relaxed),
+        ),
+        (
+            "rx_malformed",
+            bindings::TCP_HANDOFF_A_STATS_RX_MALFORMED,
+            s.rx_malformed.load(Relaxed),
+        ),
     ]
 }
 

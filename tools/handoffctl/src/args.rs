@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Parsing of command line values: ids, ports, addresses, the keyword list
+//! of `node add` and the arguments of the debug command `raw`.
+//!
+//! Why not clap value parsers: the grammar is iproute2 style (`addr ADDR
+//! port PORT [weight W] [local]`), which clap does not model, and the tool
+//! must reject whatever the spec's policy would reject (port 0, id 0, weight
+//! above 65535, bad addresses) itself, with a clear message and exit code 2,
+//! instead of leaving it to the kernel.  Every function here is pure so that
+//! it is unit tested.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::handoff::{cmd_by_name, NodeSpec};
+use crate::netlink::NLA_MAX_PAYLOAD;
+
+/// An invalid command line, detected by the tool itself (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage<T>(msg: String) -> Result<T, UsageError> {
+    Err(UsageError(msg))
+}
+
+/// Parses a decimal number within `min..=max`; `what` names it in errors.
+fn parse_num(what: &str, s: &str, min: u64, max: u64) -> Result<u64, UsageError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return usage(format!(
+            "invalid {what} \"{s}\": expected a decimal number between {min} and {max}"
+        ));
+    }
+    match s.parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => usage(format!(
+            "invalid {what} \"{s}\": must be between {min} and {max}"
+        )),
+    }
+}
+
+/// A node id: 1 to 2^32-1 (0 means "the local node" and is reserved).
+pub fn parse_id(s: &str) -> Result<u32, UsageError> {
+    parse_num("node id", s, 1, u32::MAX.into()).map(|v| v as u32)
+}
+
+/// A TCP port: 1 to 65535.
+pub fn parse_port(s: &str) -> Result<u16, UsageError> {
+    parse_num("port", s, 1, u16::MAX.into()).map(|v| v as u16)
+}
+
+/// A node weight: 0 to 65535 (the spec's policy maximum).
+pub fn parse_weight(s: &str) -> Result<u32, UsageError> {
+    parse_num("weight", s, 0, 65535).map(|v| v as u32)
+}
+
+/// An IPv4 or IPv6 address literal (no zone index, no brackets).
+pub fn parse_addr(s: &str) -> Result<IpAddr, UsageError> {
+    if let Ok(a) = s.parse::<Ipv4Addr>() {
+        return Ok(IpAddr::V4(a));
+    }
+    if let Ok(a) = s.parse::<Ipv6Addr>() {
+        return Ok(IpAddr::V6(a));
+    }
+    usage(format!(
+        "invalid address \"{s}\": expected an IPv4 or IPv6 address literal"
+    ))
+}
+
+/// A service: `ADDR:PORT` for IPv4, `[ADDR]:PORT` for IPv6.
+pub fn parse_service(s: &str) -> Result<SocketAddr, UsageError> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        match rest.split_once("]:") {
+            Some((h, p)) => {
+                let a = h.parse::<Ipv6Addr>().or_else(|_| {
+                    usage(format!(
+                        "invalid service \"{s}\": \"{h}\" is not an IPv6 address"
+                    ))
+                })?;
+                (IpAddr::V6(a), p)
+            }
+            None => return usage(format!("invalid service \"{s}\": expected [IPV6]:PORT")),
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return usage(format!(
+                    "invalid service \"{s}\": write IPv6 services as [ADDR]:PORT"
+                ))
+            }
+            Some((h, p)) => {
+                let a = h.parse::<Ipv4Addr>().or_else(|_| {
+                    usage(format!(
+                        "invalid service \"{s}\": \"{h}\" is not an IPv4 address"
+                    ))
+                })?;
+                (IpAddr::V4(a), p)
+            }
+            None => {
+                return usage(format!(
+                    "invalid service \"{s}\": expected ADDR:PORT or [ADDR]:PORT"
+                ))
+            }
+        }
+    };
+    Ok(SocketAddr::new(host, parse_port(port)?))
+}
+
+/// `node add ID addr ADDR port PORT [weight W] [local]`; keywords may come
+/// in any order but only once.
+pub fn parse_node_add(id: &str, args: &[String]) -> Result<NodeSpec, UsageError> {
+    let id = parse_id(id)?;
+    let mut addr = None;
+    let mut port = None;
+    let mut weight = None;
+    let mut local = false;
+    let mut it = args.iter();
+    while let Some(kw) = it.next() {
+        let mut value = |kw: &str| match it.next() {
+            Some(v) => Ok(v.clone()),
+            None => usage(format!("node add: \"{kw}\" needs a value")),
+        };
+        let dup = |kw: &str| usage(format!("node add: \"{kw}\" given more than once"));
+        match kw.as_str() {
+            "addr" | "address" => {
+                if addr.is_some() {
+                    return dup(kw);
+                }
+                addr = Some(parse_addr(&value(kw)?)?);
+            }
+            "port" => {
+                if port.is_some() {
+                    return dup(kw);
+                }
+                port = Some(parse_port(&value(kw)?)?);
+            }
+            "weight" => {
+                if weight.is_some() {
+                    return dup(kw);
+                }
+                weight = Some(parse_weight(&value(kw)?)?);
+            }
+            "local" => {
+                if local {
+                    return dup(kw);
+                }
+                local = true;
+            }
+            other => {
+                return usage(format!(
+                    "node add: unknown keyword \"{other}\" (expected addr, port, weight or local)"
+                ))
+            }
+        }
+    }
+    let Some(addr) = addr else {
+        return usage("node add: missing \"addr ADDR\"".into());
+    };
+    let Some(port) = port else {
+        return usage("node add: missing \"port PORT\"".into());
+    };
+    Ok(NodeSpec {
+        id,
+        addr,
+        port,
+        weight,
+        local,
+    })
+}
+
+/// The OP of `raw`: a command number (0-255) or a spec name like
+/// `node-add`.
+pub fn parse_raw_op(s: &str) -> Result<u8, UsageError> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_num("command number", s, 0, 255).map(|v| v as u8);
+    }
+    cmd_by_name(s).ok_or_else(|| {
+        UsageError(format!(
+            "unknown operation \"{s}\": use a number or one of node-add, node-del, \
+             node-get, service-add, service-del, service-get, stats-get"
+        ))
+    })
+}
+
+/// One `TYPE:HEX` argument of `raw`: the attribute type (decimal or `0x`
+/// hex, flag bits allowed) and its payload as hex digits (may be empty).
+pub fn parse_raw_attr(s: &str) -> Result<(u16, Vec<u8>), UsageError> {
+    let Some((ty, hex)) = s.split_once(':') else {
+        return usage(format!(
+            "invalid attribute \"{s}\": expected TYPE:HEX, e.g. 99:00000001"
+        ));
+    };
+    let ty = if let Some(h) = ty.strip_prefix("0x").or_else(|| ty.strip_prefix("0X")) {
+        u16::from_str_radix(h, 16)
+            .ok()
+            .filter(|_| !h.starts_with('+'))
+    } else {
+        parse_num("attribute type", ty, 0, u16::MAX.into())
+            .ok()
+            .map(|v| v as u16)
+    };
+    let Some(ty) = ty else {
+        return usage(format!(
+            "invalid attribute \"{s}\": the type must be 0 to 65535"
+        ));
+    };
+    let payload =
+        parse_hex(hex).map_err(|e| UsageError(format!("invalid attribute \"{s}\": {e}")))?;
+    if payload.len() > NLA_MAX_PAYLOAD {
+        return usage(format!(
+            "invalid attribute \"{s}\": payload longer than {NLA_MAX_PAYLOAD} bytes"
+        ));
+    }
+    Ok((ty, payload))
+}
+
+fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let hex = hex.strip_prefix("0x").unwrap_or(hex);
+    if hex.len() % 2 != 0 {
+        return Err("odd number of hex digits".into());
+    }
+    let digit = |c: u8| -> Result<u8, String> {
+        (c as char)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("\"{}\" is not a hex digit", c as char))
+    };
+    hex.as_bytes()
+        .chunks(2)
+        .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// Lower-case hex of `bytes`, for printing raw replies.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(parse_port("1"), Ok(1));
+        assert_eq!(parse_port("65535"), Ok(65535));
+        assert!(parse_port("0")
+            .unwrap_err()
+            .0
+            .contains("between 1 and 65535"));
+        assert!(parse_port("70000").is_err());
+        assert!(parse_port("-1").is_err());
+        assert!(parse_port("+80").is_err());
+        assert!(parse_port("").is_err());
+        assert!(parse_port("8o").is_err());
+        assert!(parse_port("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn ids_and_weights() {
+        assert_eq!(parse_id("2"), Ok(2));
+        assert_eq!(parse_id("4294967295"), Ok(u32::MAX));
+        assert!(parse_id("0").is_err());
+        assert!(parse_id("4294967296").is_err());
+        assert_eq!(parse_weight("0"), Ok(0));
+        assert_eq!(parse_weight("65535"), Ok(65535));
+        assert!(parse_weight("65536").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            parse_addr("198.51.100.2"),
+            Ok("198.51.100.2".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("2001:db8::1"),
+            Ok("2001:db8::1".parse().unwrap())
+        );
+        let e = parse_addr("999.1.1.1").unwrap_err();
+        assert!(e.0.contains("999.1.1.1"), "{}", e.0);
+        assert!(parse_addr("1.2.3").is_err());
+        assert!(parse_addr("[2001:db8::1]").is_err());
+        assert!(parse_addr("fe80::1%eth0").is_err());
+        assert!(parse_addr("example.com").is_err());
+    }
+
+    #[test]
+    fn services() {
+        assert_eq!(
+            parse_service("198.51.100.10:80"),
+            Ok("198.51.100.10:80".parse().unwrap())
+        );
+        assert_eq!(
+            parse_service("[2001:db8::1]:80"),
+            Ok("[2001:db8::1]:80".parse().unwrap())
+        );
+        assert!(parse_service("198.51.100.10").is_err());
+        assert!(parse_service("198.51.100.10:0").is_err());
+        assert!(parse_service("198.51.100.10:70000").is_err());
+        assert!(parse_service("999.1.1.1:80").is_err());
+        assert!(parse_service("2001:db8::1:80")
+            .unwrap_err()
+            .0
+            .contains("[ADDR]:PORT"));
+        assert!(parse_service("[2001:db8::1]").is_err());
+        assert!(parse_service("[1.2.3.4]:80").is_err());
+        assert!(parse_service("[fe80::1%2]:80").is_err());
+    }
+
+    #[test]
+    fn node_add_keywords() {
+        let n = parse_node_add(
+            "2",
+            &strings(&[
+                "addr",
+                "198.51.100.2",
+                "port",
+                "7000",
+                "weight",
+                "3",
+                "local",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            n,
+            NodeSpec {
+                id: 2,
+                addr: "198.51.100.2".parse().unwrap(),
+                port: 7000,
+                weight: Some(3),
+                local: true
+            }
+        );
+        let n = parse_node_add("7", &strings(&["port", "1", "addr", "2001:db8::7"])).unwrap();
+        assert_eq!(n.weight, None);
+        assert!(!n.local);
+        assert!(n.addr.is_ipv6());
+
+        for bad in [
+            &["addr", "1.2.3.4"][..],
+            &["port", "80"],
+            &["addr", "1.2.3.4", "port"],
+            &["addr", "1.2.3.4", "port", "80", "bogus"],
+            &["addr", "1.2.3.4", "port", "80", "port", "81"],
+            &["addr", "1.2.3.4", "port", "80", "local", "local"],
+            &["addr", "999.1.1.1", "port", "80"],
+            &["addr", "1.2.3.4", "port", "0"],
+            &["addr", "1.2.3.4", "port", "70000"],
+            &["addr", "1.2.3.4", "port", "80", "weight", "70000"],
+        ] {
+            assert!(parse_node_add("1", &strings(bad)).is_err(), "{:?}", bad);
+        }
+        assert!(parse_node_add("0", &strings(&["addr", "1.2.3.4", "port", "80"])).is_err());
+    }
+
+    #[test]
+    fn raw_ops() {
+        assert_eq!(parse_raw_op("1"), Ok(1));
+        assert_eq!(parse_raw_op("0"), Ok(0));
+        assert_eq!(parse_raw_op("255"), Ok(255));
+        assert!(parse_raw_op("256").is_err());
+        assert_eq!(parse_raw_op("node-add"), Ok(1));
+        assert_eq!(parse_raw_op("stats-get"), Ok(7));
+        assert!(parse_raw_op("frobnicate").is_err());
+    }
+
+    #[test]
+    fn raw_attrs() {
+        assert_eq!(parse_raw_attr("99:00000001"), Ok((99, vec![0, 0, 0, 1])));
+        assert_eq!(parse_raw_attr("6:"), Ok((6, vec![])));
+        assert_eq!(
+            parse_raw_attr("0x8001:0xAbCd"),
+            Ok((0x8001, vec![0xab, 0xcd]))
+        );
+        assert!(parse_raw_attr("99").is_err());
+        assert!(parse_raw_attr("99:123").is_err());
+        assert!(parse_raw_attr("99:zz").is_err());
+        assert!(parse_raw_attr("70000:00").is_err());
+        assert!(parse_raw_attr(":00").is_err());
+        assert!(parse_raw_attr("0x:00").is_err());
+        let long = format!("1:{}", "00".repeat(NLA_MAX_PAYLOAD + 1));
+        assert!(parse_raw_attr(&long).is_err());
+        assert_eq!(to_hex(&[0, 0xab, 0x10]), "00ab10");
+    }
+}

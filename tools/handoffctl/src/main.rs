@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! handoffctl: configure the tcp_handoff kernel module.
+//!
+//! Why this tool: the module is configured only through its generic netlink
+//! family "tcp_handoff" (Documentation/netlink/specs/tcp_handoff.yaml), and
+//! administrators and tests need an `ip`-like command for it:
+//!
+//! ```text
+//! handoffctl [-j [-p]] [-n NETNS] node add ID addr ADDR port PORT [weight W] [local]
+//! handoffctl [...] node del ID
+//! handoffctl [...] node show [ID]
+//! handoffctl [...] service add|del ADDR:PORT      ([ADDR]:PORT for IPv6)
+//! handoffctl [...] service show
+//! handoffctl [...] stats show
+//! handoffctl [...] raw [--dump] OP [TYPE:HEX ...]  (hidden, for tests)
+//! ```
+//!
+//! Exit codes: 0 success, 1 the kernel refused or the module is missing
+//! (or another runtime failure), 2 invalid command line.  With `-j`, errors
+//! are also printed to stdout as `{"error": "...", "errno": N}`.
+
+mod args;
+mod handoff;
+mod netlink;
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::args::UsageError;
+use crate::handoff::{cmd, AttrSet, Node, Service, Stats};
+use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "handoffctl",
+    version,
+    about = "Configure the tcp_handoff kernel module (generic netlink family \"tcp_handoff\")",
+    subcommand_value_name = "OBJECT",
+    subcommand_help_heading = "Objects",
+    after_help = "Exit status: 0 on success, 1 when the kernel refused the request or \
+                  the module is not loaded, 2 on invalid usage."
+)]
+struct Cli {
+    /// Print JSON; errors are printed as {"error": ..., "errno": N} on stdout too
+    #[arg(short = 'j', long, global = true)]
+    json: bool,
+
+    /// Pretty-print JSON (implies --json)
+    #[arg(short = 'p', long, global = true)]
+    pretty: bool,
+
+    /// Run in network namespace NAME (/run/netns/NAME, or a path if NAME has a '/')
+    #[arg(short = 'n', long, value_name = "NAME", global = true)]
+    netns: Option<String>,
+
+    #[command(subcommand)]
+    object: Object,
+}
+
+#[derive(Subcommand, Debug)]
+enum Object {
+    /// Cluster nodes (this one and its peers)
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Node {
+        #[command(subcommand)]
+        cmd: NodeCmd,
+    },
+    /// Virtual services whose connections take part in handoff
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Service {
+        #[command(subcommand)]
+        cmd: ServiceCmd,
+    },
+    /// Counters of the network namespace
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Stats {
+        #[command(subcommand)]
+        cmd: StatsCmd,
+    },
+    /// Send a request with arbitrary attributes (debugging and tests)
+    #[command(hide = true)]
+    Raw {
+        /// Send a dump request (NLM_F_DUMP) instead of a "do" request
+        #[arg(long)]
+        dump: bool,
+        /// Talk to another generic netlink family (e.g. nlctrl, to test the client)
+        #[arg(long, value_name = "NAME", default_value = handoff::FAMILY_NAME)]
+        family: String,
+        /// Command number or name (node-add, node-del, node-get, service-add,
+        /// service-del, service-get, stats-get)
+        #[arg(value_name = "OP")]
+        op: String,
+        /// Attributes as TYPE:HEXPAYLOAD, e.g. 99:00000001 or 6: for a flag
+        #[arg(value_name = "ATTR_TYPE:HEX")]
+        attrs: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NodeCmd {
+    /// Add a node
+    #[command(override_usage = "handoffctl node add ID addr ADDR port PORT [weight W] [local]")]
+    Add {
+        /// Cluster-wide node id (1 to 4294967295)
+        #[arg(value_name = "ID")]
+        id: String,
+        /// addr ADDR (IPv4 or IPv6), port PORT, optional weight W (0-65535, default 1)
+        /// and local (this entry is the node itself)
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Delete a node
+    #[command(visible_alias = "delete")]
+    Del {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Show one node or all nodes
+    #[command(visible_aliases = ["list", "ls"])]
+    Show {
+        #[arg(value_name = "ID")]
+        id: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ServiceCmd {
+    /// Add a service
+    Add {
+        /// ADDR:PORT, or [ADDR]:PORT for IPv6
+        #[arg(value_name = "ADDR:PORT")]
+        service: String,
+    },
+    /// Delete a service
+    #[command(visible_alias = "delete")]
+    Del {
+        /// ADDR:PORT, or [ADDR]:PORT for IPv6
+        #[arg(value_name = "ADDR:PORT")]
+        service: String,
+    },
+    /// Show all services
+    #[command(visible_aliases = ["list", "ls"])]
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+enum StatsCmd {
+    /// Show the counters
+    #[command(visible_aliases = ["list", "ls"])]
+    Show,
+}
+
+/// Why handoffctl failed.
+#[derive(Debug)]
+enum AppError {
+    /// Bad command line (exit 2).
+    Usage(String),
+    /// The generic netlink family does not exist.
+    NotLoaded,
+    /// A netlink request failed; `set` names the attributes of the request.
+    Netlink { err: NlError, set: Option<AttrSet> },
+    /// Any other runtime failure, with its errno.
+    Other { msg: String, errno: i32 },
+}
+
+impl From<UsageError> for AppError {
+    fn from(e: UsageError) -> Self {
+        AppError::Usage(e.0)
+    }
+}
+
+/// Names an attribute type for messages: its spec name if known.
+fn attr_label(set: Option<AttrSet>, ty: u32) -> String {
+    match set.and_then(|s| s.attr_name(ty)) {
+        Some(name) => format!("{name} (type {ty})"),
+        None => format!("type {ty}"),
+    }
+}
+
+impl AppError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    fn errno(&self) -> i32 {
+        match self {
+            AppError::Usage(_) => libc::EINVAL,
+            AppError::NotLoaded => libc::ENOENT,
+            AppError::Netlink { err, .. } => err.errno(),
+            AppError::Other { errno, .. } => *errno,
+        }
+    }
+
+    /// The message, without the "handoffctl: " prefix.
+    fn message(&self) -> String {
+        match self {
+            AppError::Usage(m) | AppError::Other { msg: m, .. } => m.clone(),
+            AppError::NotLoaded => {
+                "the tcp_handoff module is not loaded (generic netlink family not found)".into()
+            }
+            AppError::Netlink { err, set } => {
+                let mut s = err.to_string();
+                if let NlError::Kernel(k) = err {
+                    if let Some(ty) = k.ext.miss_type {
+                        s.push_str(&format!(" (missing attribute: {}", attr_label(*set, ty)));
+                        if let Some(nest) = k.ext.miss_nest.filter(|&n| n != 0) {
+                            s.push_str(&format!(" in the nest at offset {nest}"));
+                        }
+                        s.push(')');
+                    }
+                    match (k.bad_attr, k.ext.offset) {
+                        (Some(ty), _) => s.push_str(&format!(
+                            " (offending attribute: {})",
+                            attr_label(*set, ty.into())
+                        )),
+                        (None, Some(off)) => {
+                            s.push_str(&format!(" (offending attribute at offset {off})"))
+                        }
+                        (None, None) => {}
+                    }
+                }
+                s
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    error: &'a str,
+    errno: i32,
+}
+
+/// Output settings.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    json: bool,
+    pretty: bool,
+}
+
+impl Output {
+    fn json<T: Serialize + ?Sized>(&self, value: &T) -> String {
+        let text = if self.pretty {
+            serde_json::to_string_pretty(value)
+        } else {
+            serde_json::to_string(value)
+        };
+        // Serializing plain structs, strings and numbers can not fail.
+        let mut text = text.unwrap_or_else(|_| "null".into());
+        text.push('\n');
+        text
+    }
+
+    fn error(&self, err: &AppError) {
+        let msg = err.message();
+        // stderr may be closed; nothing more to do then.
+        let _ = writeln!(io::stderr(), "handoffctl: {msg}");
+        if self.json {
+            let _ = write_stdout(&self.json(&JsonError {
+                error: &msg,
+                errno: err.errno(),
+            }));
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+fn warn(msg: &str) {
+    let _ = writeln!(io::stderr(), "handoffctl: warning: {msg}");
+}
+
+/// Moves this (single-threaded) process into a named network namespace,
+/// like `ip -n NAME`.
+fn enter_netns(name: &str) -> Result<(), AppError> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(AppError::Usage(format!(
+            "invalid network namespace name \"{name}\""
+        )));
+    }
+    let path = if name.contains('/') {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from("/run/netns").join(name)
+    };
+    let file = File::open(&path).map_err(|e| AppError::Other {
+        msg: format!(
+            "cannot open network namespace \"{name}\": {}",
+            netlink::strerror(e.raw_os_error().unwrap_or(libc::EIO))
+        ),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    })?;
+    // SAFETY: `file` is an open descriptor for the duration of the call;
+    // setns() only reads it.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc < 0 {
+        let errno = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
+        return Err(AppError::Other {
+            msg: format!(
+                "setting the network namespace \"{name}\" failed: {}",
+                netlink::strerror(errno)
+            ),
+            errno,
+        });
+    }
+    Ok(())
+}
+
+/// A connection to the tcp_handoff family.
+struct Client {
+    sock: Socket,
+    family: FamilyInfo,
+    /// Whether the family is tcp_handoff, whose attribute names we know.
+    ours: bool,
+}
+
+impl Client {
+    fn connect(name: &str) -> Result<Self, AppError> {
+        let ours = name == handoff::FAMILY_NAME;
+        let mut sock = Socket::open().map_err(|err| AppError::Netlink { err, set: None })?;
+        let family = match sock.resolve_family(name) {
+            Ok(f) => f,
+            Err(NlError::Kernel(k)) if k.errno == libc::ENOENT && ours => {
+                return Err(AppError::NotLoaded)
+            }
+            Err(NlError::Kernel(k)) if k.errno == libc::ENOENT => {
+                return Err(AppError::Other {
+                    msg: format!("generic netlink family \"{name}\" not found"),
+                    errno: libc::ENOENT,
+                })
+            }
+            Err(err) => return Err(AppError::Netlink { err, set: None }),
+        };
+        Ok(Client { sock, family, ours })
+    }
+
+    fn request(&self, cmd: u8, dump: bool) -> Request {
+        let flags = if dump {
+            netlink::NLM_F_REQUEST | netlink::NLM_F_DUMP
+        } else {
+            netlink::NLM_F_REQUEST | netlink::NLM_F_ACK
+        };
+        handoff::request(self.family.id, flags, cmd)
+    }
+
+    fn run(&mut self, req: &mut Request) -> Result<Outcome, AppError> {
+        let outcome = self.sock.transact(req).map_err(|err| AppError::Netlink {
+            err,
+            set: if self.ours {
+                handoff::cmd_attr_set(req.cmd())
+            } else {
+                None
+            },
+        })?;
+        if let Some(w) = &outcome.warning {
+            warn(w);
+        }
+        if outcome.interrupted {
+            warn("the dump was interrupted and may be inconsistent");
+        }
+        Ok(outcome)
+    }
+}
+
+fn malformed(e: netlink::ParseError) -> AppError {
+    AppError::Netlink {
+        err: NlError::Protocol(e.0),
+        set: None,
+    }
+}
+
+#[derive(Serialize)]
+struct RawAttr {
+    #[serde(rename = "type")]
+    ty: u16,
+    hex: String,
+}
+
+#[derive(Serialize)]
+struct RawReply {
+    cmd: u8,
+    version: u8,
+    attrs: Vec<RawAttr>,
+}
+
+/// What to do, with every command line value already validated: [`plan`]
+/// runs before the network namespace or netlink are touched, so that usage
+/// errors (exit 2) are reported first.
+enum Action {
+    NodeAdd(handoff::NodeSpec),
+    NodeDel(u32),
+    NodeShow(Option<u32>),
+    ServiceAdd(std::net::SocketAddr),
+    ServiceDel(std::net::SocketAddr),
+    ServiceShow,
+    StatsShow,
+    Raw {
+        dump: bool,
+        family: String,
+        op: u8,
+        attrs: Vec<(u16, Vec<u8>)>,
+    },
+}
+
+fn plan(object: &Object) -> Result<Action, UsageError> {
+    Ok(match object {
+        Object::Node { cmd } => match cmd {
+            NodeCmd::Add { id, args } => Action::NodeAdd(args::parse_node_add(id, args)?),
+            NodeCmd::Del { id } => Action::NodeDel(args::parse_id(id)?),
+            NodeCmd::Show { id } => {
+                Action::NodeShow(id.as_deref().map(args::parse_id).transpose()?)
+            }
+        },
+        Object::Service { cmd } => match cmd {
+            ServiceCmd::Add { service } => Action::ServiceAdd(args::parse_service(service)?),
+            ServiceCmd::Del { service } => Action::ServiceDel(args::parse_service(service)?),
+            ServiceCmd::Show => Action::ServiceShow,
+        },
+        Object::Stats {
+            cmd: StatsCmd::Show,
+        } => Action::StatsShow,
+        Object::Raw {
+            dump,
+            family,
+            op,
+            attrs,
+        } => Action::Raw {
+            dump: *dump,
+            family: family.clone(),
+            op: args::parse_raw_op(op)?,
+            attrs: attrs
+                .iter()
+                .map(|a| args::parse_raw_attr(a))
+                .collect::<Result<_, _>>()?,
+        },
+    })
+}
+
+/// Runs the action and returns what to print on stdout.
+fn execute(action: Action, out: Output) -> Result<String, AppError> {
+    let family = match &action {
+        Action::Raw { family, .. } => family.as_str(),
+        _ => handoff::FAMILY_NAME,
+    };
+    let mut client = Client::connect(family)?;
+    let mut text = String::new();
+    match action {
+        Action::NodeAdd(node) => {
+            let mut req = client.request(cmd::NODE_ADD, false);
+            handoff::put_node(&mut req, &node);
+            client.run(&mut req)?;
+        }
+        Action::NodeDel(id) => {
+            let mut req = client.request(cmd::NODE_DEL, false);
+            req.put_u32(handoff::node_attr::ID, id);
+            client.run(&mut req)?;
+        }
+        Action::NodeShow(id) => {
+            let mut req = client.request(cmd::NODE_GET, id.is_none());
+            if let Some(id) = id {
+                req.put_u32(handoff::node_attr::ID, id);
+            }
+            let outcome = client.run(&mut req)?;
+            let nodes = outcome
+                .replies
+                .iter()
+                .map(Node::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(malformed)?;
+            if out.json {
+                text = out.json(&nodes);
+            } else {
+                for n in &nodes {
+                    text.push_str(&n.to_line());
+                    text.push('\n');
+                }
+            }
+        }
+        Action::ServiceAdd(svc) => {
+            let mut req = client.request(cmd::SERVICE_ADD, false);
+            handoff::put_service(&mut req, svc);
+            client.run(&mut req)?;
+        }
+        Action::ServiceDel(svc) => {
+            let mut req = client.request(cmd::SERVICE_DEL, false);
+            handoff::put_service(&mut req, svc);
+            client.run(&mut req)?;
+        }
+        Action::ServiceShow => {
+            let mut req = client.request(cmd::SERVICE_GET, true);
+            let outcome = client.run(&mut req)?;
+            let services = outcome
+                .replies
+                .iter()
+                .map(Service::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(malformed)?;
+            if out.json {
+                text = out.json(&services);
+            } else {
+                for s in &services {
+                    text.push_str(&s.to_line());
+                    text.push('\n');
+                }
+            }
+        }
+        Action::StatsShow => {
+            let mut req = client.request(cmd::STATS_GET, false);
+            let outcome = client.run(&mut req)?;
+            let Some(reply) = outcome.replies.first() else {
+                return Err(malformed(netlink::ParseError(
+                    "stats-get returned no counters".into(),
+                )));
+            };
+            let stats = Stats::parse(reply).map_err(malformed)?;
+            if out.json {
+                text = out.json(&stats);
+            } else {
+                for (name, value) in stats.entries() {
+                    text.push_str(&format!("{name} {value}\n"));
+                }
+            }
+        }
+        Action::Raw {
+            dump, op, attrs, ..
+        } => {
+            let mut req = client.request(op, dump);
+            for (ty, payload) in &attrs {
+                // Lengths were checked when parsing the arguments.
+                req.put(*ty, payload)
+                    .map_err(|e| AppError::Usage(e.to_string()))?;
+            }
+            let outcome = client.run(&mut req)?;
+            let mut replies = Vec::new();
+            for r in &outcome.replies {
+                let attrs = r
+                    .attrs()
+                    .map(|a| {
+                        a.map(|a| RawAttr {
+                            ty: a.raw_type,
+                            hex: args::to_hex(a.payload),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(malformed)?;
+                replies.push(RawReply {
+                    cmd: r.cmd,
+                    version: r.version,
+                    attrs,
+                });
+            }
+            if out.json {
+                text = out.json(&replies);
+            } else {
+                for r in &replies {
+                    text.push_str(&format!("reply cmd {} version {}", r.cmd, r.version));
+                    for a in &r.attrs {
+                        text.push_str(&format!(" {}:{}", a.ty, a.hex));
+                    }
+                    text.push('\n');
+                }
+            }
+        }
+    }
+    Ok(text)
+}
+
+/// Whether the raw command line asked for JSON; used only to report clap's
+/// own usage errors as JSON too.
+fn wants_json(args: &[String]) -> bool {
+    for a in args.iter().skip(1) {
+        match a.as_str() {
+            "--" => break,
+            "--json" | "--pretty" => return true,
+            s if s.len() > 1
+                && s.starts_with('-')
+                && !s.starts_with("--")
+                && s[1..].bytes().all(|b| matches!(b, b'j' | b'p' | b'n'))
+                && s[1..].bytes().any(|b| matches!(b, b'j' | b'p')) =>
+            {
+                return true
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if e.use_stderr() && wants_json(&argv) {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or("invalid usage");
+                let msg = first.strip_prefix("error: ").unwrap_or(first);
+                let out = Output {
+                    json: true,
+                    pretty: false,
+                };
+                let _ = write_stdout(&out.json(&JsonError {
+                    error: msg,
+                    errno: libc::EINVAL,
+                }));
+            }
+            // Prints help/version (exit 0) or the usage error (exit 2).
+            e.exit();
+        }
+    };
+    let out = Output {
+        json: cli.json || cli.pretty,
+        pretty: cli.pretty,
+    };
+
+    let result = plan(&cli.object)
+        .map_err(AppError::from)
+        .and_then(|action| {
+            if let Some(ns) = &cli.netns {
+                enter_netns(ns)?;
+            }
+            execute(action, out)
+        });
+    match result {
+        Ok(text) => {
+            if !text.is_empty() && write_stdout(&text).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            out.error(&err);
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::{ExtAck, KernelError};
+    use clap::CommandFactory;
+
+    fn kernel(errno: i32, ext: ExtAck, bad_attr: Option<u16>, set: Option<AttrSet>) -> AppError {
+        AppError::Netlink {
+            err: NlError::Kernel(KernelError {
+                errno,
+                ext,
+                bad_attr,
+            }),
+            set,
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("handoffctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn grammar() {
+        let cli = parse(&[
+            "-j",
+            "node",
+            "add",
+            "2",
+            "addr",
+            "198.51.100.2",
+            "port",
+            "7000",
+            "weight",
+            "1",
+            "local",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        match plan(&cli.object).unwrap() {
+            Action::NodeAdd(n) => {
+                assert_eq!(n.id, 2);
+                assert_eq!(n.port, 7000);
+                assert!(n.local);
+            }
+            _ => panic!("wrong action"),
+        }
+        let cli = parse(&["-n", "ns1", "node", "show"]).unwrap();
+        assert_eq!(cli.netns.as_deref(), Some("ns1"));
+        assert!(matches!(plan(&cli.object).unwrap(), Action::NodeShow(None)));
+        let cli = parse(&["node", "show", "3", "-p"]).unwrap();
+        assert!(cli.pretty);
+        assert!(matches!(
+            plan(&cli.object).unwrap(),
+            Action::NodeShow(Some(3))
+        ));
+        let cli = parse(&["service", "add", "[2001:db8::1]:80"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::ServiceAdd(_)));
+        let cli = parse(&["stats", "show"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::StatsShow));
+        let cli = parse(&["raw", "node-add", "99:00000001", "1:02000000"]).unwrap();
+        match plan(&cli.object).unwrap() {
+            Action::Raw {
+                dump,
+                op,
+                attrs,
+                family,
+            } => {
+                assert!(!dump);
+                assert_eq!(family, "tcp_handoff");
+                assert_eq!(op, 1);
+                assert_eq!(attrs, vec![(99, vec![0, 0, 0, 1]), (1, vec![2, 0, 0, 0])]);
+            }
+            _ => panic!("wrong action"),
+        }
+        let cli = parse(&["raw", "--dump", "3"]).unwrap();
+        assert!(matches!(
+            plan(&cli.object).unwrap(),
+            Action::Raw {
+                dump: true,
+                op: 3,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&["node"]).is_err());
+        assert!(parse(&["node", "frob"]).is_err());
+        assert!(parse(&["service", "add"]).is_err());
+        for bad in [
+            &["node", "add", "2", "addr", "999.1.1.1", "port", "7000"][..],
+            &["node", "add", "2", "addr", "1.2.3.4", "port", "0"],
+            &["node", "add", "2", "addr", "1.2.3.4", "port", "70000"],
+            &["node", "del", "x"],
+            &["service", "add", "1.2.3.4:0"],
+            &["service", "del", "1.2.3.4:70000"],
+            &["raw", "node-frob"],
+            &["raw", "1", "99:0"],
+        ] {
+            let cli = parse(bad).unwrap();
+            let err = AppError::from(plan(&cli.object).err().expect("must fail"));
+            assert_eq!(err.exit_code(), 2, "{:?}", bad);
+            assert_eq!(err.errno(), libc::EINVAL);
+        }
+    }
+
+    #[test]
+    fn json_detection() {
+        let v = |a: &[&str]| -> Vec<String> {
+            std::iter::once("handoffctl")
+                .chain(a.iter().copied())
+                .map(String::from)
+                .collect()
+        };
+        assert!(wants_json(&v(&["-j", "node"])));
+        assert!(wants_json(&v(&["-jp", "node"])));
+        assert!(wants_json(&v(&["--pretty", "node"])));
+        assert!(!wants_json(&v(&["node", "show"])));
+        assert!(!wants_json(&v(&["-n", "ns", "node"])));
+        assert!(!wants_json(&v(&["--", "-j"])));
+    }
+
+    #[test]
+    fn kernel_error_messages() {
+        let e = kernel(
+            libc::EEXIST,
+            ExtAck {
+                msg: Some("a node with this id exists".into()),
+                ..Default::default()
+            },
+            None,
+            Some(AttrSet::Node),
+        );
+        assert_eq!(e.message(), "File exists: a node with this id exists");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.errno(), libc::EEXIST);
+
+        let e = kernel(
+            libc::EINVAL,
+            ExtAck {
+                miss_type: Some(4),
+                ..Default::default()
+            },
+            None,
+            Some(AttrSet::Node),
+        );
+        assert_eq!(
+            e.message(),
+            "Invalid argument (missing attribute: port (type 4))"
+        );
+
+        let e = kernel(
+            libc::EINVAL,
+            ExtAck {
+                msg: Some("Unknown attribute type".into()),
+                offset: Some(28),
+                ..Default::default()
+            },
+            Some(99),
+            Some(AttrSet::Node),
+        );
+        assert_eq!(
+            e.message(),
+            "Invalid argument: Unknown attribute type (offending attribute: type 99)"
+        );
+
+        let e = kernel(
+            libc::ERANGE,
+            ExtAck {
+                offset: Some(40),
+                ..Default::default()
+            },
+            None,
+            None,
+        );
+        assert_eq!(
+            e.message(),
+            "Numerical result out of range (offending attribute at offset 40)"
+        );
+
+        assert_eq!(
+            AppError::NotLoaded.message(),
+            "the tcp_handoff module is not loaded (generic netlink family not found)"
+        );
+        assert_eq!(AppError::NotLoaded.exit_code(), 1);
+    }
+
+    #[test]
+    fn json_error_shape() {
+        let out = Output {
+            json: true,
+            pretty: false,
+        };
+        assert_eq!(
+            out.json(&JsonError {
+                error: "File exists: x",
+                errno: 17
+            }),
+            "{\"error\":\"File exists: x\",\"errno\":17}\n"
+        );
+    }
+}
