@@ -20,11 +20,12 @@ bash "$TOP/scripts/vm.sh" --flavour debug --results "$results" -- \
 rc=$?
 set -e
 touch "$results/output.txt"
-pass=$(grep -cE '^ok [0-9]+ ' "$results/output.txt" | head -1)
-skip=$(grep -cE '^ok [0-9]+ .*# SKIP' "$results/output.txt" | head -1)
-fail=$(grep -cE '^not ok [0-9]+ ' "$results/output.txt" | head -1)
+count() { grep -cE "$1" "$results/output.txt" || true; }
+pass=$(count '^ok [0-9]+ ')
+skip=$(count '^ok [0-9]+ .*# SKIP')
+fail=$(count '^not ok [0-9]+ ')
 pass=$((pass - skip))
-planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$results/output.txt" | head -1)
+planned=$(sed -n '0,/^1\.\.[0-9]*$/s/^1\.\.\([0-9]*\)$/\1/p' "$results/output.txt")
 ran=$((pass + skip + fail))
 if [ -n "$planned" ] && [ "$ran" -lt "$planned" ]; then
 	echo "not ok - $((planned - ran)) planned tests never reported (guest died?)"

@@ -44,6 +44,7 @@ mkdir -p /run/netns /var/log/nginx /var/lib/nginx
 # modprobe finds the test kernel's own modules (conntrack, IPVS, ...).
 mkdir -p /lib/modules
 ln -sfn "$ktree/modroot/lib/modules/$(uname -r)" "/lib/modules/$(uname -r)"
+export TH_KTREE="$ktree"
 hostname th-guest
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 ip link set lo up
