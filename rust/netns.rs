@@ -24,6 +24,18 @@ pub(crate) const MAX_NODES: usize = 64;
 /// Most services a namespace may configure.
 pub(crate) const MAX_SERVICES: usize = 64;
 
+/// The node limit, for `/sys/kernel/tcp_handoff/max_nodes`.
+#[no_mangle]
+extern "C" fn th_rs_max_nodes() -> kernel::ffi::c_uint {
+    MAX_NODES as kernel::ffi::c_uint
+}
+
+/// The service limit, for `/sys/kernel/tcp_handoff/max_services`.
+#[no_mangle]
+extern "C" fn th_rs_max_services() -> kernel::ffi::c_uint {
+    MAX_SERVICES as kernel::ffi::c_uint
+}
+
 /// An address of a node or service, IPv4 or IPv6.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Addr {

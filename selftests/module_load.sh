@@ -20,6 +20,9 @@ done
 check_eq "insmod/rmmod cycles" $cycles $ok
 
 check "sysfs has the module version" grep -qx '0.1.0' /sys/module/tcp_handoff/version
+check_eq "module-wide facts: version" 0.1.0 "$(cat /sys/kernel/tcp_handoff/version)"
+check "module-wide facts: build names the running kernel" grep -q "kernel $(uname -r); rustc" /sys/kernel/tcp_handoff/build
+check_eq "module-wide facts: limits" "64 64" "$(cat /sys/kernel/tcp_handoff/max_nodes /sys/kernel/tcp_handoff/max_services | xargs)"
 check "/proc/net/tcp_handoff in the initial namespace" test -r /proc/net/tcp_handoff
 check "/proc/net/tcp_handoff in a namespace older than the module" \
 	ip netns exec "$before" test -r /proc/net/tcp_handoff

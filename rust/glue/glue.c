@@ -7,15 +7,19 @@
  * declares them and the Rust functions of the same names (rust/netlink/)
  * define them, as Rust-for-Linux's phy drivers do for their callbacks.
  */
+#include <generated/utsrelease.h>
+#include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
+#include <linux/sysfs.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
 
 #include "glue.h"
 #include "netlink-gen.h"
 
-MODULE_VERSION("0.1.0");
+#define TH_VERSION "0.1.0"
+MODULE_VERSION(TH_VERSION);
 
 static unsigned int th_net_id __read_mostly;
 
@@ -237,6 +241,55 @@ const void *th_nla_data(const struct nlattr *nla)
 }
 
 /*
+ * Module-wide facts in sysfs, /sys/kernel/tcp_handoff/: what was built
+ * against what, and the limits every namespace gets. Per-namespace state
+ * is never here (sysfs is global): it is in netlink and /proc/net.
+ */
+static ssize_t version_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%s\n", TH_VERSION);
+}
+
+static ssize_t build_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "kernel %s; %s\n", UTS_RELEASE,
+			  CONFIG_RUSTC_VERSION_TEXT);
+}
+
+static ssize_t max_nodes_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", th_rs_max_nodes());
+}
+
+static ssize_t max_services_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", th_rs_max_services());
+}
+
+static struct kobj_attribute th_attr_version = __ATTR_RO(version);
+static struct kobj_attribute th_attr_build = __ATTR_RO(build);
+static struct kobj_attribute th_attr_max_nodes = __ATTR_RO(max_nodes);
+static struct kobj_attribute th_attr_max_services = __ATTR_RO(max_services);
+
+static struct attribute *th_attrs[] = {
+	&th_attr_version.attr,
+	&th_attr_build.attr,
+	&th_attr_max_nodes.attr,
+	&th_attr_max_services.attr,
+	NULL,
+};
+
+static const struct attribute_group th_attr_group = {
+	.attrs = th_attrs,
+};
+
+static struct kobject *th_kobj;
+
+/*
  * Module-wide registration, in dependency order: per-namespace state (and
  * with it the hooks) first, so the family never sees a namespace without
  * state; undone in reverse.
@@ -245,12 +298,24 @@ int th_glue_register(void)
 {
 	int err;
 
+	th_kobj = kobject_create_and_add("tcp_handoff", kernel_kobj);
+	if (!th_kobj)
+		return -ENOMEM;
+	err = sysfs_create_group(th_kobj, &th_attr_group);
+	if (err)
+		goto put_kobj;
 	err = register_pernet_subsys(&th_net_ops);
 	if (err)
-		return err;
+		goto put_kobj;
 	err = genl_register_family(&th_genl_family);
 	if (err)
-		unregister_pernet_subsys(&th_net_ops);
+		goto unregister_pernet;
+	return 0;
+
+unregister_pernet:
+	unregister_pernet_subsys(&th_net_ops);
+put_kobj:
+	kobject_put(th_kobj);
 	return err;
 }
 
@@ -258,4 +323,5 @@ void th_glue_unregister(void)
 {
 	genl_unregister_family(&th_genl_family);
 	unregister_pernet_subsys(&th_net_ops);
+	kobject_put(th_kobj);
 }

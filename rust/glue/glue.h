@@ -63,6 +63,8 @@ int th_rs_net_init(struct net *net);
 void th_rs_net_exit(struct net *net);
 int th_rs_proc_show(struct seq_file *m, struct net *net);
 unsigned int th_rs_hook_in(struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int th_rs_max_nodes(void);
+unsigned int th_rs_max_services(void);
 unsigned int th_rs_hook_out(struct sk_buff *skb, const struct nf_hook_state *state);
 
 #endif /* TCP_HANDOFF_GLUE_H */
