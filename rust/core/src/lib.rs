@@ -23,3 +23,4 @@ pub mod http;
 pub mod packet;
 pub mod rules;
 pub mod seq;
+pub mod tcp_options;
