@@ -8,7 +8,11 @@
 //! pointer slot in `struct net`'s generic array, and freed by the pernet
 //! `exit` callback after the namespace's hooks are gone.
 
-use crate::bindings;
+use crate::{
+    bindings,
+    btcp::front::{self, Pending},
+    sync::{new_spinlock_bh, SpinLockBh},
+};
 use core::pin::Pin;
 use kernel::{
     new_mutex,
@@ -75,6 +79,16 @@ pub(crate) struct Stats {
     pub(crate) tx_packets: Atomic<u64>,
     pub(crate) tx_bytes: Atomic<u64>,
     pub(crate) rx_malformed: Atomic<u64>,
+    pub(crate) heads_http: Atomic<u64>,
+    pub(crate) heads_bad: Atomic<u64>,
+    pub(crate) heads_not_http: Atomic<u64>,
+    pub(crate) heads_too_large: Atomic<u64>,
+    pub(crate) heads_closed: Atomic<u64>,
+    pub(crate) heads_timeout: Atomic<u64>,
+    pub(crate) local: Atomic<u64>,
+    pub(crate) held_packets: Atomic<u64>,
+    pub(crate) reinject_errors: Atomic<u64>,
+    pub(crate) table_full: Atomic<u64>,
 }
 
 impl Stats {
@@ -85,6 +99,16 @@ impl Stats {
             tx_packets: Atomic::new(0),
             tx_bytes: Atomic::new(0),
             rx_malformed: Atomic::new(0),
+            heads_http: Atomic::new(0),
+            heads_bad: Atomic::new(0),
+            heads_not_http: Atomic::new(0),
+            heads_too_large: Atomic::new(0),
+            heads_closed: Atomic::new(0),
+            heads_timeout: Atomic::new(0),
+            local: Atomic::new(0),
+            held_packets: Atomic::new(0),
+            reinject_errors: Atomic::new(0),
+            table_full: Atomic::new(0),
         }
     }
 
@@ -147,6 +171,10 @@ pub(crate) struct NetState {
     #[pin]
     pub(crate) config: Mutex<Config>,
     pub(crate) services: ServiceFilter,
+    /// Connections whose first request is being read (the packet path's
+    /// state: a BH-safe spinlock).
+    #[pin]
+    pub(crate) pending: SpinLockBh<Pending>,
     pub(crate) stats: Stats,
 }
 
@@ -172,6 +200,7 @@ impl NetState {
                 services: KVec::new(),
             }),
             services: ServiceFilter::new(),
+            pending <- new_spinlock_bh!(Pending::new(), c"tcp_handoff_pending"),
             stats: Stats::new(),
         })
     }
@@ -197,6 +226,9 @@ fn net_init(net: *mut bindings::net) -> Result {
         free_state(net);
         return Err(e);
     }
+    // SAFETY: `net` is live and its state in place; the timer is stopped
+    // in `th_rs_net_exit` before the state is freed.
+    unsafe { bindings::th_net_tick_start(net) };
     Ok(())
 }
 
@@ -223,10 +255,22 @@ extern "C" fn th_rs_net_init(net: *mut bindings::net) -> kernel::ffi::c_int {
 /// Pernet `exit`, called from the C trampoline in `glue.c`.
 #[no_mangle]
 extern "C" fn th_rs_net_exit(net: *mut bindings::net) {
-    // SAFETY: `net` is being dismantled; `init` succeeded for it.
+    // SAFETY: `net` is being dismantled; `init` succeeded for it. After
+    // these no hook or timer callback runs, so the state can go (held
+    // packets are freed with it).
     unsafe {
         bindings::th_net_proc_remove(net);
         bindings::th_net_unregister_hooks(net);
+        bindings::th_net_tick_stop(net);
     }
     free_state(net);
+}
+
+/// The housekeeping timer's callback (softirq), from `glue.c`.
+#[no_mangle]
+extern "C" fn th_rs_tick(net: *mut bindings::net) {
+    // SAFETY: the timer runs only between `th_net_tick_start` in `init` and
+    // `th_net_tick_stop` in `exit`, while the state is in place.
+    let st = unsafe { NetState::of(net) };
+    front::tick(st, net);
 }

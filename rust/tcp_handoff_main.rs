@@ -26,6 +26,7 @@ mod bindings;
 mod btcp;
 mod netlink;
 mod netns;
+mod sync;
 
 module! {
     type: TcpHandoff,

@@ -152,7 +152,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log;
 events { worker_connections 256; }
 http {
-	access_log off;
+	access_log $dir/access.log;
 	client_body_temp_path $dir/tmp;
 	proxy_temp_path $dir/tmp;
 	fastcgi_temp_path $dir/tmp;

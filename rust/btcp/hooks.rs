@@ -9,6 +9,7 @@
 
 use crate::{
     bindings,
+    btcp::front,
     handoff_core::packet::{self, IPPROTO_TCP},
     netns::{NetState, Stats},
 };
@@ -19,8 +20,10 @@ use kernel::ffi::{c_uint, c_void};
 enum Classified {
     /// Not IPv4 TCP with a readable first fragment: not ours to look at.
     Other,
-    /// IPv4 TCP; `tcp` is `None` when its header is malformed.
+    /// IPv4 TCP with its network header at `nhoff`; `tcp` is `None` when
+    /// its header is malformed.
     Tcp {
+        nhoff: i32,
         ip: packet::Ipv4Header,
         tcp: Option<packet::TcpHeader>,
     },
@@ -73,7 +76,11 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
         let seg_len = usize::from(ip.total_len).saturating_sub(ip.header_len);
         packet::parse_tcp(t, seg_len).ok()
     };
-    Classified::Tcp { ip, tcp }
+    Classified::Tcp {
+        nhoff: off,
+        ip,
+        tcp,
+    }
 }
 
 /// Inbound hook (PRE_ROUTING), called from the trampoline in `glue.c`.
@@ -84,13 +91,18 @@ extern "C" fn th_rs_hook_in(
 ) -> c_uint {
     // SAFETY: netfilter passes a valid hook state whose namespace is live
     // and has its module state (the hook is registered only after it).
-    let st = unsafe { NetState::of(bindings::th_hook_state_net(state)) };
+    let net = unsafe { bindings::th_hook_state_net(state) };
+    // SAFETY: as above.
+    let st = unsafe { NetState::of(net) };
     // SAFETY: netfilter passes a valid skb with its network header set.
-    if let Classified::Tcp { ip, tcp } = unsafe { classify(skb) } {
+    if let Classified::Tcp { nhoff, ip, tcp } = unsafe { classify(skb) } {
         match tcp {
             Some(tcp) if st.services.contains_v4(ip.daddr, tcp.dport) => {
                 Stats::inc(&st.stats.rx_packets, 1);
                 Stats::inc(&st.stats.rx_bytes, u64::from(ip.total_len));
+                // SAFETY: `net` is the live namespace of `st`; the hook may
+                // steal `skb`, whose network header is at `nhoff`.
+                return unsafe { front::inbound(st, net, skb, nhoff, &ip, &tcp) };
             }
             // A malformed TCP header has no trustworthy port: count it when
             // its destination is a service address.
@@ -112,7 +124,11 @@ extern "C" fn th_rs_hook_out(
     // SAFETY: as in `th_rs_hook_in`.
     let st = unsafe { NetState::of(bindings::th_hook_state_net(state)) };
     // SAFETY: as in `th_rs_hook_in`.
-    if let Classified::Tcp { ip, tcp: Some(tcp) } = unsafe { classify(skb) } {
+    let classified = unsafe { classify(skb) };
+    if let Classified::Tcp {
+        ip, tcp: Some(tcp), ..
+    } = classified
+    {
         if st.services.contains_v4(ip.saddr, tcp.sport) {
             Stats::inc(&st.stats.tx_packets, 1);
             Stats::inc(&st.stats.tx_bytes, u64::from(ip.total_len));

@@ -6,7 +6,9 @@
 //! before TCP does (inbound) and after it (outbound). It records each side's
 //! initial state from the handshake, holds the first request, and, once a
 //! connection is handed off, rewrites addresses, sequence numbers and
-//! timestamps. This stage of the module classifies packets of configured
-//! services and counts them; nothing is dropped or rewritten yet.
+//! timestamps. This stage holds each new connection until its first request
+//! head is read and then releases it to the local TCP stack ([`front`]);
+//! the handoff to another node builds on that.
 
+pub(crate) mod front;
 mod hooks;

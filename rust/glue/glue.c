@@ -12,7 +12,13 @@
 #include <linux/module.h>
 #include <linux/proc_fs.h>
 #include <linux/sysfs.h>
+#include <linux/netdevice.h>
+#include <linux/spinlock.h>
+#include <linux/tcp.h>
+#include <linux/timer.h>
+#include <net/inet_hashtables.h>
 #include <net/netns/generic.h>
+#include <net/request_sock.h>
 #include <net/sock.h>
 
 #include "glue.h"
@@ -79,21 +85,165 @@ static void __net_exit th_net_exit(struct net *net)
 	th_rs_net_exit(net);
 }
 
+/* What the module keeps in struct net's generic array. */
+struct th_net_glue {
+	void *state;		/* the Rust NetState */
+	struct net *net;
+	struct timer_list tick;	/* housekeeping: expiry of held connections */
+};
+
 static struct pernet_operations th_net_ops = {
 	.init	= th_net_init,
 	.exit	= th_net_exit,
 	.id	= &th_net_id,
-	.size	= sizeof(void *),
+	.size	= sizeof(struct th_net_glue),
 };
+
+static struct th_net_glue *th_glue(const struct net *net)
+{
+	return net_generic(net, th_net_id);
+}
 
 void *th_net_state(const struct net *net)
 {
-	return *(void **)net_generic(net, th_net_id);
+	return th_glue(net)->state;
 }
 
 void th_net_set_state(struct net *net, void *state)
 {
-	*(void **)net_generic(net, th_net_id) = state;
+	th_glue(net)->state = state;
+}
+
+/* The housekeeping timer: every TH_TICK_MS while the namespace lives. */
+#define TH_TICK_MS 100
+
+static void th_tick(struct timer_list *t)
+{
+	struct th_net_glue *g = timer_container_of(g, t, tick);
+
+	th_rs_tick(g->net);
+	mod_timer(&g->tick, jiffies + msecs_to_jiffies(TH_TICK_MS));
+}
+
+void th_net_tick_start(struct net *net)
+{
+	struct th_net_glue *g = th_glue(net);
+
+	g->net = net;
+	timer_setup(&g->tick, th_tick, 0);
+	mod_timer(&g->tick, jiffies + msecs_to_jiffies(TH_TICK_MS));
+}
+
+void th_net_tick_stop(struct net *net)
+{
+	timer_shutdown_sync(&th_glue(net)->tick);
+}
+
+u64 th_jiffies_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+/* BH-safe spinlocks: hooks run in softirq and in process context. */
+void th_spin_lock_bh(void *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void th_spin_unlock_bh(void *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+int th_spin_trylock_bh(void *lock)
+{
+	return spin_trylock_bh(lock);
+}
+
+void th_lockdep_assert_held(void *lock)
+{
+	lockdep_assert_held((spinlock_t *)lock);
+}
+
+/*
+ * What the listener's request socket for a 4-tuple says about the
+ * handshake (what this node granted). Returns TH_SK_REQUEST and fills
+ * @out, TH_SK_FULL when a full or TIME_WAIT socket owns the tuple, or
+ * TH_SK_NONE.
+ */
+int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		    __be16 dport, int dif, struct th_reqsk_info *out)
+{
+	const struct tcp_request_sock *treq;
+	const struct inet_request_sock *ireq;
+	struct sock *sk;
+	int ret;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
+				       dif, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return TH_SK_NONE;
+	if (sk->sk_state != TCP_NEW_SYN_RECV) {
+		sock_gen_put(sk);
+		return TH_SK_FULL;
+	}
+	treq = tcp_rsk(inet_reqsk(sk));
+	ireq = &treq->req;
+	out->rcv_isn = treq->rcv_isn;
+	out->snt_isn = treq->snt_isn;
+	out->ts_recent = ireq->req.ts_recent;
+	out->snt_tsval_last = treq->snt_tsval_last;
+	out->mss = ireq->req.mss;
+	out->snd_wscale = ireq->snd_wscale;
+	out->rcv_wscale = ireq->rcv_wscale;
+	out->tstamp_ok = ireq->tstamp_ok;
+	out->sack_ok = ireq->sack_ok;
+	out->wscale_ok = ireq->wscale_ok;
+	out->ecn_ok = ireq->ecn_ok;
+	out->usec_ts = treq->req_usec_ts;
+	ret = TH_SK_REQUEST;
+	sock_gen_put(sk);
+	return ret;
+}
+
+int th_skb_iif(const struct sk_buff *skb)
+{
+	return skb->dev ? skb->dev->ifindex : 0;
+}
+
+int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
+{
+	return skb_copy_bits(skb, offset, to, len);
+}
+
+/*
+ * Gives a packet this module held back to the stack again, as if the
+ * device had just received it: it passes every hook (conntrack included)
+ * a second time. The device is looked up again by index: it may have
+ * gone while the packet was held.
+ */
+int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex)
+{
+	struct net_device *dev;
+
+	rcu_read_lock();
+	dev = dev_get_by_index_rcu(net, ifindex);
+	if (!dev) {
+		rcu_read_unlock();
+		kfree_skb(skb);
+		return -ENODEV;
+	}
+	skb->dev = dev;
+	rcu_read_unlock();
+	netif_rx(skb);
+	return 0;
+}
+
+void th_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
 }
 
 static int th_proc_show(struct seq_file *m, void *v)

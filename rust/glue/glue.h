@@ -30,6 +30,40 @@ void th_glue_unregister(void);
 void *th_net_state(const struct net *net);
 void th_net_set_state(struct net *net, void *state);
 int th_net_register_hooks(struct net *net);
+void th_net_tick_start(struct net *net);
+void th_net_tick_stop(struct net *net);
+u64 th_jiffies_ms(void);
+
+/* BH-safe spinlocks (the Rust lock backend in rust/sync.rs). */
+void th_spin_lock_bh(void *lock);
+void th_spin_unlock_bh(void *lock);
+int th_spin_trylock_bh(void *lock);
+void th_lockdep_assert_held(void *lock);
+
+/* A listener's request socket, as the front-end reads it. */
+enum {
+	TH_SK_NONE = 0,
+	TH_SK_REQUEST = 1,
+	TH_SK_FULL = 2,
+};
+
+struct th_reqsk_info {
+	u32 rcv_isn;
+	u32 snt_isn;
+	u32 ts_recent;
+	u32 snt_tsval_last;
+	u16 mss;
+	u8 snd_wscale;
+	u8 rcv_wscale;
+	u8 tstamp_ok;
+	u8 sack_ok;
+	u8 wscale_ok;
+	u8 ecn_ok;
+	u8 usec_ts;
+};
+
+int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		    __be16 dport, int dif, struct th_reqsk_info *out);
 void th_net_unregister_hooks(struct net *net);
 int th_net_proc_create(struct net *net);
 void th_net_proc_remove(struct net *net);
@@ -39,6 +73,10 @@ const void *th_skb_header_pointer(const struct sk_buff *skb, int offset,
 				  int len, void *buffer);
 int th_skb_network_offset(const struct sk_buff *skb);
 unsigned int th_skb_len(const struct sk_buff *skb);
+int th_skb_iif(const struct sk_buff *skb);
+int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
+int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex);
+void th_kfree_skb(struct sk_buff *skb);
 struct net *th_hook_state_net(const struct nf_hook_state *state);
 
 /* Generic netlink. */
@@ -61,6 +99,7 @@ const void *th_nla_data(const struct nlattr *nla);
 /* Implemented in Rust. */
 int th_rs_net_init(struct net *net);
 void th_rs_net_exit(struct net *net);
+void th_rs_tick(struct net *net);
 int th_rs_proc_show(struct seq_file *m, struct net *net);
 unsigned int th_rs_hook_in(struct sk_buff *skb, const struct nf_hook_state *state);
 unsigned int th_rs_max_nodes(void);

@@ -14,40 +14,80 @@ use kernel::{
     sync::atomic::Relaxed,
 };
 
-/// A snapshot of the counters, in the order of the spec's `stats` set.
-fn snapshot(st: &NetState) -> [(&'static str, u32, u64); 7] {
+/// A snapshot of the counters, in the order of the spec's `stats` set:
+/// `/proc/net` name, attribute type, value.
+fn snapshot(st: &NetState) -> [(&'static str, u32, u64); 19] {
     let (nodes, services) = {
         let cfg = st.config.lock();
         (cfg.nodes.len() as u64, cfg.services.len() as u64)
     };
+    let (pending, entries) = st.pending.lock().counts();
     let s = &st.stats;
+    let v = |c: &kernel::sync::atomic::Atomic<u64>| c.load(Relaxed);
+    use bindings::*;
     [
-        ("nodes", bindings::TCP_HANDOFF_A_STATS_NODES, nodes),
-        ("services", bindings::TCP_HANDOFF_A_STATS_SERVICES, services),
+        ("nodes", TCP_HANDOFF_A_STATS_NODES, nodes),
+        ("services", TCP_HANDOFF_A_STATS_SERVICES, services),
         (
             "rx_packets",
-            bindings::TCP_HANDOFF_A_STATS_RX_PACKETS,
-            s.rx_packets.load(Relaxed),
+            TCP_HANDOFF_A_STATS_RX_PACKETS,
+            v(&s.rx_packets),
         ),
-        (
-            "rx_bytes",
-            bindings::TCP_HANDOFF_A_STATS_RX_BYTES,
-            s.rx_bytes.load(Relaxed),
-        ),
+        ("rx_bytes", TCP_HANDOFF_A_STATS_RX_BYTES, v(&s.rx_bytes)),
         (
             "tx_packets",
-            bindings::TCP_HANDOFF_A_STATS_TX_PACKETS,
-            s.tx_packets.load(Relaxed),
+            TCP_HANDOFF_A_STATS_TX_PACKETS,
+            v(&s.tx_packets),
         ),
-        (
-            "tx_bytes",
-            bindings::TCP_HANDOFF_A_STATS_TX_BYTES,
-            s.tx_bytes.load(Relaxed),
-        ),
+        ("tx_bytes", TCP_HANDOFF_A_STATS_TX_BYTES, v(&s.tx_bytes)),
         (
             "rx_malformed",
-            bindings::TCP_HANDOFF_A_STATS_RX_MALFORMED,
-            s.rx_malformed.load(Relaxed),
+            TCP_HANDOFF_A_STATS_RX_MALFORMED,
+            v(&s.rx_malformed),
+        ),
+        ("pending", TCP_HANDOFF_A_STATS_PENDING, pending),
+        ("entries", TCP_HANDOFF_A_STATS_ENTRIES, entries),
+        (
+            "heads_http",
+            TCP_HANDOFF_A_STATS_HEADS_HTTP,
+            v(&s.heads_http),
+        ),
+        ("heads_bad", TCP_HANDOFF_A_STATS_HEADS_BAD, v(&s.heads_bad)),
+        (
+            "heads_not_http",
+            TCP_HANDOFF_A_STATS_HEADS_NOT_HTTP,
+            v(&s.heads_not_http),
+        ),
+        (
+            "heads_too_large",
+            TCP_HANDOFF_A_STATS_HEADS_TOO_LARGE,
+            v(&s.heads_too_large),
+        ),
+        (
+            "heads_closed",
+            TCP_HANDOFF_A_STATS_HEADS_CLOSED,
+            v(&s.heads_closed),
+        ),
+        (
+            "heads_timeout",
+            TCP_HANDOFF_A_STATS_HEADS_TIMEOUT,
+            v(&s.heads_timeout),
+        ),
+        ("local", TCP_HANDOFF_A_STATS_LOCAL, v(&s.local)),
+        (
+            "held_packets",
+            TCP_HANDOFF_A_STATS_HELD_PACKETS,
+            v(&s.held_packets),
+        ),
+        (
+            "reinject_errors",
+            TCP_HANDOFF_A_STATS_REINJECT_ERRORS,
+            v(&s.reinject_errors),
+        ),
+        (
+            "table_full",
+            TCP_HANDOFF_A_STATS_TABLE_FULL,
+            v(&s.table_full),
         ),
     ]
 }

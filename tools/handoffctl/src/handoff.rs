@@ -52,7 +52,9 @@ pub mod service_attr {
     pub const PORT: u16 = 3;
 }
 
-/// `TCP_HANDOFF_A_STATS_*`.
+/// `TCP_HANDOFF_A_STATS_*` (stats are decoded by position in
+/// `STATS_NAMES`; the tests pin the two together).
+#[cfg(test)]
 pub mod stats_attr {
     pub const NODES: u16 = 1;
     pub const SERVICES: u16 = 2;
@@ -62,6 +64,29 @@ pub mod stats_attr {
     pub const TX_BYTES: u16 = 6;
     pub const RX_MALFORMED: u16 = 7;
 }
+
+/// The `stats` attribute set, in type order (type = index + 1).
+const STATS_NAMES: [&str; 19] = [
+    "nodes",
+    "services",
+    "rx-packets",
+    "rx-bytes",
+    "tx-packets",
+    "tx-bytes",
+    "rx-malformed",
+    "pending",
+    "entries",
+    "heads-http",
+    "heads-bad",
+    "heads-not-http",
+    "heads-too-large",
+    "heads-closed",
+    "heads-timeout",
+    "local",
+    "held-packets",
+    "reinject-errors",
+    "table-full",
+];
 
 /// `enum tcp_handoff_node_state`, in order.
 const NODE_STATES: [&str; 3] = ["down", "connecting", "up"];
@@ -80,15 +105,7 @@ impl AttrSet {
         match self {
             AttrSet::Node => &["id", "addr4", "addr6", "port", "weight", "local", "state"],
             AttrSet::Service => &["addr4", "addr6", "port"],
-            AttrSet::Stats => &[
-                "nodes",
-                "services",
-                "rx-packets",
-                "rx-bytes",
-                "tx-packets",
-                "tx-bytes",
-                "rx-malformed",
-            ],
+            AttrSet::Stats => &STATS_NAMES,
         }
     }
 
@@ -307,24 +324,12 @@ impl Service {
     }
 }
 
-/// The counters of stats-get; absent attributes stay `None` and are not
-/// printed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The counters of stats-get, in spec order; absent attributes stay `None`
+/// and are not printed. Every counter is a `uint` (4 or 8 bytes); reading
+/// `nodes` and `services` the same way keeps working if they ever widen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub services: Option<u64>,
-    #[serde(rename = "rx-packets", skip_serializing_if = "Option::is_none")]
-    pub rx_packets: Option<u64>,
-    #[serde(rename = "rx-bytes", skip_serializing_if = "Option::is_none")]
-    pub rx_bytes: Option<u64>,
-    #[serde(rename = "tx-packets", skip_serializing_if = "Option::is_none")]
-    pub tx_packets: Option<u64>,
-    #[serde(rename = "tx-bytes", skip_serializing_if = "Option::is_none")]
-    pub tx_bytes: Option<u64>,
-    #[serde(rename = "rx-malformed", skip_serializing_if = "Option::is_none")]
-    pub rx_malformed: Option<u64>,
+    values: [Option<u64>; STATS_NAMES.len()],
 }
 
 impl Stats {
@@ -333,19 +338,11 @@ impl Stats {
         let mut st = Stats::default();
         for attr in reply.attrs() {
             let attr = attr?;
-            let slot = match attr.kind() {
-                stats_attr::NODES => &mut st.nodes,
-                stats_attr::SERVICES => &mut st.services,
-                stats_attr::RX_PACKETS => &mut st.rx_packets,
-                stats_attr::RX_BYTES => &mut st.rx_bytes,
-                stats_attr::TX_PACKETS => &mut st.tx_packets,
-                stats_attr::TX_BYTES => &mut st.tx_bytes,
-                stats_attr::RX_MALFORMED => &mut st.rx_malformed,
-                _ => continue,
+            let idx = usize::from(attr.kind()).wrapping_sub(1);
+            let Some(slot) = st.values.get_mut(idx) else {
+                // Unknown counters (a newer module) are ignored.
+                continue;
             };
-            // `nodes` and `services` are u32 and the rest `uint`; reading
-            // both kinds as "4 or 8 bytes" keeps working if the module ever
-            // widens the former.
             *slot = Some(named(set, &attr, attr.get_uint())?);
         }
         Ok(st)
@@ -353,21 +350,23 @@ impl Stats {
 
     /// `(name, value)` for each counter present, in spec order.
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
-        let all = [
-            self.nodes,
-            self.services,
-            self.rx_packets,
-            self.rx_bytes,
-            self.tx_packets,
-            self.tx_bytes,
-            self.rx_malformed,
-        ];
-        AttrSet::Stats
-            .names()
+        STATS_NAMES
             .iter()
-            .zip(all)
+            .zip(self.values)
             .filter_map(|(n, v)| v.map(|v| (*n, v)))
             .collect()
+    }
+}
+
+impl Serialize for Stats {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let entries = self.entries();
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for (name, value) in entries {
+            map.serialize_entry(name, &value)?;
+        }
+        map.end()
     }
 }
 
