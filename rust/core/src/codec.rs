@@ -955,17 +955,7 @@ pub fn decode_message(frame: &[u8]) -> Result<(Header, Message<'_>), CodecError>
 mod tests {
     use super::*;
 
-    /// Small xorshift64* generator so that tests need no dependencies.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use super::super::test_rng::Rng;
 
     const INIT: TcpInit = TcpInit {
         isn: 0xfedc_ba98,

@@ -522,21 +522,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, ParseError> {
 mod tests {
     use super::*;
 
-    /// Small xorshift64* generator so that tests need no dependencies.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use super::super::test_rng::Rng;
 
     const SIMPLE: &[u8] =
         b"GET /index.html?x=1 HTTP/1.1\r\nHost: Example.COM:8080\r\nUser-Agent: t\r\n\r\n";

@@ -24,3 +24,5 @@ pub mod packet;
 pub mod rules;
 pub mod seq;
 pub mod tcp_options;
+#[cfg(test)]
+mod test_rng;
