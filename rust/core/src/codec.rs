@@ -672,17 +672,21 @@ pub struct HandoffAck {
     /// The back-end socket's initial parameters (ISN, timestamp, scale),
     /// from which the front-end derives the translation.
     pub be_init: TcpInit,
+    /// The back-end's own endpoint of the connection (address and port
+    /// its socket uses): where the front-end forwards client packets.
+    pub be_addr: Endpoint,
 }
 
 impl HandoffAck {
     /// Body length.
-    pub const LEN: usize = 8 + TcpInit::LEN;
+    pub const LEN: usize = 8 + TcpInit::LEN + Endpoint::LEN;
 
     /// Encodes the body into `out`, returning its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, CodecError> {
         let mut w = Writer::new(out);
         w.u64(self.conn_id)?;
         self.be_init.write(&mut w)?;
+        self.be_addr.write(&mut w)?;
         Ok(w.pos)
     }
 
@@ -692,6 +696,7 @@ impl HandoffAck {
         Ok(HandoffAck {
             conn_id: r.u64()?,
             be_init: TcpInit::read(&mut r)?,
+            be_addr: Endpoint::read(&mut r)?,
         })
     }
 }
@@ -1020,6 +1025,7 @@ mod tests {
             Message::HandoffAck(HandoffAck {
                 conn_id: 42,
                 be_init: INIT,
+                be_addr: Endpoint::v4([198, 51, 100, 2], 80),
             }),
             Message::HandoffNak(HandoffNak {
                 conn_id: 43,

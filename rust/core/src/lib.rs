@@ -21,6 +21,7 @@
 pub mod codec;
 pub mod http;
 pub mod packet;
+pub mod rewrite;
 pub mod rules;
 pub mod seq;
 pub mod tcp_options;
