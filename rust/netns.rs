@@ -10,7 +10,12 @@
 
 use crate::{
     bindings,
-    btcp::front::{self, Pending},
+    btcp::{
+        back::{self, Backend},
+        front::{self, Pending},
+    },
+    channel::Channel,
+    handoff_core::{http, rules},
     sync::{new_spinlock_bh, SpinLockBh},
 };
 use core::pin::Pin;
@@ -27,6 +32,12 @@ use kernel::{
 pub(crate) const MAX_NODES: usize = 64;
 /// Most services a namespace may configure.
 pub(crate) const MAX_SERVICES: usize = 64;
+/// Most dispatch rules a namespace may configure.
+pub(crate) const MAX_RULES: usize = 256;
+/// Most target nodes one rule may list.
+pub(crate) const MAX_RULE_TARGETS: usize = 16;
+/// Longest host pattern or path of a rule.
+pub(crate) const MAX_RULE_STRING: usize = 255;
 
 /// The node limit, for `/sys/kernel/tcp_handoff/max_nodes`.
 #[no_mangle]
@@ -64,11 +75,95 @@ pub(crate) struct Service {
     pub(crate) port: u16,
 }
 
+/// The path condition of a configured rule (owned bytes).
+pub(crate) enum PathCfg {
+    Any,
+    Prefix(KVec<u8>),
+    Suffix(KVec<u8>),
+    Exact(KVec<u8>),
+}
+
+/// A dispatch rule as configured. Rules are evaluated in ascending `prio`
+/// order (the table is kept sorted); the first whose conditions all match
+/// decides. `handoff_core::rules::Rule` is the borrowed view the matcher
+/// works on.
+pub(crate) struct RuleCfg {
+    /// Unique within the namespace; the rule's handle for `rule-del`.
+    pub(crate) prio: u32,
+    /// Required method, `None` for any.
+    pub(crate) method: Option<http::Method>,
+    /// Required host pattern (`*.example.com` allowed), `None` for any.
+    pub(crate) host: Option<KVec<u8>>,
+    pub(crate) path: PathCfg,
+    /// Candidate node ids, in order.
+    pub(crate) targets: KVec<u32>,
+    pub(crate) policy: rules::Policy,
+    /// Round-robin position (dispatch updates it).
+    pub(crate) rr_cursor: u32,
+    /// Requests this rule decided.
+    pub(crate) hits: u64,
+}
+
+impl RuleCfg {
+    /// The borrowed view `handoff_core::rules` matches against.
+    pub(crate) fn view(&self) -> rules::Rule<'_> {
+        rules::Rule {
+            method: self.method,
+            host: self.host.as_deref(),
+            path: match &self.path {
+                PathCfg::Any => rules::PathMatch::Any,
+                PathCfg::Prefix(p) => rules::PathMatch::Prefix(p),
+                PathCfg::Suffix(p) => rules::PathMatch::Suffix(p),
+                PathCfg::Exact(p) => rules::PathMatch::Exact(p),
+            },
+            targets: &self.targets,
+            policy: self.policy,
+        }
+    }
+}
+
 /// The namespace's configuration, changed only from netlink (process
 /// context) under [`NetState::config`].
 pub(crate) struct Config {
     pub(crate) nodes: KVec<Node>,
     pub(crate) services: KVec<Service>,
+    /// Dispatch rules, sorted by `prio`.
+    pub(crate) rules: KVec<RuleCfg>,
+}
+
+/// Tunables of one namespace (`limits-set`). Written under
+/// [`NetState::config`], read locklessly by the packet path.
+pub(crate) struct Limits {
+    /// Longest a first request head may take to arrive (ms).
+    pub(crate) head_timeout_ms: Atomic<u32>,
+    /// Longest the front-end waits for a back-end's answer (ms).
+    pub(crate) handoff_timeout_ms: Atomic<u32>,
+    /// How long a closed connection's entry lingers on either side, so
+    /// late retransmissions are still translated (ms; at least a TIME_WAIT
+    /// period in production).
+    pub(crate) linger_ms: Atomic<u32>,
+    /// Most connection entries (front-end and back-end each).
+    pub(crate) max_conns: Atomic<u32>,
+}
+
+impl Limits {
+    pub(crate) const DEFAULT_HEAD_TIMEOUT_MS: u32 = 2000;
+    pub(crate) const DEFAULT_HANDOFF_TIMEOUT_MS: u32 = 3000;
+    pub(crate) const DEFAULT_LINGER_MS: u32 = 60000;
+    pub(crate) const DEFAULT_MAX_CONNS: u32 = 16384;
+
+    const fn new() -> Self {
+        Limits {
+            head_timeout_ms: Atomic::new(Self::DEFAULT_HEAD_TIMEOUT_MS),
+            handoff_timeout_ms: Atomic::new(Self::DEFAULT_HANDOFF_TIMEOUT_MS),
+            linger_ms: Atomic::new(Self::DEFAULT_LINGER_MS),
+            max_conns: Atomic::new(Self::DEFAULT_MAX_CONNS),
+        }
+    }
+
+    pub(crate) fn get(v: &Atomic<u32>) -> u32 {
+        v.load(Relaxed)
+    }
 }
 
 /// Counters of one namespace. Plain relaxed atomics: they are statistics,
@@ -89,6 +184,49 @@ pub(crate) struct Stats {
     pub(crate) held_packets: Atomic<u64>,
     pub(crate) reinject_errors: Atomic<u64>,
     pub(crate) table_full: Atomic<u64>,
+    // Front-end side of handoff.
+    /// Heads dispatch sent to another node (HANDOFF_REQUEST sent).
+    pub(crate) handoff_requests: Atomic<u64>,
+    /// Handoffs the back-end accepted (HANDOFF_ACK received).
+    pub(crate) handoff_ok: Atomic<u64>,
+    /// Handoffs the back-end refused (HANDOFF_NAK received).
+    pub(crate) handoff_nak: Atomic<u64>,
+    /// Handoffs that got no answer in time.
+    pub(crate) handoff_timeout: Atomic<u64>,
+    /// Handoffs not attempted or abandoned because the channel was down.
+    pub(crate) handoff_no_channel: Atomic<u64>,
+    /// Connections served locally after a failed handoff.
+    pub(crate) fallback_local: Atomic<u64>,
+    /// Client packets forwarded to a back-end.
+    pub(crate) fwd_packets: Atomic<u64>,
+    pub(crate) fwd_bytes: Atomic<u64>,
+    /// Packets of the local stack dropped for a handed-off connection
+    /// (SYN/ACK retransmissions, the held request socket's resets).
+    pub(crate) fe_tx_dropped: Atomic<u64>,
+    /// Packets that could not be forwarded (no route, no memory).
+    pub(crate) fwd_errors: Atomic<u64>,
+    // Back-end side.
+    /// HANDOFF_REQUESTs received.
+    pub(crate) be_requests: Atomic<u64>,
+    /// Of those, connections established here (HANDOFF_ACK sent).
+    pub(crate) be_accepted: Atomic<u64>,
+    /// Of those, refused (HANDOFF_NAK sent).
+    pub(crate) be_refused: Atomic<u64>,
+    /// Packets sent to clients directly, translated.
+    pub(crate) be_tx_packets: Atomic<u64>,
+    pub(crate) be_tx_bytes: Atomic<u64>,
+    /// TERMINATE messages sent (back-end) and received (front-end).
+    pub(crate) terminate_sent: Atomic<u64>,
+    pub(crate) terminate_received: Atomic<u64>,
+    // Control channel.
+    pub(crate) ctl_connects: Atomic<u64>,
+    pub(crate) ctl_disconnects: Atomic<u64>,
+    pub(crate) ctl_msgs_in: Atomic<u64>,
+    pub(crate) ctl_msgs_out: Atomic<u64>,
+    /// Control messages dropped as malformed, unexpected or unknown.
+    pub(crate) ctl_bad_msgs: Atomic<u64>,
+    /// Control connections refused (peer not a configured node).
+    pub(crate) ctl_refused: Atomic<u64>,
 }
 
 impl Stats {
@@ -109,6 +247,29 @@ impl Stats {
             held_packets: Atomic::new(0),
             reinject_errors: Atomic::new(0),
             table_full: Atomic::new(0),
+            handoff_requests: Atomic::new(0),
+            handoff_ok: Atomic::new(0),
+            handoff_nak: Atomic::new(0),
+            handoff_timeout: Atomic::new(0),
+            handoff_no_channel: Atomic::new(0),
+            fallback_local: Atomic::new(0),
+            fwd_packets: Atomic::new(0),
+            fwd_bytes: Atomic::new(0),
+            fe_tx_dropped: Atomic::new(0),
+            fwd_errors: Atomic::new(0),
+            be_requests: Atomic::new(0),
+            be_accepted: Atomic::new(0),
+            be_refused: Atomic::new(0),
+            be_tx_packets: Atomic::new(0),
+            be_tx_bytes: Atomic::new(0),
+            terminate_sent: Atomic::new(0),
+            terminate_received: Atomic::new(0),
+            ctl_connects: Atomic::new(0),
+            ctl_disconnects: Atomic::new(0),
+            ctl_msgs_in: Atomic::new(0),
+            ctl_msgs_out: Atomic::new(0),
+            ctl_bad_msgs: Atomic::new(0),
+            ctl_refused: Atomic::new(0),
         }
     }
 
@@ -175,7 +336,37 @@ pub(crate) struct NetState {
     /// state: a BH-safe spinlock).
     #[pin]
     pub(crate) pending: SpinLockBh<Pending>,
+    /// Connections taken over from front-ends (packet path: BH-safe).
+    #[pin]
+    pub(crate) backend: SpinLockBh<Backend>,
+    /// The control channel, used by the namespace's worker.
+    #[pin]
+    pub(crate) channel: Mutex<Channel>,
     pub(crate) stats: Stats,
+    pub(crate) limits: Limits,
+    /// Peers whose channel is up (the packet path asks dispatch only then).
+    peers_up: Atomic<u32>,
+    /// Channel state of each peer for `node-get`, as `id << 8 | state`
+    /// (0: unused slot); written by the worker, read without its lock.
+    peer_states: [Atomic<u64>; MAX_NODES],
+    /// The namespace (as an address): the worker is kicked through it.
+    net: usize,
+}
+
+/// Instantaneous sizes of the namespace's tables, for `stats-get` and
+/// `/proc/net/tcp_handoff`.
+#[derive(Default)]
+pub(crate) struct Gauges {
+    /// Front-end connections handed off and being forwarded.
+    pub(crate) fe_forwarding: u64,
+    /// Front-end entries of closed connections kept for late packets.
+    pub(crate) fe_tombstones: u64,
+    /// Front-end connections waiting for a back-end's answer.
+    pub(crate) fe_in_flight: u64,
+    /// Back-end connections (taken over from a front-end), any state.
+    pub(crate) be_conns: u64,
+    /// Peers whose control channel is up.
+    pub(crate) peers_up: u64,
 }
 
 impl NetState {
@@ -193,21 +384,86 @@ impl NetState {
         unsafe { &*bindings::th_net_state(net).cast::<NetState>() }
     }
 
-    fn new() -> impl PinInit<Self> {
+    /// Current table sizes.
+    pub(crate) fn gauges(&self) -> Gauges {
+        let (fe_forwarding, fe_tombstones, fe_in_flight) = self.pending.lock().handoff_counts();
+        Gauges {
+            fe_forwarding,
+            fe_tombstones,
+            fe_in_flight,
+            be_conns: self.backend.lock().conns.len() as u64,
+            peers_up: u64::from(self.peers_up.load(Relaxed)),
+        }
+    }
+
+    /// The control-channel state of node `id`, as a
+    /// `tcp_handoff_node_state` value.
+    pub(crate) fn node_state(&self, id: u32) -> u32 {
+        self.peer_states
+            .iter()
+            .map(|s| s.load(Relaxed))
+            .find(|&v| v >> 8 == u64::from(id) && v != 0)
+            .map_or(
+                bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_DOWN,
+                |v| (v & 0xff) as u32,
+            )
+    }
+
+    /// Publishes the peers' channel states (worker only).
+    pub(crate) fn set_peer_states(&self, ch: &Channel) {
+        let mut peers = ch.peers.iter();
+        for slot in &self.peer_states {
+            let v = peers.next().map_or(0, |p| {
+                let state = if p.up {
+                    bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_UP
+                } else {
+                    bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_CONNECTING
+                };
+                u64::from(p.id) << 8 | u64::from(state)
+            });
+            slot.store(v, Relaxed);
+        }
+    }
+
+    pub(crate) fn set_peers_up(&self, n: u32) {
+        self.peers_up.store(n, Relaxed);
+    }
+
+    /// Whether a complete head should wait for dispatch: only when some
+    /// other node could take it.
+    pub(crate) fn dispatch_wanted(&self) -> bool {
+        self.peers_up.load(Relaxed) > 0
+    }
+
+    /// Schedules the namespace's worker (any context).
+    pub(crate) fn kick(&self) {
+        // SAFETY: `net` is the live namespace this state belongs to (the
+        // state is freed before the namespace).
+        unsafe { bindings::th_net_kick(self.net as *mut bindings::net) };
+    }
+
+    fn new(net: *mut bindings::net) -> impl PinInit<Self> {
         pin_init!(NetState {
             config <- new_mutex!(Config {
                 nodes: KVec::new(),
                 services: KVec::new(),
+                rules: KVec::new(),
             }),
             services: ServiceFilter::new(),
             pending <- new_spinlock_bh!(Pending::new(), c"tcp_handoff_pending"),
+            backend <- new_spinlock_bh!(Backend::new(), c"tcp_handoff_backend"),
+            channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),
+            limits: Limits::new(),
+            peers_up: Atomic::new(0),
+            peer_states: core::array::from_fn(|_| Atomic::new(0)),
+            net: net as usize,
         })
     }
 }
 
 fn net_init(net: *mut bindings::net) -> Result {
-    let state = KBox::pin_init(NetState::new(), GFP_KERNEL)?;
+    let state = KBox::pin_init(NetState::new(net), GFP_KERNEL)?;
     // SAFETY: the state is never moved out of its box: it is only reached
     // through this pointer until `net_exit` rebuilds the pinned box.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
@@ -273,4 +529,6 @@ extern "C" fn th_rs_tick(net: *mut bindings::net) {
     // `th_net_tick_stop` in `exit`, while the state is in place.
     let st = unsafe { NetState::of(net) };
     front::tick(st, net);
+    back::tick(st);
+    st.kick();
 }

@@ -9,7 +9,11 @@
 //! and sequence numbers. See `Documentation/design.rst`.
 //!
 //! The source tree shows the layers:
-//! - [`btcp`]: bottom TCP, the netfilter hooks below the TCP stack.
+//! - [`btcp`]: bottom TCP, the netfilter hooks below the TCP stack: the
+//!   front-end's and back-end's connection tables and packet rewriting.
+//! - [`channel`]: the persistent control connections between nodes and the
+//!   handoff protocol spoken over them.
+//! - [`dispatch`]: which node serves a request (rules and policies).
 //! - [`netlink`]: the `tcp_handoff` generic netlink family (configuration
 //!   and counters) and the `/proc/net/tcp_handoff` file.
 //! - [`netns`]: the per-network-namespace state all of them share.
@@ -24,6 +28,8 @@ pub mod handoff_core;
 
 mod bindings;
 mod btcp;
+mod channel;
+mod dispatch;
 mod netlink;
 mod netns;
 mod sync;

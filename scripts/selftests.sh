@@ -9,14 +9,16 @@
 # 'selftests: N passed, N failed'. Exits non-zero on any failure.
 . "$(dirname "$0")/common.sh"
 
+# TH_RESULTS (a folder name under results/) keeps concurrent runs apart.
 ko=$(bash "$TOP/scripts/module.sh" debug)
-cp "$ko" "$TOP/results/tcp_handoff.ko" 2>/dev/null || { mkdir -p "$TOP/results"; cp "$ko" "$TOP/results/tcp_handoff.ko"; }
-results=$TOP/results/selftests
+name=${TH_RESULTS:-selftests}
+results=$TOP/results/$name
 rm -rf "$results"
 mkdir -p "$results"
+cp "$ko" "$results/tcp_handoff.ko"
 set +e
 bash "$TOP/scripts/vm.sh" --flavour debug --results "$results" -- \
-	bash "$SRC_IN_ROOT/selftests/run_tests.sh" "$SRC_IN_ROOT/results/tcp_handoff.ko" "$@"
+	bash "$SRC_IN_ROOT/selftests/run_tests.sh" "$SRC_IN_ROOT/results/$name/tcp_handoff.ko" "$@"
 rc=$?
 set -e
 touch "$results/output.txt"

@@ -145,6 +145,15 @@ start_nginx() {
 	mkdir -p "$dir/www" "$dir/tmp"
 	echo "served-by $name" >"$dir/www/index.html"
 	head -c 1048576 /dev/zero | tr '\0' 'x' >"$dir/www/big"
+	# /a/ and /b/ are what the handoff tests' rules route; the same
+	# random 1 MiB object on every node, so a body can be checked
+	# byte for byte whichever node served it.
+	mkdir -p "$dir/www/a" "$dir/www/b"
+	echo "served-by $name" >"$dir/www/a/index.html"
+	echo "served-by $name" >"$dir/www/b/index.html"
+	[ -f "$TH_TMP/random-1m" ] || head -c 1048576 /dev/urandom >"$TH_TMP/random-1m"
+	cp "$TH_TMP/random-1m" "$dir/www/a/big"
+	cp "$TH_TMP/random-1m" "$dir/www/b/big"
 	cat >"$dir/nginx.conf" <<CONF
 user root;
 worker_processes 1;
@@ -170,6 +179,54 @@ CONF
 	local n
 	for n in $(seq 50); do
 		ip netns exec "$ns" ss -Hltn 'sport = :80' | grep -q LISTEN && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# setup_handoff_cluster: setup_cluster, nginx on every node, every node
+# configured with all three nodes (the control channel on br-ctl, port
+# 7000) and short linger times; node1 is the front-end of service
+# 198.51.100.1:80 with rules /a/ -> node2, /b/ -> node3, the rest local.
+# Waits until node1's channels to node2 and node3 are up.
+setup_handoff_cluster() {
+	setup_cluster || return 1
+	local i j ns
+	for i in 1 2 3; do
+		eval "ns=\$node$i"
+		for j in 1 2 3; do
+			if [ "$i" = "$j" ]; then
+				ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 local || return 1
+			else
+				ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 || return 1
+			fi
+		done
+		ip netns exec "$ns" "$HANDOFFCTL" limits set linger 1000 || return 1
+		start_nginx "$ns" "node$i" || return 1
+	done
+	ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80 || return 1
+	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 10 prefix /a/ policy rr to 2 || return 1
+	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 20 prefix /b/ policy rr to 3 || return 1
+	wait_peers_up "$node1" 2 || return 1
+}
+
+# wait_peers_up NS N: waits (up to 15 s) until NS has N peers up.
+wait_peers_up() {
+	local n
+	for n in $(seq 150); do
+		[ "$(stat_of "$1" peers-up)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	log "peers up in $1: $(stat_of "$1" peers-up), wanted $2"
+	ip netns exec "$1" "$HANDOFFCTL" node show | sed 's/^/# /'
+	return 1
+}
+
+# wait_stat NS NAME VALUE [TENTHS]: waits until a counter has a value.
+wait_stat() {
+	local n
+	for n in $(seq "${4:-100}"); do
+		[ "$(stat_of "$1" "$2")" = "$3" ] && return 0
 		sleep 0.1
 	done
 	return 1

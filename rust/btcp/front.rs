@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The front-end's side of BTCP: hold a new connection until its first
-//! request head has been read, then let it go.
+//! request head has been read, then serve it locally or hand it off.
 //!
 //! The entry of a connection is created at its handshake-completing ACK
 //! (never per SYN: a SYN flood cannot fill the table), after the
@@ -10,13 +10,23 @@
 //! only a request socket and `accept()` cannot see the connection, while it
 //! copies the in-order request bytes into the entry's head buffer. When the
 //! head is complete (or the connection is not HTTP, closes, exceeds a bound
-//! or takes too long) the decision is made. A local decision re-injects the
-//! held packets, in order, as if just received: TCP completes the
-//! handshake and reads the request, and the entry lingers briefly so the
-//! re-injected packets pass the hook untouched.
+//! or takes too long) the decision is made:
 //!
-//! Until the control channel exists every decision is local; the parsed
-//! request is what dispatch will consume.
+//! - With no peer reachable, or for anything but a complete HTTP head, the
+//!   connection is released at once: the held packets are re-injected, in
+//!   order, as if just received. TCP completes the handshake and reads the
+//!   request; the entry lingers briefly so the re-injected packets pass.
+//! - Otherwise the entry waits in [`Phase::Deciding`] for the namespace's
+//!   worker, which runs dispatch (`crate::dispatch`) and either releases it
+//!   or sends a HANDOFF_REQUEST (`crate::channel`). From then on every
+//!   client packet stays queued, and everything the local stack sends on
+//!   the connection (SYN/ACK retransmissions) is dropped. A HANDOFF_ACK
+//!   turns the entry into a forwarding one: the request socket is removed
+//!   with a reset only the local stack sees, the queue is flushed to the
+//!   back-end, and every later client packet is translated and sent there.
+//!   A NAK, a timeout or a lost channel releases the connection locally.
+//! - A TERMINATE from the back-end leaves a tombstone that still forwards
+//!   late retransmissions for the linger time, then the entry goes.
 //!
 //! Nobody acknowledges the held bytes, so a client can send no more than its
 //! initial congestion window (ten segments) of request before it waits for
@@ -26,34 +36,32 @@
 
 use crate::{
     bindings::{self, sk_buff},
+    btcp::xmit,
     handoff_core::{
+        codec::TcpInit,
         http,
         packet::{flags, Ipv4Header, TcpHeader},
-        seq::seq_after,
+        seq::{seq_after, Translation},
     },
-    netns::{NetState, Stats},
+    netns::{Limits, NetState, Stats},
 };
 use kernel::{ffi::c_uint, prelude::*};
 
-/// Most connections a namespace holds (or lets linger) at once.
-pub(crate) const MAX_PENDING: usize = 1024;
 /// Largest request head read before deciding (bigger heads are served
 /// locally).
 pub(crate) const HEAD_MAX: usize = 16384;
 /// Most packets held for one connection.
 const QUEUE_MAX: usize = 64;
-/// How long a head may take to arrive before the connection is released.
-pub(crate) const HEAD_TIMEOUT_MS: u64 = 2000;
 /// How long a released entry lets its re-injected packets pass.
-const LINGER_MS: u64 = 3000;
+const LINGER_RELEASED_MS: u64 = 3000;
 
 /// A connection's 4-tuple, as seen by the front-end (client → service).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
-    saddr: [u8; 4],
-    daddr: [u8; 4],
-    sport: u16,
-    dport: u16,
+    pub(crate) saddr: [u8; 4],
+    pub(crate) daddr: [u8; 4],
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
 }
 
 /// A socket buffer this module owns; freed on drop unless handed back.
@@ -68,11 +76,28 @@ pub(crate) struct OwnedSkb(*mut sk_buff);
 unsafe impl Send for OwnedSkb {}
 
 impl OwnedSkb {
-    /// Gives the buffer back to the stack as freshly received.
-    fn reinject(self, net: *mut bindings::net, ifindex: i32) -> bool {
+    /// Takes ownership of `skb`.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be a valid buffer that nobody else will use or free (a
+    /// netfilter hook's packet it is about to return `NF_STOLEN` for).
+    pub(crate) unsafe fn new(skb: *mut sk_buff) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        OwnedSkb(skb)
+    }
+
+    /// Gives up ownership, returning the raw buffer.
+    pub(crate) fn into_raw(self) -> *mut sk_buff {
         let skb = self.0;
         core::mem::forget(self);
-        // SAFETY: `skb` is owned (type invariant) and ownership passes to
+        skb
+    }
+
+    /// Gives the buffer back to the stack as freshly received.
+    fn reinject(self, net: *mut bindings::net, ifindex: i32) -> bool {
+        let skb = self.into_raw();
+        // SAFETY: `skb` was owned (type invariant) and ownership passes to
         // the stack here; `net` is live (the caller runs in it).
         unsafe { bindings::th_skb_reinject(net, skb, ifindex) == 0 }
     }
@@ -85,37 +110,107 @@ impl Drop for OwnedSkb {
     }
 }
 
-enum Phase {
+/// Where a connection is in its life on the front-end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
     /// Reading the request head; packets are held.
     Holding,
+    /// Head complete; the worker is to run dispatch.
+    Deciding,
+    /// HANDOFF_REQUEST sent at the given time; packets are held.
+    Requested(u64),
+    /// HANDOFF_ACK received; the worker is flushing the held packets.
+    Flushing,
+    /// Every client packet is translated and sent to the back-end.
+    Forwarding,
+    /// The back-end reported the connection closed at the given time;
+    /// late packets are still forwarded until the linger time ends.
+    Tombstone(u64),
     /// Released to local TCP at the given time; packets pass.
     Released(u64),
 }
 
-/// One connection being decided.
+impl Phase {
+    /// Whether the connection belongs to another node (or is about to):
+    /// the local stack must not send anything on it.
+    fn handed_off(self) -> bool {
+        matches!(
+            self,
+            Phase::Requested(_) | Phase::Flushing | Phase::Forwarding | Phase::Tombstone(_)
+        )
+    }
+}
+
+/// What the client's handshake-completing ACK said (the back-end replays
+/// it).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ClientAck {
+    pub(crate) seq: u32,
+    pub(crate) window: u16,
+    pub(crate) tsval: u32,
+    pub(crate) tsecr: u32,
+}
+
+/// Where a handed-off connection's packets go.
+#[derive(Clone, Copy)]
+pub(crate) struct Forward {
+    pub(crate) tr: Translation,
+    pub(crate) be_addr: [u8; 4],
+}
+
+/// One connection of the front-end.
 pub(crate) struct Conn {
-    key: Key,
-    phase: Phase,
+    pub(crate) key: Key,
+    pub(crate) phase: Phase,
     since_ms: u64,
     ifindex: i32,
     /// Next in-order client sequence number the head expects.
     next_seq: u32,
-    head: KVec<u8>,
+    pub(crate) head: KVec<u8>,
     queue: KVec<OwnedSkb>,
+    pub(crate) ack: ClientAck,
+    /// The handoff, once dispatch chose another node.
+    pub(crate) node: u32,
+    pub(crate) conn_id: u64,
+    /// What this node granted in its handshake, as sent to the back-end.
+    pub(crate) fe: Option<TcpInit>,
+    pub(crate) fwd: Option<Forward>,
+    /// Whether this entry holds a module reference (forwarding entries
+    /// do: the module cannot be unloaded under a live connection).
+    module_ref: bool,
 }
 
-/// The connections a namespace is deciding, under [`NetState::pending`].
+/// The front-end's connections of a namespace, under
+/// [`NetState::pending`].
 pub(crate) struct Pending {
-    conns: KVec<Conn>,
+    pub(crate) conns: KVec<Conn>,
+    next_id: u64,
 }
 
 impl Pending {
     pub(crate) fn new() -> Self {
-        Pending { conns: KVec::new() }
+        Pending {
+            conns: KVec::new(),
+            next_id: 1,
+        }
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
         self.conns.iter().position(|c| c.key == *key)
+    }
+
+    /// The connection with handoff id `id`.
+    pub(crate) fn by_id(&mut self, id: u64) -> Option<&mut Conn> {
+        self.conns
+            .iter_mut()
+            .find(|c| c.conn_id == id && c.conn_id != 0)
+    }
+
+    /// A fresh handoff id.
+    pub(crate) fn new_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
     }
 
     /// Connections still being read, and all entries.
@@ -126,6 +221,37 @@ impl Pending {
             .filter(|c| matches!(c.phase, Phase::Holding))
             .count();
         (holding as u64, self.conns.len() as u64)
+    }
+
+    /// Forwarding, tombstone and in-flight entries.
+    pub(crate) fn handoff_counts(&self) -> (u64, u64, u64) {
+        let (mut fwd, mut tomb, mut flight) = (0, 0, 0);
+        for c in self.conns.iter() {
+            match c.phase {
+                Phase::Flushing | Phase::Forwarding => fwd += 1,
+                Phase::Tombstone(_) => tomb += 1,
+                Phase::Deciding | Phase::Requested(_) => flight += 1,
+                _ => {}
+            }
+        }
+        (fwd, tomb, flight)
+    }
+
+    /// Forwarding connections handed to `node`.
+    pub(crate) fn active_for(&self, node: u32) -> u32 {
+        self.conns
+            .iter()
+            .filter(|c| c.node == node && matches!(c.phase, Phase::Flushing | Phase::Forwarding))
+            .count() as u32
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.module_ref {
+            // SAFETY: this entry took the reference in `forwarding`.
+            unsafe { bindings::th_module_put() };
+        }
     }
 }
 
@@ -141,13 +267,13 @@ enum Reason {
     QueueFull,
 }
 
-/// What to re-inject once the lock is dropped.
-struct Release {
+/// Held packets to re-inject once the lock is dropped.
+pub(crate) struct Release {
     skbs: KVec<OwnedSkb>,
     ifindex: i32,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     // SAFETY: no preconditions.
     unsafe { bindings::th_jiffies_ms() }
 }
@@ -163,21 +289,22 @@ fn count_reason(st: &NetState, why: Reason) {
         Reason::Timeout => &s.heads_timeout,
     };
     Stats::inc(c, 1);
-    // Every decision is local until the control channel exists.
-    Stats::inc(&s.local, 1);
 }
 
 /// Ends the holding phase of `c`, taking its packets out for re-injection.
-fn release(c: &mut Conn, now: u64) -> Release {
+pub(crate) fn release(c: &mut Conn, now: u64) -> Release {
     c.phase = Phase::Released(now);
     c.head = KVec::new();
+    c.fwd = None;
     Release {
         skbs: core::mem::take(&mut c.queue),
         ifindex: c.ifindex,
     }
 }
 
-fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
+/// Gives released packets back to the local stack (any context).
+pub(crate) fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
+    Stats::inc(&st.stats.local, 1);
     for skb in r.skbs {
         if !skb.reinject(net, r.ifindex) {
             Stats::inc(&st.stats.reinject_errors, 1);
@@ -237,6 +364,19 @@ fn absorb(
     }
 }
 
+/// Queues `skb` on `c`; a packet that cannot be queued is dropped (the
+/// client retransmits it).
+fn enqueue(st: &NetState, c: &mut Conn, skb: OwnedSkb) {
+    Stats::inc(&st.stats.held_packets, 1);
+    if c.queue.len() >= QUEUE_MAX || c.queue.reserve(1, GFP_ATOMIC).is_err() {
+        Stats::inc(&st.stats.heads_too_large, 1);
+        return;
+    }
+    if let Err(e) = c.queue.push_within_capacity(skb) {
+        drop(e);
+    }
+}
+
 /// The inbound hook's work for a packet to a configured service.
 ///
 /// # Safety
@@ -250,6 +390,7 @@ pub(crate) unsafe fn inbound(
     nhoff: i32,
     ip: &Ipv4Header,
     tcp: &TcpHeader,
+    ack: ClientAck,
 ) -> c_uint {
     let key = Key {
         saddr: ip.saddr,
@@ -289,7 +430,7 @@ pub(crate) unsafe fn inbound(
         }
         let mut t = st.pending.lock();
         if t.find(&key).is_none() {
-            if t.conns.len() >= MAX_PENDING {
+            if t.conns.len() >= Limits::get(&st.limits.max_conns) as usize {
                 drop(t);
                 Stats::inc(&st.stats.table_full, 1);
                 return bindings::NF_ACCEPT;
@@ -303,6 +444,12 @@ pub(crate) unsafe fn inbound(
                 next_seq: tcp.seq,
                 head: KVec::new(),
                 queue: KVec::new(),
+                ack,
+                node: 0,
+                conn_id: 0,
+                fe: None,
+                fwd: None,
+                module_ref: false,
             };
             if t.conns.push(conn, GFP_ATOMIC).is_err() {
                 return bindings::NF_ACCEPT;
@@ -315,12 +462,29 @@ pub(crate) unsafe fn inbound(
         return bindings::NF_ACCEPT;
     };
     let c = &mut t.conns[i];
-    if let Phase::Released(_) = c.phase {
-        return bindings::NF_ACCEPT;
+    match c.phase {
+        Phase::Released(_) => return bindings::NF_ACCEPT,
+        Phase::Forwarding | Phase::Tombstone(_) => {
+            let Some(fwd) = c.fwd else {
+                return bindings::NF_ACCEPT;
+            };
+            drop(t);
+            // SAFETY: the hook may steal `skb`; it is ours from here.
+            let owned = unsafe { OwnedSkb::new(skb) };
+            xmit::forward(st, net, owned, &fwd);
+            return bindings::NF_STOLEN;
+        }
+        Phase::Deciding | Phase::Requested(_) | Phase::Flushing => {
+            // SAFETY: the hook may steal `skb`; it is ours from here.
+            let owned = unsafe { OwnedSkb::new(skb) };
+            enqueue(st, c, owned);
+            return bindings::NF_STOLEN;
+        }
+        Phase::Holding => {}
     }
     let decided = absorb(c, skb, payload_off, tcp, payload_len);
-    // INVARIANT: the hook may steal `skb`; from here this module owns it.
-    let owned = OwnedSkb(skb);
+    // SAFETY: the hook may steal `skb`; from here this module owns it.
+    let owned = unsafe { OwnedSkb::new(skb) };
     Stats::inc(&st.stats.held_packets, 1);
     // A packet that cannot be queued is still ours: it is re-injected last.
     let extra = if c.queue.reserve(1, GFP_ATOMIC).is_ok() {
@@ -333,9 +497,19 @@ pub(crate) unsafe fn inbound(
         (None, Some(_)) => Reason::QueueFull,
         (None, None) => return bindings::NF_STOLEN,
     };
+    count_reason(st, reason);
+    // A complete HTTP head goes to dispatch when another node could take
+    // it; everything else is served here at once.
+    if matches!(reason, Reason::Http) && extra.is_none() && st.dispatch_wanted() {
+        c.phase = Phase::Deciding;
+        c.since_ms = now;
+        drop(t);
+        // SAFETY: `net` is live.
+        unsafe { bindings::th_net_kick(net) };
+        return bindings::NF_STOLEN;
+    }
     let rel = release(c, now);
     drop(t);
-    count_reason(st, reason);
     let ifindex = rel.ifindex;
     reinject_all(st, net, rel);
     if let Some(skb) = extra {
@@ -346,17 +520,74 @@ pub(crate) unsafe fn inbound(
     bindings::NF_STOLEN
 }
 
-/// Housekeeping, every tick: release heads that take too long, forget
-/// released entries after their linger time.
+/// The outbound hook's verdict on a packet the local stack sends from a
+/// service: swallowed when its connection belongs to another node.
+///
+/// # Safety
+///
+/// `skb` must be the hook's valid packet, not yet passed on.
+pub(crate) unsafe fn outbound(
+    st: &NetState,
+    skb: *mut sk_buff,
+    ip: &Ipv4Header,
+    tcp: &TcpHeader,
+) -> c_uint {
+    let key = Key {
+        saddr: ip.daddr,
+        daddr: ip.saddr,
+        sport: tcp.dport,
+        dport: tcp.sport,
+    };
+    let t = st.pending.lock();
+    match t.find(&key) {
+        Some(i) if t.conns[i].phase.handed_off() => {
+            drop(t);
+            Stats::inc(&st.stats.fe_tx_dropped, 1);
+            // SAFETY: guaranteed by the caller.
+            unsafe { xmit::swallow(skb) }
+        }
+        _ => bindings::NF_ACCEPT,
+    }
+}
+
+/// Marks `c` as accepted by its back-end and takes its held packets for the
+/// flush. The caller forwards them, then calls [`flush_done`].
+pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<OwnedSkb> {
+    c.fwd = Some(fwd);
+    c.phase = Phase::Flushing;
+    c.head = KVec::new();
+    if !c.module_ref {
+        // SAFETY: no preconditions; the reference is dropped with the entry.
+        c.module_ref = unsafe { bindings::th_module_get() };
+    }
+    core::mem::take(&mut c.queue)
+}
+
+/// Ends a flush: returns packets queued meanwhile, or switches `c` to
+/// forwarding when there are none.
+pub(crate) fn flush_done(c: &mut Conn) -> KVec<OwnedSkb> {
+    if c.queue.is_empty() {
+        if c.phase == Phase::Flushing {
+            c.phase = Phase::Forwarding;
+        }
+        KVec::new()
+    } else {
+        core::mem::take(&mut c.queue)
+    }
+}
+
+/// Housekeeping, every tick: release heads that take too long, free
+/// tombstones and released entries after their linger time.
 pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     let now = now_ms();
+    let head_timeout = u64::from(Limits::get(&st.limits.head_timeout_ms));
+    let linger = u64::from(Limits::get(&st.limits.linger_ms));
     let mut late = KVec::new();
+    let mut gone = KVec::new();
     {
         let mut t = st.pending.lock();
         for c in t.conns.iter_mut() {
-            if matches!(c.phase, Phase::Holding)
-                && now.saturating_sub(c.since_ms) >= HEAD_TIMEOUT_MS
-            {
+            if matches!(c.phase, Phase::Holding) && now.saturating_sub(c.since_ms) >= head_timeout {
                 let r = release(c, now);
                 if late.push(r, GFP_ATOMIC).is_err() {
                     // The packets are freed with `r`; the client retransmits.
@@ -364,10 +595,26 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
                 }
             }
         }
-        t.conns.retain(
-            |c| !matches!(c.phase, Phase::Released(at) if now.saturating_sub(at) >= LINGER_MS),
-        );
+        // Entries are dropped outside the lock: a module reference may go
+        // with them.
+        let mut i = 0;
+        while i < t.conns.len() {
+            let expired = match t.conns[i].phase {
+                Phase::Released(at) => now.saturating_sub(at) >= LINGER_RELEASED_MS,
+                Phase::Tombstone(at) => now.saturating_sub(at) >= linger,
+                _ => false,
+            };
+            if expired {
+                if let Ok(c) = t.conns.remove(i) {
+                    // On failure the entry is dropped here, under the lock.
+                    let _ = gone.push(c, GFP_ATOMIC);
+                }
+            } else {
+                i += 1;
+            }
+        }
     }
+    drop(gone);
     for r in late {
         count_reason(st, Reason::Timeout);
         reinject_all(st, net, r);

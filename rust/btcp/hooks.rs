@@ -9,8 +9,11 @@
 
 use crate::{
     bindings,
-    btcp::front,
-    handoff_core::packet::{self, IPPROTO_TCP},
+    btcp::{back, front},
+    handoff_core::{
+        packet::{self, IPPROTO_TCP},
+        tcp_options,
+    },
     netns::{NetState, Stats},
 };
 use kernel::ffi::{c_uint, c_void};
@@ -21,11 +24,14 @@ enum Classified {
     /// Not IPv4 TCP with a readable first fragment: not ours to look at.
     Other,
     /// IPv4 TCP with its network header at `nhoff`; `tcp` is `None` when
-    /// its header is malformed.
+    /// its header is malformed. `opts` holds the TCP options (the first
+    /// `opts_len` bytes).
     Tcp {
         nhoff: i32,
         ip: packet::Ipv4Header,
         tcp: Option<packet::TcpHeader>,
+        opts: [u8; 40],
+        opts_len: usize,
     },
 }
 
@@ -68,7 +74,7 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
             tbuf.as_mut_ptr().cast::<c_void>(),
         )
     };
-    let tcp = if tp.is_null() {
+    let mut tcp = if tp.is_null() {
         None
     } else {
         // SAFETY: `tp` points at `tbuf.len()` readable bytes.
@@ -76,10 +82,40 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
         let seg_len = usize::from(ip.total_len).saturating_sub(ip.header_len);
         packet::parse_tcp(t, seg_len).ok()
     };
+    let mut opts = [0u8; 40];
+    let mut opts_len = 0;
+    if let Some(t) = &tcp {
+        let n = t.header_len - packet::TCP_MIN_LEN;
+        if n > 0 {
+            // SAFETY: as above, for the options.
+            let op = unsafe {
+                bindings::th_skb_header_pointer(
+                    skb,
+                    toff + packet::TCP_MIN_LEN as i32,
+                    n as i32,
+                    opts.as_mut_ptr().cast::<c_void>(),
+                )
+            };
+            if op.is_null() {
+                tcp = None;
+            } else {
+                if op != opts.as_ptr().cast::<c_void>() {
+                    // SAFETY: `op` points at `n` readable bytes, `opts` has
+                    // room for them (n <= 40), and they do not overlap.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(op.cast::<u8>(), opts.as_mut_ptr(), n)
+                    };
+                }
+                opts_len = n;
+            }
+        }
+    }
     Classified::Tcp {
         nhoff: off,
         ip,
         tcp,
+        opts,
+        opts_len,
     }
 }
 
@@ -94,15 +130,41 @@ extern "C" fn th_rs_hook_in(
     let net = unsafe { bindings::th_hook_state_net(state) };
     // SAFETY: as above.
     let st = unsafe { NetState::of(net) };
+    // The module's own replayed packets pass untouched.
+    // SAFETY: netfilter passes a valid skb.
+    if unsafe { bindings::th_skb_take_inject_mark(skb) } {
+        return bindings::NF_ACCEPT;
+    }
     // SAFETY: netfilter passes a valid skb with its network header set.
-    if let Classified::Tcp { nhoff, ip, tcp } = unsafe { classify(skb) } {
+    let classified = unsafe { classify(skb) };
+    if let Classified::Tcp {
+        nhoff,
+        ip,
+        tcp,
+        opts,
+        opts_len,
+    } = classified
+    {
+        if let Some(tcp) = &tcp {
+            if let Some(v) = back::inbound(st, &ip, tcp) {
+                return v;
+            }
+        }
         match tcp {
             Some(tcp) if st.services.contains_v4(ip.daddr, tcp.dport) => {
                 Stats::inc(&st.stats.rx_packets, 1);
                 Stats::inc(&st.stats.rx_bytes, u64::from(ip.total_len));
+                let o = tcp_options::parse(opts.get(..opts_len).unwrap_or(&[])).unwrap_or_default();
+                let (tsval, tsecr) = o.timestamp.unwrap_or((0, 0));
+                let ack = front::ClientAck {
+                    seq: tcp.seq,
+                    window: tcp.window,
+                    tsval,
+                    tsecr,
+                };
                 // SAFETY: `net` is the live namespace of `st`; the hook may
                 // steal `skb`, whose network header is at `nhoff`.
-                return unsafe { front::inbound(st, net, skb, nhoff, &ip, &tcp) };
+                return unsafe { front::inbound(st, net, skb, nhoff, &ip, &tcp, ack) };
             }
             // A malformed TCP header has no trustworthy port: count it when
             // its destination is a service address.
@@ -126,12 +188,23 @@ extern "C" fn th_rs_hook_out(
     // SAFETY: as in `th_rs_hook_in`.
     let classified = unsafe { classify(skb) };
     if let Classified::Tcp {
-        ip, tcp: Some(tcp), ..
+        ip,
+        tcp: Some(tcp),
+        opts,
+        opts_len,
+        ..
     } = classified
     {
+        let opts = opts.get(..opts_len).unwrap_or(&[]);
+        // SAFETY: `skb` is the hook's packet, headers validated just above.
+        if let Some(v) = unsafe { back::outbound(st, skb, &ip, &tcp, opts) } {
+            return v;
+        }
         if st.services.contains_v4(ip.saddr, tcp.sport) {
             Stats::inc(&st.stats.tx_packets, 1);
             Stats::inc(&st.stats.tx_bytes, u64::from(ip.total_len));
+            // SAFETY: as above.
+            return unsafe { front::outbound(st, skb, &ip, &tcp) };
         }
     }
     bindings::NF_ACCEPT

@@ -6,9 +6,10 @@
 //! before TCP does (inbound) and after it (outbound). It records each side's
 //! initial state from the handshake, holds the first request, and, once a
 //! connection is handed off, rewrites addresses, sequence numbers and
-//! timestamps. This stage holds each new connection until its first request
-//! head is read and then releases it to the local TCP stack ([`front`]);
-//! the handoff to another node builds on that.
+//! timestamps: [`front`] is the front-end's table, [`back`] the back-end's,
+//! [`xmit`] rewrites and sends, and `hooks` ties them to netfilter.
 
+pub(crate) mod back;
 pub(crate) mod front;
 mod hooks;
+pub(crate) mod xmit;

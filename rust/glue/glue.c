@@ -16,7 +16,12 @@
 #include <linux/spinlock.h>
 #include <linux/tcp.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
+#include <net/ip.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/netns/generic.h>
 #include <net/request_sock.h>
 #include <net/sock.h>
@@ -85,18 +90,28 @@ static void __net_exit th_net_exit(struct net *net)
 	th_rs_net_exit(net);
 }
 
+static void __net_exit th_net_pre_exit(struct net *net);
+
 /* What the module keeps in struct net's generic array. */
 struct th_net_glue {
 	void *state;		/* the Rust NetState */
 	struct net *net;
 	struct timer_list tick;	/* housekeeping: expiry of held connections */
+	/*
+	 * The namespace's control-plane worker (rust/channel/): sockets,
+	 * dispatch decisions, handoff replies. One work item, so it never
+	 * runs concurrently with itself.
+	 */
+	struct work_struct work;
+	bool dying;		/* set in pre_exit: no more kicks */
 };
 
 static struct pernet_operations th_net_ops = {
-	.init	= th_net_init,
-	.exit	= th_net_exit,
-	.id	= &th_net_id,
-	.size	= sizeof(struct th_net_glue),
+	.init		= th_net_init,
+	.pre_exit	= th_net_pre_exit,
+	.exit		= th_net_exit,
+	.id		= &th_net_id,
+	.size		= sizeof(struct th_net_glue),
 };
 
 static struct th_net_glue *th_glue(const struct net *net)
@@ -125,11 +140,43 @@ static void th_tick(struct timer_list *t)
 	mod_timer(&g->tick, jiffies + msecs_to_jiffies(TH_TICK_MS));
 }
 
+static void th_work(struct work_struct *w)
+{
+	struct th_net_glue *g = container_of(w, struct th_net_glue, work);
+
+	th_rs_work(g->net);
+}
+
+/* Schedules the namespace's worker; callable from any context. */
+void th_net_kick(struct net *net)
+{
+	struct th_net_glue *g = th_glue(net);
+
+	if (!READ_ONCE(g->dying))
+		queue_work(system_dfl_wq, &g->work);
+}
+
+/*
+ * Before the namespace's devices and sockets go: stop the worker for good
+ * and let Rust close the control channel's sockets (kernel sockets hold
+ * no reference on their namespace, so they must be gone before it is).
+ */
+static void __net_exit th_net_pre_exit(struct net *net)
+{
+	struct th_net_glue *g = th_glue(net);
+
+	WRITE_ONCE(g->dying, true);
+	cancel_work_sync(&g->work);
+	th_rs_net_pre_exit(net);
+	cancel_work_sync(&g->work);
+}
+
 void th_net_tick_start(struct net *net)
 {
 	struct th_net_glue *g = th_glue(net);
 
 	g->net = net;
+	INIT_WORK(&g->work, th_work);
 	timer_setup(&g->tick, th_tick, 0);
 	mod_timer(&g->tick, jiffies + msecs_to_jiffies(TH_TICK_MS));
 }
@@ -244,6 +291,333 @@ int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex)
 void th_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);
+}
+
+void th_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
+/*
+ * Makes the first @len bytes from the network header linear and writable
+ * (a clone's header is copied first: outgoing TCP segments are clones of
+ * the retransmission queue) and returns a pointer to them, or NULL.
+ * Before a rewrite, a CHECKSUM_COMPLETE sum of the old bytes becomes
+ * useless: it is dropped, and *@partial says whether the TCP checksum
+ * field holds only the pseudo-header sum (CHECKSUM_PARTIAL).
+ */
+u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial)
+{
+	unsigned int off = skb_network_offset(skb);
+
+	if (skb_ensure_writable(skb, off + len))
+		return NULL;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	*partial = skb->ip_summed == CHECKSUM_PARTIAL;
+	return skb_network_header(skb);
+}
+
+/*
+ * Sends a client packet the front-end took at PRE_ROUTING on to the
+ * back-end @daddr with the node's own route lookup and ip_local_out(), as
+ * IPVS's direct-routing transmitter does: no forwarding path, no FORWARD
+ * chain, and untracked, so conntrack on the front-end neither sees nor
+ * invalidates a flow whose handshake it saw only half of. Consumes @skb.
+ */
+int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr)
+{
+	struct flowi4 fl4 = { .daddr = daddr };
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return PTR_ERR(rt);
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	skb_clear_tstamp(skb);
+	nf_reset_ct(skb);
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
+	skb->skb_iif = 0;
+	return ip_local_out(net, NULL, skb);
+}
+
+/*
+ * Hands a packet the module built (a replayed SYN, ACK or request, or a
+ * reset for a request socket) to the namespace's stack as if the device
+ * facing @via had received it, so that routing, rp_filter and conntrack
+ * treat it like the client's own. Processed synchronously: when this
+ * returns, TCP has handled it. TH_INJECT_MARK lets the module's own hook
+ * recognise it (and clear the mark before anyone else sees it).
+ */
+int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via)
+{
+	struct flowi4 fl4 = { .daddr = via };
+	struct sk_buff *skb;
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+	if (!skb) {
+		ip_rt_put(rt);
+		return -ENOMEM;
+	}
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_put_data(skb, pkt, len);
+	skb_reset_mac_header(skb);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, ip_hdrlen(skb));
+	skb->protocol = htons(ETH_P_IP);
+	skb->dev = rt->dst.dev;
+	skb->pkt_type = PACKET_HOST;
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->mark = TH_INJECT_MARK;
+	local_bh_disable();
+	netif_receive_skb(skb);
+	local_bh_enable();
+	ip_rt_put(rt);
+	return 0;
+}
+
+/* Clears and reports the mark of a packet th_inject() made. */
+bool th_skb_take_inject_mark(struct sk_buff *skb)
+{
+	if (likely(skb->mark != TH_INJECT_MARK))
+		return false;
+	skb->mark = 0;
+	return true;
+}
+
+/* The node's source address towards @daddr (network order), or 0. */
+__be32 th_route_saddr(struct net *net, __be32 daddr)
+{
+	struct flowi4 fl4 = { .daddr = daddr };
+	struct rtable *rt;
+	__be32 saddr;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return 0;
+	saddr = fl4.saddr;
+	ip_rt_put(rt);
+	return saddr;
+}
+
+/* Whether a TCP socket listens on @daddr:@dport (network order). */
+bool th_has_listener(struct net *net, __be32 daddr, __be16 dport)
+{
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = __inet_lookup_listener(net, NULL, 0, 0, 0, daddr, ntohs(dport),
+				    0, 0);
+	rcu_read_unlock();
+	return sk != NULL;
+}
+
+/* A module reference per live handed-off connection: see design.rst. */
+bool th_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void th_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Kernel sockets of the control channel. Their callbacks only kick the
+ * namespace's worker, which does all reading and writing without ever
+ * blocking (MSG_DONTWAIT). sk_user_data holds the namespace.
+ */
+static void th_sk_kick(struct sock *sk)
+{
+	struct net *net;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	net = sk->sk_user_data;
+	if (net)
+		th_net_kick(net);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void th_sk_data_ready(struct sock *sk)
+{
+	th_sk_kick(sk);
+}
+
+static void th_sk_state_change(struct sock *sk)
+{
+	th_sk_kick(sk);
+}
+
+static void th_sk_write_space(struct sock *sk)
+{
+	th_sk_kick(sk);
+}
+
+/*
+ * The stack's own callbacks of TCP sockets, restored on release (they are
+ * not exported, so they are taken from the first socket hooked).
+ */
+static void (*th_def_state_change)(struct sock *sk);
+static void (*th_def_data_ready)(struct sock *sk);
+static void (*th_def_write_space)(struct sock *sk);
+
+static void th_sock_hook(struct socket *sock, struct net *net)
+{
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_state_change != th_sk_state_change) {
+		WRITE_ONCE(th_def_state_change, sk->sk_state_change);
+		WRITE_ONCE(th_def_data_ready, sk->sk_data_ready);
+		WRITE_ONCE(th_def_write_space, sk->sk_write_space);
+	}
+	sk->sk_user_data = net;
+	sk->sk_data_ready = th_sk_data_ready;
+	sk->sk_state_change = th_sk_state_change;
+	sk->sk_write_space = th_sk_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+	sk->sk_allocation = GFP_ATOMIC;
+	tcp_sock_set_nodelay(sk);
+}
+
+static int th_sock_new(struct net *net, struct socket **out)
+{
+	int err = sock_create_kern(net, AF_INET, SOCK_STREAM, IPPROTO_TCP, out);
+
+	if (!err)
+		th_sock_hook(*out, net);
+	return err;
+}
+
+static void th_sin(struct sockaddr_in *sin, __be32 addr, __be16 port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = addr;
+	sin->sin_port = port;
+}
+
+int th_sock_listen(struct net *net, __be32 addr, __be16 port,
+		   struct socket **out)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	err = th_sock_new(net, out);
+	if (err)
+		return err;
+	sock_set_reuseaddr((*out)->sk);
+	th_sin(&sin, addr, port);
+	err = kernel_bind(*out, (struct sockaddr_unsized *)&sin, sizeof(sin));
+	if (!err)
+		err = kernel_listen(*out, 64);
+	if (err) {
+		th_sock_release(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* Starts a non-blocking connect from @laddr (port chosen) to @addr:@port. */
+int th_sock_connect(struct net *net, __be32 laddr, __be32 addr, __be16 port,
+		    struct socket **out)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	err = th_sock_new(net, out);
+	if (err)
+		return err;
+	th_sin(&sin, laddr, 0);
+	err = kernel_bind(*out, (struct sockaddr_unsized *)&sin, sizeof(sin));
+	if (!err) {
+		th_sin(&sin, addr, port);
+		err = kernel_connect(*out, (struct sockaddr_unsized *)&sin,
+				     sizeof(sin), O_NONBLOCK);
+		if (err == -EINPROGRESS)
+			err = 0;
+	}
+	if (err) {
+		th_sock_release(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* Accepts one pending connection; -EAGAIN when there is none. */
+int th_sock_accept(struct net *net, struct socket *listener,
+		   struct socket **out, __be32 *peer)
+{
+	struct sockaddr_in sin = {};
+	int err;
+
+	err = kernel_accept(listener, out, O_NONBLOCK);
+	if (err)
+		return err;
+	th_sock_hook(*out, net);
+	if (kernel_getpeername(*out, (struct sockaddr *)&sin) < 0) {
+		th_sock_release(*out);
+		*out = NULL;
+		return -ENOTCONN;
+	}
+	*peer = sin.sin_addr.s_addr;
+	return 0;
+}
+
+/* TCP state of the socket (TCP_ESTABLISHED, ...), or -errno on error. */
+int th_sock_state(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (READ_ONCE(sk->sk_err))
+		return -READ_ONCE(sk->sk_err);
+	return READ_ONCE(sk->sk_state);
+}
+
+int th_sock_recv(struct socket *sock, void *buf, unsigned int len)
+{
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+
+	return kernel_recvmsg(sock, &msg, &iov, 1, len, MSG_DONTWAIT);
+}
+
+int th_sock_send(struct socket *sock, const void *buf, unsigned int len)
+{
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+
+	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+}
+
+/*
+ * Closes a channel socket abortively (linger 0: a reset, no orphan left in
+ * FIN_WAIT that could outlive the namespace) after detaching the
+ * callbacks, so nothing kicks the worker for it any more.
+ */
+void th_sock_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = READ_ONCE(th_def_data_ready);
+	sk->sk_state_change = READ_ONCE(th_def_state_change);
+	sk->sk_write_space = READ_ONCE(th_def_write_space);
+	write_unlock_bh(&sk->sk_callback_lock);
+	sock_no_linger(sk);
+	sock_release(sock);
 }
 
 static int th_proc_show(struct seq_file *m, void *v)

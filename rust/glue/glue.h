@@ -77,6 +77,7 @@ int th_skb_iif(const struct sk_buff *skb);
 int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
 int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex);
 void th_kfree_skb(struct sk_buff *skb);
+void th_consume_skb(struct sk_buff *skb);
 struct net *th_hook_state_net(const struct nf_hook_state *state);
 
 /* Generic netlink. */
@@ -96,7 +97,36 @@ void th_genl_msg_cancel(struct sk_buff *skb, void *hdr);
 int th_nla_len(const struct nlattr *nla);
 const void *th_nla_data(const struct nlattr *nla);
 
+/* The namespace's control-plane worker. */
+void th_net_kick(struct net *net);
+
+/* Packet rewriting, forwarding and replay. */
+#define TH_INJECT_MARK 0x7c4a11d0
+u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial);
+int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr);
+int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via);
+bool th_skb_take_inject_mark(struct sk_buff *skb);
+__be32 th_route_saddr(struct net *net, __be32 daddr);
+bool th_has_listener(struct net *net, __be32 daddr, __be16 dport);
+bool th_module_get(void);
+void th_module_put(void);
+
+/* Control-channel sockets (IPv4). */
+struct socket;
+int th_sock_listen(struct net *net, __be32 addr, __be16 port,
+		   struct socket **out);
+int th_sock_connect(struct net *net, __be32 laddr, __be32 addr, __be16 port,
+		    struct socket **out);
+int th_sock_accept(struct net *net, struct socket *listener,
+		   struct socket **out, __be32 *peer);
+int th_sock_state(struct socket *sock);
+int th_sock_recv(struct socket *sock, void *buf, unsigned int len);
+int th_sock_send(struct socket *sock, const void *buf, unsigned int len);
+void th_sock_release(struct socket *sock);
+
 /* Implemented in Rust. */
+void th_rs_work(struct net *net);
+void th_rs_net_pre_exit(struct net *net);
 int th_rs_net_init(struct net *net);
 void th_rs_net_exit(struct net *net);
 void th_rs_tick(struct net *net);

@@ -16,6 +16,26 @@ static const struct netlink_range_validation tcp_handoff_a_node_weight_range = {
 	.max	= 65535ULL,
 };
 
+static const struct netlink_range_validation tcp_handoff_a_limits_head_timeout_ms_range = {
+	.min	= 10ULL,
+	.max	= 600000ULL,
+};
+
+static const struct netlink_range_validation tcp_handoff_a_limits_handoff_timeout_ms_range = {
+	.min	= 10ULL,
+	.max	= 600000ULL,
+};
+
+static const struct netlink_range_validation tcp_handoff_a_limits_linger_ms_range = {
+	.min	= 10ULL,
+	.max	= 600000ULL,
+};
+
+static const struct netlink_range_validation tcp_handoff_a_limits_max_conns_range = {
+	.min	= 1ULL,
+	.max	= 1048576ULL,
+};
+
 /* TCP_HANDOFF_CMD_NODE_ADD - do */
 static const struct nla_policy tcp_handoff_node_add_nl_policy[TCP_HANDOFF_A_NODE_LOCAL + 1] = {
 	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -50,8 +70,38 @@ static const struct nla_policy tcp_handoff_service_del_nl_policy[TCP_HANDOFF_A_S
 	[TCP_HANDOFF_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
 };
 
+/* TCP_HANDOFF_CMD_RULE_ADD - do */
+static const struct nla_policy tcp_handoff_rule_add_nl_policy[TCP_HANDOFF_A_RULE_POLICY + 1] = {
+	[TCP_HANDOFF_A_RULE_PRIO] = { .type = NLA_U32, },
+	[TCP_HANDOFF_A_RULE_METHOD] = { .type = NLA_NUL_STRING, .len = 32, },
+	[TCP_HANDOFF_A_RULE_HOST] = { .type = NLA_NUL_STRING, .len = 255, },
+	[TCP_HANDOFF_A_RULE_PATH_PREFIX] = { .type = NLA_NUL_STRING, .len = 255, },
+	[TCP_HANDOFF_A_RULE_PATH_SUFFIX] = { .type = NLA_NUL_STRING, .len = 255, },
+	[TCP_HANDOFF_A_RULE_PATH_EXACT] = { .type = NLA_NUL_STRING, .len = 255, },
+	[TCP_HANDOFF_A_RULE_TARGET] = { .type = NLA_U32, },
+	[TCP_HANDOFF_A_RULE_POLICY] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
+/* TCP_HANDOFF_CMD_RULE_DEL - do */
+static const struct nla_policy tcp_handoff_rule_del_nl_policy[TCP_HANDOFF_A_RULE_PRIO + 1] = {
+	[TCP_HANDOFF_A_RULE_PRIO] = { .type = NLA_U32, },
+};
+
+/* TCP_HANDOFF_CMD_RULE_GET - do */
+static const struct nla_policy tcp_handoff_rule_get_nl_policy[TCP_HANDOFF_A_RULE_PRIO + 1] = {
+	[TCP_HANDOFF_A_RULE_PRIO] = { .type = NLA_U32, },
+};
+
+/* TCP_HANDOFF_CMD_LIMITS_SET - do */
+static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LIMITS_MAX_CONNS + 1] = {
+	[TCP_HANDOFF_A_LIMITS_HEAD_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_head_timeout_ms_range),
+	[TCP_HANDOFF_A_LIMITS_HANDOFF_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_handoff_timeout_ms_range),
+	[TCP_HANDOFF_A_LIMITS_LINGER_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_linger_ms_range),
+	[TCP_HANDOFF_A_LIMITS_MAX_CONNS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_max_conns_range),
+};
+
 /* Ops table for tcp_handoff */
-const struct genl_split_ops tcp_handoff_nl_ops[8] = {
+const struct genl_split_ops tcp_handoff_nl_ops[14] = {
 	{
 		.cmd		= TCP_HANDOFF_CMD_NODE_ADD,
 		.doit		= tcp_handoff_nl_node_add_doit,
@@ -100,6 +150,44 @@ const struct genl_split_ops tcp_handoff_nl_ops[8] = {
 	{
 		.cmd	= TCP_HANDOFF_CMD_STATS_GET,
 		.doit	= tcp_handoff_nl_stats_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_RULE_ADD,
+		.doit		= tcp_handoff_nl_rule_add_doit,
+		.policy		= tcp_handoff_rule_add_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_RULE_POLICY,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_RULE_DEL,
+		.doit		= tcp_handoff_nl_rule_del_doit,
+		.policy		= tcp_handoff_rule_del_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_RULE_PRIO,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_RULE_GET,
+		.doit		= tcp_handoff_nl_rule_get_doit,
+		.policy		= tcp_handoff_rule_get_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_RULE_PRIO,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_RULE_GET,
+		.dumpit	= tcp_handoff_nl_rule_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_LIMITS_SET,
+		.doit		= tcp_handoff_nl_limits_set_doit,
+		.policy		= tcp_handoff_limits_set_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_LIMITS_MAX_CONNS,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_LIMITS_GET,
+		.doit	= tcp_handoff_nl_limits_get_doit,
 		.flags	= GENL_CMD_CAP_DO,
 	},
 };

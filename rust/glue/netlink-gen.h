@@ -13,7 +13,7 @@
 #include <uapi/linux/tcp_handoff.h>
 
 /* Ops table for tcp_handoff */
-extern const struct genl_split_ops tcp_handoff_nl_ops[8];
+extern const struct genl_split_ops tcp_handoff_nl_ops[14];
 
 int tcp_handoff_nl_node_add_doit(struct sk_buff *skb, struct genl_info *info);
 int tcp_handoff_nl_node_del_doit(struct sk_buff *skb, struct genl_info *info);
@@ -27,5 +27,12 @@ int tcp_handoff_nl_service_del_doit(struct sk_buff *skb,
 int tcp_handoff_nl_service_get_dumpit(struct sk_buff *skb,
 				      struct netlink_callback *cb);
 int tcp_handoff_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_rule_del_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_rule_get_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_rule_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb);
+int tcp_handoff_nl_limits_set_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_limits_get_doit(struct sk_buff *skb, struct genl_info *info);
 
 #endif /* _LINUX_TCP_HANDOFF_GEN_H */

@@ -8,11 +8,14 @@
 //! attribute validation (unknown attributes, lengths, ranges) and the
 //! CAP_NET_ADMIN check happen before any handler here runs. The handlers
 //! check what a policy cannot express (which attributes must come together,
-//! duplicates, table limits) and explain every refusal in the extack.
+//! duplicates, table limits, consistent rules) and explain every refusal in
+//! the extack.
 
 mod addr;
+mod limits;
 mod msg;
 mod node;
+mod rule;
 mod service;
 mod stats;
 

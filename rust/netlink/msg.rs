@@ -39,7 +39,27 @@ impl<'a> Attr<'a> {
     pub(crate) fn be16(&self) -> Option<u16> {
         self.array().map(u16::from_be_bytes)
     }
+
+    /// A string payload without its NUL terminator: the bytes before the
+    /// first NUL (`NLA_NUL_STRING` guarantees one; anything after it is
+    /// ignored, as C readers of the attribute would).
+    pub(crate) fn str_bytes(&self) -> &'a [u8] {
+        let end = self
+            .data
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.data.len());
+        self.data.get(..end).unwrap_or(&[])
+    }
 }
+
+/// `struct nlmsghdr` and `struct genlmsghdr` (the family has no header of
+/// its own): where a request's attributes start.
+const REQUEST_HDR_LEN: usize = 16 + 4;
+/// Offset of `genlmsghdr.cmd` in a request.
+const REQUEST_CMD_OFFSET: usize = 16;
+/// `NLA_TYPE_MASK`: the type bits of `nla_type`.
+const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// A `doit` request.
 ///
@@ -95,6 +115,76 @@ impl Request {
             unsafe { bindings::th_genl_set_missing(self.info, ty as c_int) };
             EINVAL
         })
+    }
+
+    /// Collects the `u32` payloads of every attribute of type `ty` in the
+    /// request, in message order, for a `multi-attr` type ([`Self::attr`]
+    /// sees only the last one). Stores at most `max` of them in `out` and
+    /// returns how many the request carries.
+    ///
+    /// The request's attributes were all validated by the op's policy
+    /// before the handler ran; this only reads them again, from `skb`.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be the buffer generic netlink passed to the `doit`
+    /// handler together with this request's `genl_info`, and `cmd` the
+    /// handler's command.
+    pub(crate) unsafe fn all_u32(
+        &self,
+        skb: *mut bindings::sk_buff,
+        cmd: u32,
+        ty: u32,
+        out: &mut KVec<u32>,
+        max: usize,
+    ) -> Result<usize> {
+        let read = |off: usize, buf: &mut [u8; 4]| -> Result {
+            let off = c_int::try_from(off).map_err(|_| EINVAL)?;
+            // SAFETY: `skb` is the request's buffer (function
+            // precondition); `buf` is writable for its 4 bytes.
+            let err = unsafe { bindings::th_skb_copy_bits(skb, off, buf.as_mut_ptr().cast(), 4) };
+            kernel::error::to_result(err)
+        };
+        // While a `doit` runs, the buffer starts at the request's netlink
+        // header: `netlink_rcv_skb` pulls a message only after its handler
+        // has returned. Check that before trusting it: the command must be
+        // ours, and the last attribute found must be the one the policy
+        // parse kept.
+        let mut word = [0u8; 4];
+        read(0, &mut word)?;
+        let msg_len = u32::from_ne_bytes(word) as usize;
+        read(REQUEST_CMD_OFFSET, &mut word)?;
+        if u32::from(word[0]) != cmd {
+            return Err(EINVAL);
+        }
+        // SAFETY: `skb` is valid (function precondition).
+        let end = msg_len.min(unsafe { bindings::th_skb_len(skb) } as usize);
+        let mut off = REQUEST_HDR_LEN;
+        let mut count = 0;
+        let mut last = None;
+        while off + 4 <= end {
+            read(off, &mut word)?;
+            let [l0, l1, t0, t1] = word;
+            let len = usize::from(u16::from_ne_bytes([l0, l1]));
+            let kind = u16::from_ne_bytes([t0, t1]) & NLA_TYPE_MASK;
+            if len < 4 {
+                break;
+            }
+            if u32::from(kind) == ty && len == 8 {
+                read(off + 4, &mut word)?;
+                let v = u32::from_ne_bytes(word);
+                if out.len() < max {
+                    out.push(v, GFP_KERNEL)?;
+                }
+                count += 1;
+                last = Some(v);
+            }
+            off += (len + 3) & !3;
+        }
+        if last != self.attr(ty).and_then(|a| a.u32()) {
+            return Err(EINVAL);
+        }
+        Ok(count)
     }
 
     /// Records `msg` (and the offending attribute) in the extack and
@@ -159,6 +249,19 @@ impl Msg {
     /// Appends a native-endian `u32` attribute.
     pub(crate) fn put_u32(&mut self, ty: u32, v: u32) -> Result {
         self.put(ty, &v.to_ne_bytes())
+    }
+
+    /// Appends a string attribute: `bytes` (at most 255 of them) and a
+    /// NUL terminator.
+    pub(crate) fn put_str(&mut self, ty: u32, bytes: &[u8]) -> Result {
+        let mut buf = [0u8; 256];
+        if bytes.len() >= buf.len() {
+            return Err(EMSGSIZE);
+        }
+        for (d, s) in buf.iter_mut().zip(bytes) {
+            *d = *s;
+        }
+        self.put(ty, buf.get(..=bytes.len()).unwrap_or(&[]))
     }
 
     /// Appends a big-endian `u16` attribute.

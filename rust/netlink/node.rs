@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     bindings::{self, genl_info, netlink_callback, sk_buff},
-    netns::{Node, MAX_NODES},
+    netns::{NetState, Node, MAX_NODES},
 };
 use kernel::{
     error::{
@@ -26,17 +26,13 @@ use bindings::{
     TCP_HANDOFF_A_NODE_WEIGHT as WEIGHT,
 };
 
-fn put_node(msg: &mut Msg, n: &Node) -> Result {
+fn put_node(msg: &mut Msg, st: &NetState, n: &Node) -> Result {
     msg.put_u32(ID, n.id)?;
     addr::put(msg, &n.addr, ADDR4, ADDR6)?;
     msg.put_be16(PORT, n.port)?;
     msg.put_u32(WEIGHT, n.weight)?;
     msg.put_flag(LOCAL, n.local)?;
-    // There is no control channel yet: every node reports "down".
-    msg.put_u32(
-        STATE,
-        bindings::tcp_handoff_node_state_TCP_HANDOFF_NODE_STATE_DOWN,
-    )
+    msg.put_u32(STATE, st.node_state(n.id))
 }
 
 fn add(req: &Request) -> Result<c_int> {
@@ -92,11 +88,12 @@ fn del(req: &Request) -> Result<c_int> {
 fn get(req: &Request) -> Result<c_int> {
     let id_attr = req.require(ID)?;
     let id = id_attr.u32().unwrap_or(0);
-    let cfg = req.state().config.lock();
+    let st = req.state();
+    let cfg = st.config.lock();
     let Some(node) = cfg.nodes.iter().find(|n| n.id == id) else {
         return Err(req.fail(ENOENT, c"no node with this id", Some(id_attr)));
     };
-    req.reply(|m| put_node(m, node))?;
+    req.reply(|m| put_node(m, st, node))?;
     Ok(0)
 }
 
@@ -131,5 +128,5 @@ extern "C" fn tcp_handoff_nl_node_get_dumpit(
     let st = unsafe { msg::dump_state(cb) };
     let cfg = st.config.lock();
     // SAFETY: `skb` and `cb` are this dump's.
-    unsafe { msg::dump(skb, cb, &cfg.nodes, put_node) }
+    unsafe { msg::dump(skb, cb, &cfg.nodes, |m, n| put_node(m, st, n)) }
 }

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Parsing of command line values: ids, ports, addresses, the keyword list
-//! of `node add` and the arguments of the debug command `raw`.
+//! Parsing of command line values: ids, ports, addresses, the keyword lists
+//! of `node add`, `rule add` and `limits set`, and the arguments of the
+//! debug command `raw`.
 //!
 //! Why not clap value parsers: the grammar is iproute2 style (`addr ADDR
 //! port PORT [weight W] [local]`), which clap does not model, and the tool
 //! must reject whatever the spec's policy would reject (port 0, id 0, weight
-//! above 65535, bad addresses) itself, with a clear message and exit code 2,
+//! above 65535, bad addresses, strings too long, limits out of range) itself, with a clear message and exit code 2,
 //! instead of leaving it to the kernel.  Every function here is pure so that
 //! it is unit tested.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::handoff::{cmd_by_name, NodeSpec};
+use crate::handoff::NodeSpec;
+use crate::handoff::{cmd_by_name, cmd_names, limits_attr, PathSpec, RulePolicy, RuleSpec};
 use crate::netlink::NLA_MAX_PAYLOAD;
 
 /// An invalid command line, detected by the tool itself (exit code 2).
@@ -176,6 +178,192 @@ pub fn parse_node_add(id: &str, args: &[String]) -> Result<NodeSpec, UsageError>
     })
 }
 
+/// A rule's prio: 0 to 2^32-1.
+pub fn parse_prio(s: &str) -> Result<u32, UsageError> {
+    parse_num("prio", s, 0, u32::MAX.into()).map(|v| v as u32)
+}
+
+/// Longest method token (the spec's max-len of `method`).
+const MAX_METHOD_LEN: usize = 32;
+/// Longest host pattern or path (the spec's max-len).
+const MAX_RULE_STRING: usize = 255;
+
+/// A rule policy by its spec name or the short name the text output uses.
+pub fn parse_policy(s: &str) -> Result<RulePolicy, UsageError> {
+    Ok(match s {
+        "local" => RulePolicy::Local,
+        "rr" | "round-robin" => RulePolicy::RoundRobin,
+        "lc" | "least-conn" => RulePolicy::LeastConn,
+        "hash" | "hash-url" => RulePolicy::HashUrl,
+        _ => {
+            return usage(format!(
+                "invalid policy \"{s}\": expected local, rr (round-robin), lc (least-conn) \
+                 or hash (hash-url)"
+            ))
+        }
+    })
+}
+
+/// The targets of `to ID[,ID...]`: node ids, 0 (the local node) allowed.
+pub fn parse_targets(s: &str) -> Result<Vec<u32>, UsageError> {
+    s.split(',')
+        .map(|id| parse_num("target node id", id, 0, u32::MAX.into()).map(|v| v as u32))
+        .collect()
+}
+
+/// `rule add prio N [method M] [host H] [prefix P | suffix S | exact E]
+/// policy POLICY [to ID[,ID...]]`; keywords may come in any order but only
+/// once. `method *` and `host *` mean any (the text output's notation).
+pub fn parse_rule_add(args: &[String]) -> Result<RuleSpec, UsageError> {
+    let mut prio = None;
+    let mut method = None;
+    let mut host = None;
+    let mut path: Option<PathSpec> = None;
+    let mut policy = None;
+    let mut targets = None;
+    let mut it = args.iter();
+    while let Some(kw) = it.next() {
+        let mut value = |kw: &str| match it.next() {
+            Some(v) => Ok(v.clone()),
+            None => usage(format!("rule add: \"{kw}\" needs a value")),
+        };
+        let dup = |kw: &str| usage(format!("rule add: \"{kw}\" given more than once"));
+        let long = |kw: &str, v: &str, max: usize| {
+            if v.len() > max {
+                usage(format!("rule add: the {kw} is longer than {max} bytes"))
+            } else {
+                Ok(())
+            }
+        };
+        match kw.as_str() {
+            "prio" | "priority" | "pref" => {
+                if prio.is_some() {
+                    return dup(kw);
+                }
+                prio = Some(parse_prio(&value(kw)?)?);
+            }
+            "method" => {
+                if method.is_some() {
+                    return dup(kw);
+                }
+                let v = value(kw)?;
+                long(kw, &v, MAX_METHOD_LEN)?;
+                method = Some(v);
+            }
+            "host" => {
+                if host.is_some() {
+                    return dup(kw);
+                }
+                let v = value(kw)?;
+                long(kw, &v, MAX_RULE_STRING)?;
+                host = Some(v);
+            }
+            "prefix" | "suffix" | "exact" => {
+                if path.is_some() {
+                    return usage(
+                        "rule add: give at most one of prefix, suffix and exact".to_string(),
+                    );
+                }
+                let v = value(kw)?;
+                long("path", &v, MAX_RULE_STRING)?;
+                path = Some(match kw.as_str() {
+                    "prefix" => PathSpec::Prefix(v),
+                    "suffix" => PathSpec::Suffix(v),
+                    _ => PathSpec::Exact(v),
+                });
+            }
+            "policy" => {
+                if policy.is_some() {
+                    return dup(kw);
+                }
+                policy = Some(parse_policy(&value(kw)?)?);
+            }
+            "to" => {
+                if targets.is_some() {
+                    return dup(kw);
+                }
+                targets = Some(parse_targets(&value(kw)?)?);
+            }
+            other => {
+                return usage(format!(
+                    "rule add: unknown keyword \"{other}\" (expected prio, method, host, prefix, \
+                     suffix, exact, policy or to)"
+                ))
+            }
+        }
+    }
+    let Some(prio) = prio else {
+        return usage("rule add: missing \"prio N\"".into());
+    };
+    let Some(policy) = policy else {
+        return usage("rule add: missing \"policy POLICY\"".into());
+    };
+    Ok(RuleSpec {
+        prio,
+        method: method.filter(|m| m != "*"),
+        host: host.filter(|h| h != "*"),
+        path,
+        policy,
+        targets: targets.unwrap_or_default(),
+    })
+}
+
+/// `rule del prio N` (or `rule del N`).
+pub fn parse_rule_del(args: &[String]) -> Result<u32, UsageError> {
+    match args {
+        [kw, n] if matches!(kw.as_str(), "prio" | "priority" | "pref") => parse_prio(n),
+        [n] => parse_prio(n),
+        _ => usage("rule del: expected \"prio N\"".into()),
+    }
+}
+
+/// Range of the timeouts of `limits set` (the spec's checks).
+const TIMEOUT_MS: (u64, u64) = (10, 600_000);
+/// Range of `max-conns`.
+const MAX_CONNS: (u64, u64) = (1, 1_048_576);
+
+/// `limits set [head-timeout MS] [handoff-timeout MS] [linger MS]
+/// [max-conns N]` (the spec names, with `-ms`, are accepted too): the
+/// `(attribute type, value)` pairs to send, at least one.
+pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> {
+    let mut out: Vec<(u16, u32)> = Vec::new();
+    let mut it = args.iter();
+    while let Some(kw) = it.next() {
+        let (ty, name, (min, max)) = match kw.as_str() {
+            "head-timeout" | "head-timeout-ms" => {
+                (limits_attr::HEAD_TIMEOUT_MS, "head-timeout", TIMEOUT_MS)
+            }
+            "handoff-timeout" | "handoff-timeout-ms" => (
+                limits_attr::HANDOFF_TIMEOUT_MS,
+                "handoff-timeout",
+                TIMEOUT_MS,
+            ),
+            "linger" | "linger-ms" => (limits_attr::LINGER_MS, "linger", TIMEOUT_MS),
+            "max-conns" => (limits_attr::MAX_CONNS, "max-conns", MAX_CONNS),
+            other => {
+                return usage(format!(
+                    "limits set: unknown keyword \"{other}\" (expected head-timeout, \
+                     handoff-timeout, linger or max-conns)"
+                ))
+            }
+        };
+        if out.iter().any(|(t, _)| *t == ty) {
+            return usage(format!("limits set: \"{name}\" given more than once"));
+        }
+        let Some(v) = it.next() else {
+            return usage(format!("limits set: \"{name}\" needs a value"));
+        };
+        out.push((ty, parse_num(name, v, min, max)? as u32));
+    }
+    if out.is_empty() {
+        return usage(
+            "limits set: nothing to set (give head-timeout, handoff-timeout, linger or max-conns)"
+                .into(),
+        );
+    }
+    Ok(out)
+}
+
 /// The OP of `raw`: a command number (0-255) or a spec name like
 /// `node-add`.
 pub fn parse_raw_op(s: &str) -> Result<u8, UsageError> {
@@ -184,8 +372,8 @@ pub fn parse_raw_op(s: &str) -> Result<u8, UsageError> {
     }
     cmd_by_name(s).ok_or_else(|| {
         UsageError(format!(
-            "unknown operation \"{s}\": use a number or one of node-add, node-del, \
-             node-get, service-add, service-del, service-get, stats-get"
+            "unknown operation \"{s}\": use a number or one of {}",
+            cmd_names().join(", ")
         ))
     })
 }
@@ -368,6 +556,146 @@ mod tests {
     }
 
     #[test]
+    fn rule_add_keywords() {
+        let r = parse_rule_add(&strings(&[
+            "prio", "10", "method", "GET", "host", "*", "prefix", "/a/", "policy", "rr", "to",
+            "2,3",
+        ]))
+        .unwrap();
+        assert_eq!(
+            r,
+            RuleSpec {
+                prio: 10,
+                method: Some("GET".into()),
+                host: None,
+                path: Some(PathSpec::Prefix("/a/".into())),
+                policy: RulePolicy::RoundRobin,
+                targets: vec![2, 3],
+            }
+        );
+        let r = parse_rule_add(&strings(&["policy", "local", "prio", "0"])).unwrap();
+        assert_eq!(r.prio, 0);
+        assert_eq!(r.policy, RulePolicy::Local);
+        assert!(r.targets.is_empty() && r.path.is_none() && r.method.is_none());
+        let r = parse_rule_add(&strings(&[
+            "prio",
+            "4294967295",
+            "host",
+            "*.example.com",
+            "suffix",
+            ".jpg",
+            "policy",
+            "hash-url",
+            "to",
+            "0,7",
+        ]))
+        .unwrap();
+        assert_eq!(r.host.as_deref(), Some("*.example.com"));
+        assert_eq!(r.path, Some(PathSpec::Suffix(".jpg".into())));
+        assert_eq!(r.policy, RulePolicy::HashUrl);
+        assert_eq!(r.targets, vec![0, 7]);
+        for (name, p) in [
+            ("round-robin", RulePolicy::RoundRobin),
+            ("lc", RulePolicy::LeastConn),
+            ("least-conn", RulePolicy::LeastConn),
+            ("hash", RulePolicy::HashUrl),
+        ] {
+            assert_eq!(parse_policy(name), Ok(p));
+        }
+        // Semantic checks are the kernel's: these parse.
+        assert!(parse_rule_add(&strings(&["prio", "1", "policy", "rr"])).is_ok());
+        assert!(
+            parse_rule_add(&strings(&["prio", "1", "method", "G T", "policy", "local"])).is_ok()
+        );
+        assert!(parse_rule_add(&strings(&["prio", "1", "host", "", "policy", "local"])).is_ok());
+
+        let long = "x".repeat(256);
+        for bad in [
+            &["policy", "local"][..],
+            &["prio", "1"],
+            &["prio", "1", "policy"],
+            &["prio", "-1", "policy", "local"],
+            &["prio", "4294967296", "policy", "local"],
+            &["prio", "1", "prio", "2", "policy", "local"],
+            &["prio", "1", "policy", "random"],
+            &["prio", "1", "policy", "rr", "to", "2,,3"],
+            &["prio", "1", "policy", "rr", "to", "2,x"],
+            &["prio", "1", "policy", "rr", "to", "2", "to", "3"],
+            &[
+                "prio", "1", "prefix", "/a", "suffix", ".b", "policy", "local",
+            ],
+            &[
+                "prio", "1", "prefix", "/a", "exact", "/a", "policy", "local",
+            ],
+            &[
+                "prio",
+                "1",
+                "method",
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG",
+                "policy",
+                "local",
+            ],
+            &["prio", "1", "host", long.as_str(), "policy", "local"],
+            &["prio", "1", "exact", long.as_str(), "policy", "local"],
+            &["prio", "1", "policy", "local", "bogus"],
+        ] {
+            assert!(parse_rule_add(&strings(bad)).is_err(), "{:?}", bad);
+        }
+        let e =
+            parse_rule_add(&strings(&["prio", "1", "prefix", "/a", "suffix", ".b"])).unwrap_err();
+        assert!(e.0.contains("at most one"), "{}", e.0);
+    }
+
+    #[test]
+    fn rule_del_args() {
+        assert_eq!(parse_rule_del(&strings(&["prio", "10"])), Ok(10));
+        assert_eq!(parse_rule_del(&strings(&["7"])), Ok(7));
+        assert!(parse_rule_del(&strings(&[])).is_err());
+        assert!(parse_rule_del(&strings(&["prio"])).is_err());
+        assert!(parse_rule_del(&strings(&["prio", "x"])).is_err());
+        assert!(parse_rule_del(&strings(&["id", "1"])).is_err());
+    }
+
+    #[test]
+    fn limits_set_keywords() {
+        assert_eq!(
+            parse_limits_set(&strings(&["linger", "500", "max-conns", "1"])),
+            Ok(vec![
+                (limits_attr::LINGER_MS, 500),
+                (limits_attr::MAX_CONNS, 1)
+            ])
+        );
+        assert_eq!(
+            parse_limits_set(&strings(&[
+                "head-timeout-ms",
+                "10",
+                "handoff-timeout",
+                "600000",
+                "max-conns",
+                "1048576"
+            ])),
+            Ok(vec![
+                (limits_attr::HEAD_TIMEOUT_MS, 10),
+                (limits_attr::HANDOFF_TIMEOUT_MS, 600000),
+                (limits_attr::MAX_CONNS, 1048576)
+            ])
+        );
+        for bad in [
+            &[][..],
+            &["linger"],
+            &["linger", "9"],
+            &["linger", "600001"],
+            &["head-timeout", "0"],
+            &["max-conns", "0"],
+            &["max-conns", "1048577"],
+            &["linger", "100", "linger-ms", "200"],
+            &["timeout", "100"],
+        ] {
+            assert!(parse_limits_set(&strings(bad)).is_err(), "{:?}", bad);
+        }
+    }
+
+    #[test]
     fn raw_ops() {
         assert_eq!(parse_raw_op("1"), Ok(1));
         assert_eq!(parse_raw_op("0"), Ok(0));
@@ -375,6 +703,9 @@ mod tests {
         assert!(parse_raw_op("256").is_err());
         assert_eq!(parse_raw_op("node-add"), Ok(1));
         assert_eq!(parse_raw_op("stats-get"), Ok(7));
+        assert_eq!(parse_raw_op("rule-add"), Ok(8));
+        assert_eq!(parse_raw_op("limits-get"), Ok(12));
+        assert!(parse_raw_op("frob").unwrap_err().0.contains("rule-get"));
         assert!(parse_raw_op("frobnicate").is_err());
     }
 

@@ -8,7 +8,7 @@
 //! order of each attribute follows the spec (addresses and ports in network
 //! byte order, ids, weights and counters in host byte order).  Keeping all of
 //! that here, next to its tests, lets the rest of the tool speak in terms of
-//! nodes, services and counters.
+//! nodes, services, rules, limits and counters.
 //!
 //! Replies are decoded leniently with respect to unknown attribute types
 //! (a newer module may add some) and strictly with respect to the length of
@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
 
-use crate::netlink::{Attr, GenlReply, ParseError, Request};
+use crate::netlink::{Attr, AttrTooLong, GenlReply, ParseError, Request};
 
 pub const FAMILY_NAME: &str = "tcp_handoff";
 pub const FAMILY_VERSION: u8 = 1;
@@ -32,6 +32,11 @@ pub mod cmd {
     pub const SERVICE_DEL: u8 = 5;
     pub const SERVICE_GET: u8 = 6;
     pub const STATS_GET: u8 = 7;
+    pub const RULE_ADD: u8 = 8;
+    pub const RULE_DEL: u8 = 9;
+    pub const RULE_GET: u8 = 10;
+    pub const LIMITS_SET: u8 = 11;
+    pub const LIMITS_GET: u8 = 12;
 }
 
 /// `TCP_HANDOFF_A_NODE_*`.
@@ -52,6 +57,28 @@ pub mod service_attr {
     pub const PORT: u16 = 3;
 }
 
+/// `TCP_HANDOFF_A_RULE_*`.
+pub mod rule_attr {
+    pub const PRIO: u16 = 1;
+    pub const METHOD: u16 = 2;
+    pub const HOST: u16 = 3;
+    pub const PATH_PREFIX: u16 = 4;
+    pub const PATH_SUFFIX: u16 = 5;
+    pub const PATH_EXACT: u16 = 6;
+    pub const TARGET: u16 = 7;
+    pub const POLICY: u16 = 8;
+    pub const HITS: u16 = 9;
+}
+
+/// `TCP_HANDOFF_A_LIMITS_*` (limits are decoded by position in
+/// `LIMITS_NAMES`).
+pub mod limits_attr {
+    pub const HEAD_TIMEOUT_MS: u16 = 1;
+    pub const HANDOFF_TIMEOUT_MS: u16 = 2;
+    pub const LINGER_MS: u16 = 3;
+    pub const MAX_CONNS: u16 = 4;
+}
+
 /// `TCP_HANDOFF_A_STATS_*` (stats are decoded by position in
 /// `STATS_NAMES`; the tests pin the two together).
 #[cfg(test)]
@@ -63,10 +90,13 @@ pub mod stats_attr {
     pub const TX_PACKETS: u16 = 5;
     pub const TX_BYTES: u16 = 6;
     pub const RX_MALFORMED: u16 = 7;
+    pub const TABLE_FULL: u16 = 19;
+    pub const HANDOFF_OK: u16 = 21;
+    pub const PEERS_UP: u16 = 47;
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 19] = [
+const STATS_NAMES: [&str; 47] = [
     "nodes",
     "services",
     "rx-packets",
@@ -86,6 +116,64 @@ const STATS_NAMES: [&str; 19] = [
     "held-packets",
     "reinject-errors",
     "table-full",
+    "handoff-requests",
+    "handoff-ok",
+    "handoff-nak",
+    "handoff-timeout",
+    "handoff-no-channel",
+    "fallback-local",
+    "fwd-packets",
+    "fwd-bytes",
+    "fe-tx-dropped",
+    "fwd-errors",
+    "be-requests",
+    "be-accepted",
+    "be-refused",
+    "be-tx-packets",
+    "be-tx-bytes",
+    "terminate-sent",
+    "terminate-received",
+    "ctl-connects",
+    "ctl-disconnects",
+    "ctl-msgs-in",
+    "ctl-msgs-out",
+    "ctl-bad-msgs",
+    "ctl-refused",
+    "fe-forwarding",
+    "fe-tombstones",
+    "fe-in-flight",
+    "be-conns",
+    "peers-up",
+];
+
+/// The `rule` attribute set, in type order.
+const RULE_NAMES: [&str; 9] = [
+    "prio",
+    "method",
+    "host",
+    "path-prefix",
+    "path-suffix",
+    "path-exact",
+    "target",
+    "policy",
+    "hits",
+];
+
+/// The `limits` attribute set, in type order (type = index + 1).
+pub const LIMITS_NAMES: [&str; 4] = [
+    "head-timeout-ms",
+    "handoff-timeout-ms",
+    "linger-ms",
+    "max-conns",
+];
+
+/// `enum tcp_handoff_rule_policy`, in order: spec name and the short name
+/// of the text output.
+const RULE_POLICIES: [(&str, &str); 4] = [
+    ("local", "local"),
+    ("round-robin", "rr"),
+    ("least-conn", "lc"),
+    ("hash-url", "hash"),
 ];
 
 /// `enum tcp_handoff_node_state`, in order.
@@ -97,6 +185,8 @@ pub enum AttrSet {
     Node,
     Service,
     Stats,
+    Rule,
+    Limits,
 }
 
 impl AttrSet {
@@ -106,6 +196,8 @@ impl AttrSet {
             AttrSet::Node => &["id", "addr4", "addr6", "port", "weight", "local", "state"],
             AttrSet::Service => &["addr4", "addr6", "port"],
             AttrSet::Stats => &STATS_NAMES,
+            AttrSet::Rule => &RULE_NAMES,
+            AttrSet::Limits => &LIMITS_NAMES,
         }
     }
 
@@ -117,7 +209,7 @@ impl AttrSet {
 }
 
 /// Operations of the family: number, spec name, attribute set.
-const COMMANDS: [(u8, &str, AttrSet); 7] = [
+const COMMANDS: [(u8, &str, AttrSet); 12] = [
     (cmd::NODE_ADD, "node-add", AttrSet::Node),
     (cmd::NODE_DEL, "node-del", AttrSet::Node),
     (cmd::NODE_GET, "node-get", AttrSet::Node),
@@ -125,7 +217,17 @@ const COMMANDS: [(u8, &str, AttrSet); 7] = [
     (cmd::SERVICE_DEL, "service-del", AttrSet::Service),
     (cmd::SERVICE_GET, "service-get", AttrSet::Service),
     (cmd::STATS_GET, "stats-get", AttrSet::Stats),
+    (cmd::RULE_ADD, "rule-add", AttrSet::Rule),
+    (cmd::RULE_DEL, "rule-del", AttrSet::Rule),
+    (cmd::RULE_GET, "rule-get", AttrSet::Rule),
+    (cmd::LIMITS_SET, "limits-set", AttrSet::Limits),
+    (cmd::LIMITS_GET, "limits-get", AttrSet::Limits),
 ];
+
+/// The spec names of the operations, for messages.
+pub fn cmd_names() -> Vec<&'static str> {
+    COMMANDS.iter().map(|(_, n, _)| *n).collect()
+}
 
 /// The command number for a spec name such as "node-add" (underscores are
 /// accepted for dashes, case is ignored).
@@ -189,6 +291,63 @@ pub fn put_service(req: &mut Request, svc: SocketAddr) {
     req.put_be16(service_attr::PORT, svc.port());
 }
 
+/// `enum tcp_handoff_rule_policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulePolicy {
+    Local = 0,
+    RoundRobin = 1,
+    LeastConn = 2,
+    HashUrl = 3,
+}
+
+/// A rule's path condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSpec {
+    Prefix(String),
+    Suffix(String),
+    Exact(String),
+}
+
+/// What `rule add` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub prio: u32,
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<PathSpec>,
+    pub policy: RulePolicy,
+    pub targets: Vec<u32>,
+}
+
+/// Appends the attributes of a rule-add request.
+pub fn put_rule(req: &mut Request, rule: &RuleSpec) -> Result<(), AttrTooLong> {
+    req.put_u32(rule_attr::PRIO, rule.prio);
+    if let Some(m) = &rule.method {
+        req.put_str(rule_attr::METHOD, m)?;
+    }
+    if let Some(h) = &rule.host {
+        req.put_str(rule_attr::HOST, h)?;
+    }
+    match &rule.path {
+        Some(PathSpec::Prefix(p)) => req.put_str(rule_attr::PATH_PREFIX, p)?,
+        Some(PathSpec::Suffix(p)) => req.put_str(rule_attr::PATH_SUFFIX, p)?,
+        Some(PathSpec::Exact(p)) => req.put_str(rule_attr::PATH_EXACT, p)?,
+        None => {}
+    }
+    for t in &rule.targets {
+        req.put_u32(rule_attr::TARGET, *t);
+    }
+    req.put_u32(rule_attr::POLICY, rule.policy as u32);
+    Ok(())
+}
+
+/// What `limits set` sends: `(attribute type, value)` for each limit given.
+pub fn put_limits(req: &mut Request, limits: &[(u16, u32)]) {
+    for (ty, v) in limits {
+        req.put_u32(*ty, *v);
+    }
+}
+
 /// Adds context to a length error of a known attribute.
 fn named<T>(set: AttrSet, attr: &Attr<'_>, r: Result<T, ParseError>) -> Result<T, ParseError> {
     r.map_err(|e| {
@@ -202,6 +361,8 @@ fn set_name(set: AttrSet) -> &'static str {
         AttrSet::Node => "node",
         AttrSet::Service => "service",
         AttrSet::Stats => "stats",
+        AttrSet::Rule => "rule",
+        AttrSet::Limits => "limits",
     }
 }
 
@@ -324,12 +485,158 @@ impl Service {
     }
 }
 
+/// A rule as reported by rule-get. `None` conditions match anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub prio: u32,
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    pub exact: Option<String>,
+    /// The spec name (`round-robin`), or the number if unknown.
+    pub policy: String,
+    pub targets: Vec<u32>,
+    pub hits: u64,
+}
+
+/// The policy of a rule as text: `(spec name, short name)`, or the number
+/// twice if this tool does not know it.
+fn policy_names(policy: u32) -> (String, String) {
+    usize::try_from(policy)
+        .ok()
+        .and_then(|i| RULE_POLICIES.get(i))
+        .map(|(long, short)| ((*long).to_string(), (*short).to_string()))
+        .unwrap_or_else(|| (policy.to_string(), policy.to_string()))
+}
+
+impl Rule {
+    pub fn parse(reply: &GenlReply) -> Result<Rule, ParseError> {
+        let set = AttrSet::Rule;
+        let mut prio = None;
+        let mut rule = Rule {
+            prio: 0,
+            method: None,
+            host: None,
+            prefix: None,
+            suffix: None,
+            exact: None,
+            policy: String::new(),
+            targets: Vec::new(),
+            hits: 0,
+        };
+        let mut policy = None;
+        for attr in reply.attrs() {
+            let attr = attr?;
+            match attr.kind() {
+                rule_attr::PRIO => prio = Some(named(set, &attr, attr.get_u32())?),
+                rule_attr::METHOD => rule.method = Some(attr.get_string()),
+                rule_attr::HOST => rule.host = Some(attr.get_string()),
+                rule_attr::PATH_PREFIX => rule.prefix = Some(attr.get_string()),
+                rule_attr::PATH_SUFFIX => rule.suffix = Some(attr.get_string()),
+                rule_attr::PATH_EXACT => rule.exact = Some(attr.get_string()),
+                rule_attr::TARGET => rule.targets.push(named(set, &attr, attr.get_u32())?),
+                rule_attr::POLICY => policy = Some(named(set, &attr, attr.get_u32())?),
+                rule_attr::HITS => rule.hits = named(set, &attr, attr.get_uint())?,
+                _ => {} // newer attribute: ignore
+            }
+        }
+        rule.prio = prio.ok_or_else(|| ParseError("rule without a prio attribute".into()))?;
+        let policy = policy.ok_or_else(|| ParseError("rule without a policy attribute".into()))?;
+        rule.policy = policy_names(policy).0;
+        Ok(rule)
+    }
+
+    /// The one-line text form: `rule PRIO method M host H [prefix P |
+    /// suffix S | exact E] policy POLICY [to ID,...] hits N`, with `*` for
+    /// any method or host.
+    pub fn to_line(&self) -> String {
+        let mut s = format!(
+            "rule {} method {} host {}",
+            self.prio,
+            self.method.as_deref().unwrap_or("*"),
+            self.host.as_deref().unwrap_or("*")
+        );
+        for (kw, v) in [
+            ("prefix", &self.prefix),
+            ("suffix", &self.suffix),
+            ("exact", &self.exact),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(" {kw} {v}"));
+            }
+        }
+        let short = RULE_POLICIES
+            .iter()
+            .find(|(long, _)| *long == self.policy)
+            .map_or(self.policy.as_str(), |(_, short)| short);
+        s.push_str(&format!(" policy {short}"));
+        if !self.targets.is_empty() {
+            let ids: Vec<String> = self.targets.iter().map(u32::to_string).collect();
+            s.push_str(&format!(" to {}", ids.join(",")));
+        }
+        s.push_str(&format!(" hits {}", self.hits));
+        s
+    }
+}
+
+/// The limits of limits-get, in spec order; absent attributes stay `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    values: [Option<u32>; LIMITS_NAMES.len()],
+}
+
+impl Limits {
+    pub fn parse(reply: &GenlReply) -> Result<Limits, ParseError> {
+        let set = AttrSet::Limits;
+        let mut l = Limits::default();
+        for attr in reply.attrs() {
+            let attr = attr?;
+            let idx = usize::from(attr.kind()).wrapping_sub(1);
+            let Some(slot) = l.values.get_mut(idx) else {
+                continue;
+            };
+            *slot = Some(named(set, &attr, attr.get_u32())?);
+        }
+        Ok(l)
+    }
+
+    /// `(name, value)` for each limit present, in spec order.
+    pub fn entries(&self) -> Vec<(&'static str, u32)> {
+        LIMITS_NAMES
+            .iter()
+            .zip(self.values)
+            .filter_map(|(n, v)| v.map(|v| (*n, v)))
+            .collect()
+    }
+}
+
+impl Serialize for Limits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let entries = self.entries();
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for (name, value) in entries {
+            map.serialize_entry(name, &value)?;
+        }
+        map.end()
+    }
+}
+
 /// The counters of stats-get, in spec order; absent attributes stay `None`
 /// and are not printed. Every counter is a `uint` (4 or 8 bytes); reading
 /// `nodes` and `services` the same way keeps working if they ever widen.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     values: [Option<u64>; STATS_NAMES.len()],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            values: [None; STATS_NAMES.len()],
+        }
+    }
 }
 
 impl Stats {
@@ -592,5 +899,183 @@ mod tests {
             serde_json::to_string(&partial).unwrap(),
             r#"{"services":3}"#
         );
+    }
+
+    #[test]
+    fn new_numbers_match_uapi_header() {
+        assert_eq!(cmd::RULE_ADD, 8);
+        assert_eq!(cmd::LIMITS_GET, 12);
+        assert_eq!(cmd_by_name("rule-add"), Some(8));
+        assert_eq!(cmd_by_name("rule-del"), Some(9));
+        assert_eq!(cmd_by_name("rule-get"), Some(10));
+        assert_eq!(cmd_by_name("limits-set"), Some(11));
+        assert_eq!(cmd_by_name("LIMITS_GET"), Some(12));
+        assert_eq!(cmd_attr_set(8), Some(AttrSet::Rule));
+        assert_eq!(cmd_attr_set(11), Some(AttrSet::Limits));
+        assert_eq!(cmd_names().len(), 12);
+        assert_eq!(
+            AttrSet::Rule.attr_name(rule_attr::TARGET.into()),
+            Some("target")
+        );
+        assert_eq!(
+            AttrSet::Rule.attr_name(rule_attr::HITS.into()),
+            Some("hits")
+        );
+        assert_eq!(
+            AttrSet::Limits.attr_name(limits_attr::MAX_CONNS.into()),
+            Some("max-conns")
+        );
+        assert_eq!(
+            AttrSet::Limits.attr_name(limits_attr::HEAD_TIMEOUT_MS.into()),
+            Some("head-timeout-ms")
+        );
+        assert_eq!(
+            AttrSet::Limits.attr_name(limits_attr::HANDOFF_TIMEOUT_MS.into()),
+            Some("handoff-timeout-ms")
+        );
+        assert_eq!(
+            AttrSet::Limits.attr_name(limits_attr::LINGER_MS.into()),
+            Some("linger-ms")
+        );
+        assert_eq!(
+            AttrSet::Stats.attr_name(stats_attr::TABLE_FULL.into()),
+            Some("table-full")
+        );
+        assert_eq!(
+            AttrSet::Stats.attr_name(stats_attr::HANDOFF_OK.into()),
+            Some("handoff-ok")
+        );
+        assert_eq!(
+            AttrSet::Stats.attr_name(stats_attr::PEERS_UP.into()),
+            Some("peers-up")
+        );
+        assert_eq!(AttrSet::Stats.attr_name(48), None);
+        assert_eq!(RulePolicy::HashUrl as u32, 3);
+    }
+
+    #[test]
+    fn rule_add_encoding() {
+        let mut req = request(0x1d, NLM_F_REQUEST | NLM_F_ACK, cmd::RULE_ADD);
+        put_rule(
+            &mut req,
+            &RuleSpec {
+                prio: 10,
+                method: Some("GET".into()),
+                host: None,
+                path: Some(PathSpec::Suffix(".jpg".into())),
+                policy: RulePolicy::RoundRobin,
+                targets: vec![2, 3],
+            },
+        )
+        .unwrap();
+        let attrs = parse_attrs(&req.as_bytes()[20..]).unwrap();
+        let kinds: Vec<u16> = attrs.iter().map(|a| a.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                rule_attr::PRIO,
+                rule_attr::METHOD,
+                rule_attr::PATH_SUFFIX,
+                rule_attr::TARGET,
+                rule_attr::TARGET,
+                rule_attr::POLICY
+            ]
+        );
+        assert_eq!(attrs[0].payload, &10u32.to_ne_bytes());
+        // strings are NUL-terminated (NLA_NUL_STRING)
+        assert_eq!(attrs[1].payload, b"GET\0");
+        assert_eq!(attrs[2].payload, b".jpg\0");
+        assert_eq!(attrs[3].payload, &2u32.to_ne_bytes());
+        assert_eq!(attrs[4].payload, &3u32.to_ne_bytes());
+        assert_eq!(attrs[5].payload, &1u32.to_ne_bytes());
+    }
+
+    #[test]
+    fn rule_reply_decoding() {
+        let mut a = nla(rule_attr::PRIO, &10u32.to_ne_bytes());
+        a.extend(nla(rule_attr::METHOD, b"GET\0"));
+        a.extend(nla(rule_attr::PATH_PREFIX, b"/a/\0"));
+        a.extend(nla(rule_attr::TARGET, &2u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::TARGET, &3u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::POLICY, &1u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::HITS, &0u32.to_ne_bytes()));
+        a.extend(nla(42, &[1])); // unknown: ignored
+        let r = Rule::parse(&reply(cmd::RULE_GET, a)).unwrap();
+        assert_eq!(
+            r.to_line(),
+            "rule 10 method GET host * prefix /a/ policy rr to 2,3 hits 0"
+        );
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"prio":10,"method":"GET","host":null,"prefix":"/a/","suffix":null,"exact":null,"policy":"round-robin","targets":[2,3],"hits":0}"#
+        );
+
+        let mut a = nla(rule_attr::PRIO, &1u32.to_ne_bytes());
+        a.extend(nla(rule_attr::HOST, b"*.example.com\0"));
+        a.extend(nla(rule_attr::PATH_EXACT, b"/\0"));
+        a.extend(nla(rule_attr::POLICY, &0u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::HITS, &(7u64 << 32).to_ne_bytes()));
+        let r = Rule::parse(&reply(cmd::RULE_GET, a)).unwrap();
+        assert_eq!(
+            r.to_line(),
+            "rule 1 method * host *.example.com exact / policy local hits 30064771072"
+        );
+        let mut a = nla(rule_attr::PRIO, &1u32.to_ne_bytes());
+        a.extend(nla(rule_attr::POLICY, &9u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::TARGET, &5u32.to_ne_bytes()));
+        let r = Rule::parse(&reply(cmd::RULE_GET, a)).unwrap();
+        assert_eq!(r.to_line(), "rule 1 method * host * policy 9 to 5 hits 0");
+
+        // no prio, no policy, short target
+        let a = nla(rule_attr::POLICY, &0u32.to_ne_bytes());
+        assert!(Rule::parse(&reply(cmd::RULE_GET, a)).is_err());
+        let a = nla(rule_attr::PRIO, &0u32.to_ne_bytes());
+        assert!(Rule::parse(&reply(cmd::RULE_GET, a)).is_err());
+        let mut a = nla(rule_attr::PRIO, &0u32.to_ne_bytes());
+        a.extend(nla(rule_attr::POLICY, &0u32.to_ne_bytes()));
+        a.extend(nla(rule_attr::TARGET, &[1, 2]));
+        let e = Rule::parse(&reply(cmd::RULE_GET, a)).unwrap_err();
+        assert!(e.0.contains("target"), "{}", e.0);
+    }
+
+    #[test]
+    fn limits_encoding_and_decoding() {
+        let mut req = request(0x1d, NLM_F_REQUEST | NLM_F_ACK, cmd::LIMITS_SET);
+        put_limits(&mut req, &[(limits_attr::LINGER_MS, 500)]);
+        let attrs = parse_attrs(&req.as_bytes()[20..]).unwrap();
+        assert_eq!(attrs.len(), 1);
+        assert_eq!(attrs[0].kind(), limits_attr::LINGER_MS);
+        assert_eq!(attrs[0].payload, &500u32.to_ne_bytes());
+
+        let mut a = nla(limits_attr::HEAD_TIMEOUT_MS, &2000u32.to_ne_bytes());
+        a.extend(nla(limits_attr::HANDOFF_TIMEOUT_MS, &3000u32.to_ne_bytes()));
+        a.extend(nla(limits_attr::LINGER_MS, &60000u32.to_ne_bytes()));
+        a.extend(nla(9, &[0; 4]));
+        a.extend(nla(limits_attr::MAX_CONNS, &16384u32.to_ne_bytes()));
+        let l = Limits::parse(&reply(cmd::LIMITS_GET, a)).unwrap();
+        assert_eq!(
+            l.entries(),
+            vec![
+                ("head-timeout-ms", 2000),
+                ("handoff-timeout-ms", 3000),
+                ("linger-ms", 60000),
+                ("max-conns", 16384),
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&l).unwrap(),
+            r#"{"head-timeout-ms":2000,"handoff-timeout-ms":3000,"linger-ms":60000,"max-conns":16384}"#
+        );
+        let a = nla(limits_attr::MAX_CONNS, &[0; 2]);
+        let e = Limits::parse(&reply(cmd::LIMITS_GET, a)).unwrap_err();
+        assert!(e.0.contains("max-conns"), "{}", e.0);
+    }
+
+    #[test]
+    fn stats_decoding_new_counters() {
+        let mut a = nla(stats_attr::HANDOFF_OK, &4u32.to_ne_bytes());
+        a.extend(nla(stats_attr::PEERS_UP, &2u32.to_ne_bytes()));
+        let st = Stats::parse(&reply(cmd::STATS_GET, a)).unwrap();
+        assert_eq!(st.entries(), vec![("handoff-ok", 4), ("peers-up", 2)]);
     }
 }

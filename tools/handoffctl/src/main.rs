@@ -12,6 +12,12 @@
 //! handoffctl [...] node show [ID]
 //! handoffctl [...] service add|del ADDR:PORT      ([ADDR]:PORT for IPv6)
 //! handoffctl [...] service show
+//! handoffctl [...] rule add prio N [method M] [host H] [prefix P | suffix S | exact E]
+//!                   policy local|rr|lc|hash [to ID[,ID...]]
+//! handoffctl [...] rule del prio N
+//! handoffctl [...] rule show
+//! handoffctl [...] limits set [head-timeout MS] [handoff-timeout MS] [linger MS] [max-conns N]
+//! handoffctl [...] limits show
 //! handoffctl [...] stats show
 //! handoffctl [...] raw [--dump] OP [TYPE:HEX ...]  (hidden, for tests)
 //! ```
@@ -34,7 +40,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::args::UsageError;
-use crate::handoff::{cmd, AttrSet, Node, Service, Stats};
+use crate::handoff::{cmd, AttrSet, Limits, Node, Rule, Service, Stats};
 use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
 
 #[derive(Parser, Debug)]
@@ -84,6 +90,24 @@ enum Object {
         #[command(subcommand)]
         cmd: ServiceCmd,
     },
+    /// Dispatch rules: which nodes serve which requests
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Rule {
+        #[command(subcommand)]
+        cmd: RuleCmd,
+    },
+    /// Timeouts and table sizes of the network namespace
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Limits {
+        #[command(subcommand)]
+        cmd: LimitsCmd,
+    },
     /// Counters of the network namespace
     #[command(
         subcommand_value_name = "COMMAND",
@@ -103,7 +127,8 @@ enum Object {
         #[arg(long, value_name = "NAME", default_value = handoff::FAMILY_NAME)]
         family: String,
         /// Command number or name (node-add, node-del, node-get, service-add,
-        /// service-del, service-get, stats-get)
+        /// service-del, service-get, stats-get, rule-add, rule-del, rule-get,
+        /// limits-set, limits-get)
         #[arg(value_name = "OP")]
         op: String,
         /// Attributes as TYPE:HEXPAYLOAD, e.g. 99:00000001 or 6: for a flag
@@ -155,6 +180,52 @@ enum ServiceCmd {
         service: String,
     },
     /// Show all services
+    #[command(visible_aliases = ["list", "ls"])]
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+enum RuleCmd {
+    /// Add a rule
+    #[command(override_usage = "handoffctl rule add prio N [method M] [host H] \
+                          [prefix P | suffix S | exact E] policy POLICY [to ID[,ID...]]")]
+    Add {
+        /// prio N (0-4294967295, unique; lower is evaluated first), optional method M,
+        /// host H (*.example.com for subdomains), one of prefix/suffix/exact PATH,
+        /// policy local|rr|round-robin|lc|least-conn|hash|hash-url and to ID[,ID...]
+        /// (node ids; 0 is this node)
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Delete a rule
+    #[command(
+        visible_alias = "delete",
+        override_usage = "handoffctl rule del prio N"
+    )]
+    Del {
+        /// prio N
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Show all rules, in evaluation order
+    #[command(visible_aliases = ["list", "ls"])]
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+enum LimitsCmd {
+    /// Change some limits; the others keep their values
+    #[command(
+        override_usage = "handoffctl limits set [head-timeout MS] [handoff-timeout MS] \
+                          [linger MS] [max-conns N]"
+    )]
+    Set {
+        /// head-timeout, handoff-timeout and linger in ms (10-600000),
+        /// max-conns (1-1048576)
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Show the limits
     #[command(visible_aliases = ["list", "ls"])]
     Show,
 }
@@ -418,6 +489,11 @@ enum Action {
     ServiceAdd(std::net::SocketAddr),
     ServiceDel(std::net::SocketAddr),
     ServiceShow,
+    RuleAdd(handoff::RuleSpec),
+    RuleDel(u32),
+    RuleShow,
+    LimitsSet(Vec<(u16, u32)>),
+    LimitsShow,
     StatsShow,
     Raw {
         dump: bool,
@@ -440,6 +516,15 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             ServiceCmd::Add { service } => Action::ServiceAdd(args::parse_service(service)?),
             ServiceCmd::Del { service } => Action::ServiceDel(args::parse_service(service)?),
             ServiceCmd::Show => Action::ServiceShow,
+        },
+        Object::Rule { cmd } => match cmd {
+            RuleCmd::Add { args } => Action::RuleAdd(args::parse_rule_add(args)?),
+            RuleCmd::Del { args } => Action::RuleDel(args::parse_rule_del(args)?),
+            RuleCmd::Show => Action::RuleShow,
+        },
+        Object::Limits { cmd } => match cmd {
+            LimitsCmd::Set { args } => Action::LimitsSet(args::parse_limits_set(args)?),
+            LimitsCmd::Show => Action::LimitsShow,
         },
         Object::Stats {
             cmd: StatsCmd::Show,
@@ -526,6 +611,57 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 for s in &services {
                     text.push_str(&s.to_line());
                     text.push('\n');
+                }
+            }
+        }
+        Action::RuleAdd(rule) => {
+            let mut req = client.request(cmd::RULE_ADD, false);
+            // Lengths were checked when parsing the arguments.
+            handoff::put_rule(&mut req, &rule).map_err(|e| AppError::Usage(e.to_string()))?;
+            client.run(&mut req)?;
+        }
+        Action::RuleDel(prio) => {
+            let mut req = client.request(cmd::RULE_DEL, false);
+            req.put_u32(handoff::rule_attr::PRIO, prio);
+            client.run(&mut req)?;
+        }
+        Action::RuleShow => {
+            let mut req = client.request(cmd::RULE_GET, true);
+            let outcome = client.run(&mut req)?;
+            let rules = outcome
+                .replies
+                .iter()
+                .map(Rule::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(malformed)?;
+            if out.json {
+                text = out.json(&rules);
+            } else {
+                for r in &rules {
+                    text.push_str(&r.to_line());
+                    text.push('\n');
+                }
+            }
+        }
+        Action::LimitsSet(limits) => {
+            let mut req = client.request(cmd::LIMITS_SET, false);
+            handoff::put_limits(&mut req, &limits);
+            client.run(&mut req)?;
+        }
+        Action::LimitsShow => {
+            let mut req = client.request(cmd::LIMITS_GET, false);
+            let outcome = client.run(&mut req)?;
+            let Some(reply) = outcome.replies.first() else {
+                return Err(malformed(netlink::ParseError(
+                    "limits-get returned no limits".into(),
+                )));
+            };
+            let limits = Limits::parse(reply).map_err(malformed)?;
+            if out.json {
+                text = out.json(&limits);
+            } else {
+                for (name, value) in limits.entries() {
+                    text.push_str(&format!("{name} {value}\n"));
                 }
             }
         }
@@ -741,6 +877,37 @@ mod tests {
             }
             _ => panic!("wrong action"),
         }
+        let cli = parse(&[
+            "rule", "add", "prio", "10", "method", "GET", "prefix", "/a/", "policy", "rr", "to",
+            "2,3",
+        ])
+        .unwrap();
+        match plan(&cli.object).unwrap() {
+            Action::RuleAdd(r) => {
+                assert_eq!(r.prio, 10);
+                assert_eq!(r.targets, vec![2, 3]);
+                assert_eq!(r.policy, handoff::RulePolicy::RoundRobin);
+            }
+            _ => panic!("wrong action"),
+        }
+        let cli = parse(&["rule", "del", "prio", "10"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleDel(10)));
+        let cli = parse(&["-j", "rule", "show"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleShow));
+        let cli = parse(&["rule", "ls"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleShow));
+        let cli = parse(&["limits", "set", "linger", "500"]).unwrap();
+        match plan(&cli.object).unwrap() {
+            Action::LimitsSet(l) => assert_eq!(l, vec![(handoff::limits_attr::LINGER_MS, 500)]),
+            _ => panic!("wrong action"),
+        }
+        let cli = parse(&["limits", "show"]).unwrap();
+        assert!(matches!(plan(&cli.object).unwrap(), Action::LimitsShow));
+        let cli = parse(&["raw", "rule-get"]).unwrap();
+        assert!(matches!(
+            plan(&cli.object).unwrap(),
+            Action::Raw { op: 10, .. }
+        ));
         let cli = parse(&["raw", "--dump", "3"]).unwrap();
         assert!(matches!(
             plan(&cli.object).unwrap(),
@@ -766,6 +933,16 @@ mod tests {
             &["service", "del", "1.2.3.4:70000"],
             &["raw", "node-frob"],
             &["raw", "1", "99:0"],
+            &["rule", "add", "prio", "1"],
+            &["rule", "add", "prio", "1", "policy", "rnd"],
+            &[
+                "rule", "add", "prio", "1", "prefix", "/", "exact", "/", "policy", "local",
+            ],
+            &["rule", "del"],
+            &["rule", "del", "prio", "x"],
+            &["limits", "set"],
+            &["limits", "set", "max-conns", "0"],
+            &["limits", "set", "linger", "1"],
         ] {
             let cli = parse(bad).unwrap();
             let err = AppError::from(plan(&cli.object).err().expect("must fail"));

@@ -58,6 +58,20 @@ fn usage_errors_exit_2() {
         &["service", "del", "2001:db8::1:80"],
         &["raw", "nope"],
         &["raw", "1", "99:0"],
+        &["rule", "add", "prio", "10"],
+        &["rule", "add", "policy", "rr"],
+        &["rule", "add", "prio", "10", "policy", "random"],
+        &[
+            "rule", "add", "prio", "10", "prefix", "/a", "suffix", ".b", "policy", "local",
+        ],
+        &["rule", "add", "prio", "10", "policy", "rr", "to", "2,,3"],
+        &["rule", "del"],
+        &["rule", "del", "prio", "-1"],
+        &["rule", "frob"],
+        &["limits", "set"],
+        &["limits", "set", "linger", "5"],
+        &["limits", "set", "max-conns", "2000000"],
+        &["limits", "set", "timeout", "100"],
         &["node"],
         &["frob"],
         &[],
@@ -82,6 +96,27 @@ fn usage_error_messages() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn rule_and_limits_usage_messages() {
+    let o = run(&[
+        "rule", "add", "prio", "1", "exact", "/", "prefix", "/", "policy", "local",
+    ]);
+    assert_eq!(
+        stderr(&o),
+        "handoffctl: rule add: give at most one of prefix, suffix and exact\n"
+    );
+    let o = run(&["limits", "set", "head-timeout", "0"]);
+    assert!(
+        stderr(&o).contains("invalid head-timeout \"0\": must be between 10 and 600000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["-j", "rule", "add", "prio", "1", "policy", "bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("invalid policy"));
 }
 
 #[test]

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The back-end's side of BTCP: connections taken over from a front-end.
+//!
+//! The worker (`crate::channel`) creates an entry when it accepts a
+//! HANDOFF_REQUEST and replays the client's SYN into the local stack. The
+//! outbound hook captures the SYN/ACK that TCP answers with (it must never
+//! reach the client: the client already has the front-end's), and the
+//! worker then replays the handshake-completing ACK with the request bytes,
+//! translated into this node's sequence space. From then on every segment
+//! the socket sends to the client leaves with the front-end's address,
+//! sequence numbers, timestamps and window scale; the client's segments
+//! arrive already translated by the front-end and pass untouched.
+//!
+//! The hooks watch FIN and RST in both directions. Once the connection is
+//! closed the worker sends TERMINATE to the front-end, and the entry stays
+//! for the linger time so the TIME_WAIT socket's last ACKs are still
+//! translated.
+
+use crate::{
+    bindings::{self, sk_buff},
+    btcp::xmit,
+    handoff_core::{
+        packet::{flags, Ipv4Header, TcpHeader},
+        seq::Translation,
+        tcp_options,
+    },
+    netns::{Limits, NetState, Stats},
+};
+use kernel::{ffi::c_uint, prelude::*};
+
+/// A taken-over connection's 4-tuple on this node (client → local).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub(crate) client: [u8; 4],
+    pub(crate) cport: u16,
+    pub(crate) local: [u8; 4],
+    pub(crate) port: u16,
+}
+
+/// What the local stack's SYN/ACK said.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SynAck {
+    pub(crate) isn: u32,
+    pub(crate) tsval: Option<u32>,
+    pub(crate) wscale: Option<u8>,
+    pub(crate) sack: bool,
+    pub(crate) mss: u16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The SYN was replayed; waiting for the stack's SYN/ACK.
+    Replaying,
+    /// The socket is established; its packets are translated.
+    Established,
+    /// Closed at the given time (FIN both ways, or RST); lingering.
+    Closing(u64),
+    /// Given up at the given time: everything the socket sends is dropped.
+    Aborted(u64),
+}
+
+/// One connection taken over from a front-end.
+pub(crate) struct Conn {
+    pub(crate) key: Key,
+    pub(crate) phase: Phase,
+    pub(crate) fe_node: u32,
+    pub(crate) conn_id: u64,
+    /// The address the client talks to (the front-end's service).
+    pub(crate) service: [u8; 4],
+    pub(crate) synack: Option<SynAck>,
+    pub(crate) tr: Option<Translation>,
+    /// The client's next sequence number right after the replayed request
+    /// (where a reset from the client's side must sit).
+    pub(crate) replay_end: u32,
+    fin_in: bool,
+    fin_out: bool,
+    /// TERMINATE is to be sent to the front-end.
+    pub(crate) terminate_pending: bool,
+    module_ref: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(key: Key, fe_node: u32, conn_id: u64, service: [u8; 4]) -> Self {
+        Conn {
+            key,
+            phase: Phase::Replaying,
+            fe_node,
+            conn_id,
+            service,
+            synack: None,
+            tr: None,
+            replay_end: 0,
+            fin_in: false,
+            fin_out: false,
+            terminate_pending: false,
+            module_ref: false,
+        }
+    }
+
+    /// Starts translating with `tr`.
+    pub(crate) fn establish(&mut self, tr: Translation) {
+        self.tr = Some(tr);
+        self.phase = Phase::Established;
+        if !self.module_ref {
+            // SAFETY: no preconditions; the reference goes with the entry.
+            self.module_ref = unsafe { bindings::th_module_get() };
+        }
+    }
+
+    fn closed(&mut self, now: u64) {
+        if self.phase == Phase::Established {
+            self.phase = Phase::Closing(now);
+            self.terminate_pending = true;
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.module_ref {
+            // SAFETY: this entry took the reference in `establish`.
+            unsafe { bindings::th_module_put() };
+        }
+    }
+}
+
+/// The back-end's connections of a namespace, under [`NetState::backend`].
+pub(crate) struct Backend {
+    pub(crate) conns: KVec<Conn>,
+}
+
+impl Backend {
+    pub(crate) fn new() -> Self {
+        Backend { conns: KVec::new() }
+    }
+
+    pub(crate) fn find(&self, key: &Key) -> Option<usize> {
+        self.conns.iter().position(|c| c.key == *key)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.key == *key)
+    }
+
+    /// Removes the entry of `key`, returning it (drop it outside the lock).
+    pub(crate) fn remove(&mut self, key: &Key) -> Option<Conn> {
+        let i = self.find(key)?;
+        self.conns.remove(i).ok()
+    }
+}
+
+/// Inbound: a client packet for a taken-over connection passes to TCP;
+/// FIN and RST are noted. Returns `None` when the packet is not one.
+pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option<c_uint> {
+    let key = Key {
+        client: ip.saddr,
+        cport: tcp.sport,
+        local: ip.daddr,
+        port: tcp.dport,
+    };
+    let mut b = st.backend.lock();
+    let c = b.get_mut(&key)?;
+    let mut kick = false;
+    if c.phase == Phase::Established {
+        if tcp.flags & flags::RST != 0 {
+            c.closed(super::front::now_ms());
+            kick = true;
+        } else if tcp.flags & flags::FIN != 0 {
+            c.fin_in = true;
+            if c.fin_out {
+                c.closed(super::front::now_ms());
+                kick = true;
+            }
+        }
+    }
+    drop(b);
+    if kick {
+        st.kick();
+    }
+    Some(bindings::NF_ACCEPT)
+}
+
+/// Outbound: a packet the local stack sends to a taken-over connection's
+/// client. Returns `None` when it is not one.
+///
+/// # Safety
+///
+/// `skb` must be the hook's valid packet (IPv4 TCP, headers validated,
+/// TCP options `opts`), not yet passed on.
+pub(crate) unsafe fn outbound(
+    st: &NetState,
+    skb: *mut sk_buff,
+    ip: &Ipv4Header,
+    tcp: &TcpHeader,
+    opts: &[u8],
+) -> Option<c_uint> {
+    let key = Key {
+        client: ip.daddr,
+        cport: tcp.dport,
+        local: ip.saddr,
+        port: tcp.sport,
+    };
+    let mut b = st.backend.lock();
+    let c = b.get_mut(&key)?;
+    let verdict = match c.phase {
+        Phase::Replaying => {
+            if tcp.flags & (flags::SYN | flags::ACK) == flags::SYN | flags::ACK {
+                let o = tcp_options::parse(opts).unwrap_or_default();
+                c.synack = Some(SynAck {
+                    isn: tcp.seq,
+                    tsval: o.timestamp.map(|(v, _)| v),
+                    wscale: o.wscale,
+                    sack: o.sack_perm,
+                    mss: o.mss.unwrap_or(536),
+                });
+            }
+            // SAFETY: guaranteed by the caller.
+            unsafe { xmit::swallow(skb) }
+        }
+        // SAFETY: guaranteed by the caller.
+        Phase::Aborted(_) => unsafe { xmit::swallow(skb) },
+        Phase::Established | Phase::Closing(_) => {
+            // A SYN/ACK retransmission would re-open the client's view of
+            // the handshake: never let it out.
+            if tcp.flags & flags::SYN != 0 {
+                // SAFETY: guaranteed by the caller.
+                unsafe { xmit::swallow(skb) }
+            } else {
+                let Some(tr) = c.tr else {
+                    // SAFETY: guaranteed by the caller.
+                    return Some(unsafe { xmit::swallow(skb) });
+                };
+                let service = c.service;
+                let mut kick = false;
+                if tcp.flags & flags::RST != 0 {
+                    c.closed(super::front::now_ms());
+                    kick = true;
+                } else if tcp.flags & flags::FIN != 0 {
+                    c.fin_out = true;
+                    if c.fin_in {
+                        c.closed(super::front::now_ms());
+                        kick = true;
+                    }
+                }
+                drop(b);
+                if kick {
+                    st.kick();
+                }
+                // SAFETY: guaranteed by the caller.
+                if unsafe { xmit::to_client(skb, &tr, service) } {
+                    Stats::inc(&st.stats.be_tx_packets, 1);
+                    Stats::inc(&st.stats.be_tx_bytes, u64::from(ip.total_len));
+                    return Some(bindings::NF_ACCEPT);
+                }
+                Stats::inc(&st.stats.fwd_errors, 1);
+                return Some(bindings::NF_DROP);
+            }
+        }
+    };
+    Some(verdict)
+}
+
+/// Housekeeping, every tick: entries of closed connections go after the
+/// linger time.
+pub(crate) fn tick(st: &NetState) {
+    let now = super::front::now_ms();
+    let linger = u64::from(Limits::get(&st.limits.linger_ms));
+    let mut gone = KVec::new();
+    {
+        let mut b = st.backend.lock();
+        let mut i = 0;
+        while i < b.conns.len() {
+            let expired = match b.conns[i].phase {
+                Phase::Closing(at) | Phase::Aborted(at) => {
+                    !b.conns[i].terminate_pending && now.saturating_sub(at) >= linger
+                }
+                _ => false,
+            };
+            if expired {
+                if let Ok(c) = b.conns.remove(i) {
+                    // On failure the entry is dropped here, under the lock.
+                    let _ = gone.push(c, GFP_ATOMIC);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    drop(gone);
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rewriting packets in place and sending them on.
+//!
+//! The arithmetic is `handoff_core::rewrite`'s (host-tested); this file
+//! only makes the headers writable, tells it the buffer's checksum state,
+//! and hands the result to the stack.
+
+use crate::{
+    bindings::{self, sk_buff},
+    btcp::front::{Forward, OwnedSkb},
+    handoff_core::{
+        packet::{IPV4_MIN_LEN, TCP_MIN_LEN},
+        rewrite::{self, Rewrite},
+        seq::Translation,
+    },
+    netns::{NetState, Stats},
+};
+use kernel::ffi::c_uint;
+
+/// Most bytes of IP and TCP header a rewrite touches (both with options).
+const MAX_HEADERS: usize = 60 + 60;
+
+/// The linear, writable IP and TCP headers of `skb` and whether its TCP
+/// checksum is partial; `None` when they cannot be made writable.
+///
+/// # Safety
+///
+/// `skb` must be a valid buffer owned by the caller (or a hook's packet
+/// that is not yet passed on), with its network header set, holding an
+/// IPv4 TCP segment whose headers were already validated (`hdr_len` bytes
+/// from the network header).
+unsafe fn headers<'a>(skb: *mut sk_buff, hdr_len: usize) -> Option<(&'a mut [u8], bool)> {
+    if !(IPV4_MIN_LEN + TCP_MIN_LEN..=MAX_HEADERS).contains(&hdr_len) {
+        return None;
+    }
+    let mut partial = false;
+    // SAFETY: `skb` is valid (function precondition); `partial` is
+    // writable.
+    let p = unsafe { bindings::th_skb_writable(skb, hdr_len as u32, &mut partial) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the helper made `hdr_len` bytes from `p` linear, writable
+    // and private to this buffer; nobody else touches them meanwhile.
+    Some((
+        unsafe { core::slice::from_raw_parts_mut(p, hdr_len) },
+        partial,
+    ))
+}
+
+/// The IP and TCP header length of the IPv4 TCP segment in `skb`, read
+/// from the (already validated) headers.
+///
+/// # Safety
+///
+/// As for [`headers`].
+unsafe fn header_len(skb: *const sk_buff) -> Option<usize> {
+    let mut buf = [0u8; IPV4_MIN_LEN + 13];
+    // SAFETY: `skb` is valid.
+    let off = unsafe { bindings::th_skb_network_offset(skb) };
+    // SAFETY: `buf` has room for the requested length.
+    let p = unsafe {
+        bindings::th_skb_header_pointer(skb, off, buf.len() as i32, buf.as_mut_ptr().cast())
+    };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` points at `buf.len()` readable bytes.
+    let b = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), buf.len()) };
+    let ihl = usize::from(b[0] & 0x0f) * 4;
+    // The TCP header is right after a 20-byte IP header in `b`; with IP
+    // options, read its data offset again at the right place.
+    let doff_at = ihl + 12;
+    let doff = if doff_at < b.len() {
+        usize::from(b[doff_at] >> 4) * 4
+    } else {
+        let mut one = [0u8; 1];
+        // SAFETY: as above, for one byte.
+        let q = unsafe {
+            bindings::th_skb_header_pointer(skb, off + doff_at as i32, 1, one.as_mut_ptr().cast())
+        };
+        if q.is_null() {
+            return None;
+        }
+        // SAFETY: `q` points at one readable byte.
+        usize::from(unsafe { *q.cast::<u8>() } >> 4) * 4
+    };
+    Some(ihl + doff)
+}
+
+/// Takes a packet the local stack sends out of the way without telling the
+/// stack: the hook returns `NF_STOLEN` and the packet is freed here.
+///
+/// A netfilter drop (`NF_DROP`) reports an error to the sender, and a
+/// request socket whose SYN/ACK retransmission fails is removed
+/// (`reqsk_timer_handler`): the front-end's must survive until the
+/// handoff is decided, so the packets it must not send are swallowed.
+///
+/// # Safety
+///
+/// `skb` must be a hook's valid packet, not yet passed on.
+pub(crate) unsafe fn swallow(skb: *mut sk_buff) -> c_uint {
+    // SAFETY: the hook owns `skb` and gives it up by returning NF_STOLEN.
+    unsafe { bindings::th_consume_skb(skb) };
+    bindings::NF_STOLEN
+}
+
+/// Translates a client packet and sends it to the back-end (front-end,
+/// after the handoff). Consumes the packet whatever happens.
+pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd: &Forward) {
+    let raw = skb.into_raw();
+    // SAFETY: `raw` is owned here; its headers were validated by the hook.
+    let ok = unsafe { header_len(raw).and_then(|n| headers(raw, n)) }.and_then(|(hdr, partial)| {
+        let rw = Rewrite {
+            tr: &fwd.tr,
+            addr: fwd.be_addr,
+            partial,
+        };
+        rewrite::client_to_be(hdr, &rw).ok()
+    });
+    if ok.is_none() {
+        Stats::inc(&st.stats.fwd_errors, 1);
+        // SAFETY: `raw` is still owned here.
+        drop(unsafe { OwnedSkb::new(raw) });
+        return;
+    }
+    // SAFETY: `raw` is valid.
+    let len = unsafe { bindings::th_skb_len(raw) };
+    // SAFETY: `net` is live; the buffer is consumed by the call.
+    let err = unsafe { bindings::th_fe_xmit(net, raw, u32::from_ne_bytes(fwd.be_addr)) };
+    if err < 0 {
+        Stats::inc(&st.stats.fwd_errors, 1);
+    } else {
+        Stats::inc(&st.stats.fwd_packets, 1);
+        Stats::inc(&st.stats.fwd_bytes, u64::from(len));
+    }
+}
+
+/// Translates, in place, a packet the back-end's socket sends to the
+/// client (back-end, at POST_ROUTING). Returns false when the packet could
+/// not be rewritten and must be dropped.
+///
+/// # Safety
+///
+/// `skb` must be the hook's valid packet, not yet passed on.
+pub(crate) unsafe fn to_client(skb: *mut sk_buff, tr: &Translation, service: [u8; 4]) -> bool {
+    // SAFETY: guaranteed by the caller.
+    let hdr = unsafe { header_len(skb).and_then(|n| headers(skb, n)) };
+    hdr.is_some_and(|(hdr, partial)| {
+        let rw = Rewrite {
+            tr,
+            addr: service,
+            partial,
+        };
+        rewrite::be_to_client(hdr, &rw).is_ok()
+    })
+}

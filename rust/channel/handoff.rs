@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the control messages do (design §3, steps 5 to 11).
+//!
+//! Front-end: [`decide`] runs dispatch for every complete head and sends
+//! HANDOFF_REQUEST; [`on_message`] turns the answer into forwarding
+//! (HANDOFF_ACK) or a local release (HANDOFF_NAK); [`timeouts`] and
+//! [`peer_lost`] release connections whose answer will not come.
+//!
+//! Back-end: [`on_message`] takes a HANDOFF_REQUEST over: it replays the
+//! client's SYN into the local stack, checks the SYN/ACK the stack answers
+//! with (captured by the outbound hook) against what the front-end granted,
+//! replays the handshake-completing ACK with the request bytes, and answers
+//! HANDOFF_ACK once the socket is established. [`terminates`] reports
+//! closed connections.
+//!
+//! TERMINATE goes both ways and says which way in its reason: the back-end
+//! reports a closed connection ([`TERM_CLOSED`]), the front-end withdraws a
+//! handoff it gave up on ([`TERM_ABORT`]).
+
+use super::Channel;
+use crate::{
+    bindings,
+    btcp::{
+        back,
+        front::{self, now_ms, ClientAck, Forward, Phase},
+        xmit,
+    },
+    dispatch,
+    handoff_core::{
+        codec::{
+            Endpoint, HandoffAck, HandoffNak, HandoffRequest, Message, NakReason, TcpInit,
+            Terminate,
+        },
+        http,
+        packet::flags,
+        rewrite::{build_segment, SegOptions, Segment},
+        seq::Translation,
+    },
+    netns::{Limits, NetState, Stats},
+};
+use kernel::prelude::*;
+
+/// TERMINATE from a back-end: the connection is closed.
+const TERM_CLOSED: u16 = 0;
+/// TERMINATE from a front-end: forget the handoff, it was served elsewhere.
+const TERM_ABORT: u16 = 1;
+
+/// Builds `seg` and hands it to the local stack as if received from the
+/// client. Returns false when it could not be injected.
+fn inject(net: *mut bindings::net, seg: &Segment<'_>) -> bool {
+    let mut buf = KVec::new();
+    let len = 60 + 40 + seg.payload.len();
+    if buf.extend_with(len, 0u8, GFP_KERNEL).is_err() {
+        return false;
+    }
+    let Ok(n) = build_segment(seg, &mut buf) else {
+        return false;
+    };
+    // SAFETY: `net` is live (the worker runs in it); `buf` holds `n`
+    // readable bytes; the route is looked up towards the client.
+    unsafe {
+        bindings::th_inject(
+            net,
+            buf.as_ptr().cast(),
+            n as u32,
+            u32::from_ne_bytes(seg.saddr),
+        ) == 0
+    }
+}
+
+/// A reset from the client's side that removes the local stack's request
+/// socket (or kills its socket) without anything reaching the client.
+fn reset(
+    net: *mut bindings::net,
+    client: [u8; 4],
+    cport: u16,
+    local: [u8; 4],
+    port: u16,
+    seq: u32,
+) {
+    inject(
+        net,
+        &Segment {
+            saddr: client,
+            sport: cport,
+            daddr: local,
+            dport: port,
+            seq,
+            ack: 0,
+            flags: flags::RST,
+            window: 0,
+            options: SegOptions::default(),
+            payload: &[],
+        },
+    );
+}
+
+/// What the local request socket of `key` granted, if it still exists.
+fn reqsk_info(net: *mut bindings::net, key: &front::Key) -> Option<bindings::th_reqsk_info> {
+    let mut info = bindings::th_reqsk_info::default();
+    // SAFETY: `net` is live; `info` is writable; network-order arguments.
+    let kind = unsafe {
+        bindings::th_lookup_reqsk(
+            net,
+            u32::from_ne_bytes(key.saddr),
+            key.sport.to_be(),
+            u32::from_ne_bytes(key.daddr),
+            key.dport.to_be(),
+            0,
+            &mut info,
+        )
+    };
+    (kind == bindings::TH_SK_REQUEST as i32).then_some(info)
+}
+
+/// Serves the front-end connection `key` locally (if it still waits).
+fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
+    let rel = {
+        let mut t = st.pending.lock();
+        let Some(c) = t.conns.iter_mut().find(|c| c.key == *key) else {
+            return;
+        };
+        if !matches!(c.phase, Phase::Deciding | Phase::Requested(_)) {
+            return;
+        }
+        front::release(c, now_ms())
+    };
+    front::reinject_all(st, net, rel);
+}
+
+/// Front-end: runs dispatch for every connection whose head is complete.
+pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
+    loop {
+        // Take one deciding connection; it is marked requested at once, so
+        // the local stack's SYN/ACK retransmissions stop reaching the
+        // client before the timestamp anchor is read below.
+        let (key, head, ack, id) = {
+            let mut t = st.pending.lock();
+            let id = t.new_id();
+            let Some(c) = t.conns.iter_mut().find(|c| c.phase == Phase::Deciding) else {
+                return;
+            };
+            c.phase = Phase::Requested(now_ms());
+            c.conn_id = id;
+            (c.key, core::mem::take(&mut c.head), c.ack, id)
+        };
+        let target = match http::head_status(&head, front::HEAD_MAX) {
+            http::HeadStatus::Complete { head_len } => head
+                .get(..head_len)
+                .and_then(|h| http::parse_head(h).ok())
+                .and_then(|req| dispatch::choose(st, ch, &req)),
+            _ => None,
+        };
+        let sent = target.is_some_and(|node| request(st, net, ch, node, &key, &head, &ack, id));
+        if sent {
+            Stats::inc(&st.stats.handoff_requests, 1);
+        } else {
+            if target.is_some() {
+                Stats::inc(&st.stats.fallback_local, 1);
+            }
+            release_local(st, net, &key);
+        }
+    }
+}
+
+/// Sends the HANDOFF_REQUEST of connection `key` to `node`; false when the
+/// connection cannot move (served locally then).
+#[allow(clippy::too_many_arguments)]
+fn request(
+    st: &NetState,
+    net: *mut bindings::net,
+    ch: &mut Channel,
+    node: u32,
+    key: &front::Key,
+    head: &[u8],
+    ack: &ClientAck,
+    id: u64,
+) -> bool {
+    let Some(info) = reqsk_info(net, key) else {
+        return false;
+    };
+    // ECN state and microsecond timestamps cannot be carried over: such
+    // connections stay here (design §4).
+    if info.ecn_ok != 0 || info.usec_ts != 0 {
+        return false;
+    }
+    let ts = info.tstamp_ok != 0;
+    let sack = info.sack_ok != 0;
+    let ws = info.wscale_ok != 0;
+    let client_init = TcpInit {
+        isn: info.rcv_isn,
+        tsval: if ts { info.ts_recent } else { 0 },
+        ts_ok: ts,
+        sack_ok: sack,
+        wscale: ws.then_some(info.snd_wscale.min(14)),
+        mss: info.mss,
+        ecn: false,
+        usec_ts: false,
+    };
+    let fe_init = TcpInit {
+        isn: info.snt_isn,
+        tsval: if ts { info.snt_tsval_last } else { 0 },
+        ts_ok: ts,
+        sack_ok: sack,
+        wscale: ws.then_some(info.rcv_wscale.min(14)),
+        mss: info.mss,
+        ecn: false,
+        usec_ts: false,
+    };
+    let msg = Message::HandoffRequest(HandoffRequest {
+        conn_id: id,
+        client: Endpoint::v4(key.saddr, key.sport),
+        service: Endpoint::v4(key.daddr, key.dport),
+        client_init,
+        fe_init,
+        client_ack_seq: ack.seq,
+        client_ack_tsval: ack.tsval,
+        client_ack_tsecr: ack.tsecr,
+        client_rcv_wnd: ack.window,
+        request: head,
+    });
+    if !ch.send(st, node, &msg) {
+        Stats::inc(&st.stats.handoff_no_channel, 1);
+        return false;
+    }
+    let mut t = st.pending.lock();
+    match t.by_id(id) {
+        Some(c) => {
+            c.node = node;
+            c.fe = Some(fe_init);
+            true
+        }
+        // Gone meanwhile (the namespace's table was flushed): nothing to
+        // serve; the back-end's answer will find no connection.
+        None => true,
+    }
+}
+
+/// Front-end: handoffs that got no answer in time are served here, and
+/// the back-end is told to forget them.
+pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
+    let limit = u64::from(Limits::get(&st.limits.handoff_timeout_ms));
+    loop {
+        let late = {
+            let t = st.pending.lock();
+            t.conns.iter().find_map(|c| match c.phase {
+                Phase::Requested(at) if now.saturating_sub(at) >= limit => {
+                    Some((c.key, c.node, c.conn_id))
+                }
+                _ => None,
+            })
+        };
+        let Some((key, node, id)) = late else { return };
+        Stats::inc(&st.stats.handoff_timeout, 1);
+        Stats::inc(&st.stats.fallback_local, 1);
+        release_local(st, net, &key);
+        let abort = Message::Terminate(Terminate {
+            conn_id: id,
+            reason: TERM_ABORT,
+        });
+        ch.send(st, node, &abort);
+    }
+}
+
+/// The channel to `node` went down: its pending handoffs are served here.
+pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channel, node: u32) {
+    loop {
+        let key = {
+            let t = st.pending.lock();
+            t.conns
+                .iter()
+                .find(|c| c.node == node && matches!(c.phase, Phase::Requested(_)))
+                .map(|c| c.key)
+        };
+        let Some(key) = key else { return };
+        Stats::inc(&st.stats.handoff_no_channel, 1);
+        Stats::inc(&st.stats.fallback_local, 1);
+        release_local(st, net, &key);
+    }
+}
+
+/// Back-end: reports closed connections to their front-ends.
+pub(super) fn terminates(st: &NetState, ch: &mut Channel) {
+    let mut due = KVec::new();
+    {
+        let mut b = st.backend.lock();
+        for c in b.conns.iter_mut().filter(|c| c.terminate_pending) {
+            if !ch.is_up(c.fe_node) && ch.peers.iter().any(|p| p.id == c.fe_node) {
+                continue; // wait for the channel to come back
+            }
+            c.terminate_pending = false;
+            if due.push((c.fe_node, c.conn_id), GFP_ATOMIC).is_err() {
+                c.terminate_pending = true;
+                break;
+            }
+        }
+    }
+    for (node, id) in due {
+        let msg = Message::Terminate(Terminate {
+            conn_id: id,
+            reason: TERM_CLOSED,
+        });
+        if ch.send(st, node, &msg) {
+            Stats::inc(&st.stats.terminate_sent, 1);
+        }
+    }
+}
+
+/// Handles one message from peer `from` (HELLO and KEEPALIVE are the
+/// channel's own).
+pub(super) fn on_message(
+    st: &NetState,
+    net: *mut bindings::net,
+    ch: &mut Channel,
+    from: u32,
+    msg: &Message<'_>,
+) {
+    match msg {
+        Message::HandoffRequest(r) => {
+            Stats::inc(&st.stats.be_requests, 1);
+            let reply = match take_over(st, net, from, r) {
+                Ok(ack) => {
+                    Stats::inc(&st.stats.be_accepted, 1);
+                    Message::HandoffAck(ack)
+                }
+                Err(reason) => {
+                    Stats::inc(&st.stats.be_refused, 1);
+                    Message::HandoffNak(HandoffNak {
+                        conn_id: r.conn_id,
+                        reason,
+                    })
+                }
+            };
+            ch.send(st, from, &reply);
+        }
+        Message::HandoffAck(a) => on_ack(st, net, ch, from, a),
+        Message::HandoffNak(n) => {
+            let key = {
+                let mut t = st.pending.lock();
+                t.by_id(n.conn_id)
+                    .filter(|c| c.node == from && matches!(c.phase, Phase::Requested(_)))
+                    .map(|c| c.key)
+            };
+            match key {
+                Some(key) => {
+                    Stats::inc(&st.stats.handoff_nak, 1);
+                    Stats::inc(&st.stats.fallback_local, 1);
+                    release_local(st, net, &key);
+                }
+                None => Stats::inc(&st.stats.ctl_bad_msgs, 1),
+            }
+        }
+        Message::Terminate(t) if t.reason == TERM_ABORT => abort_backend(st, net, from, t.conn_id),
+        Message::Terminate(t) => {
+            let mut p = st.pending.lock();
+            match p.by_id(t.conn_id).filter(|c| c.node == from) {
+                Some(c) if matches!(c.phase, Phase::Flushing | Phase::Forwarding) => {
+                    c.phase = Phase::Tombstone(now_ms());
+                    drop(p);
+                    Stats::inc(&st.stats.terminate_received, 1);
+                }
+                _ => {
+                    drop(p);
+                    Stats::inc(&st.stats.ctl_bad_msgs, 1);
+                }
+            }
+        }
+        _ => Stats::inc(&st.stats.ctl_bad_msgs, 1),
+    }
+}
+
+/// Front-end: the back-end took connection `a.conn_id` over.
+fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a: &HandoffAck) {
+    let be_addr = match a.be_addr.family {
+        4 => [
+            a.be_addr.addr[0],
+            a.be_addr.addr[1],
+            a.be_addr.addr[2],
+            a.be_addr.addr[3],
+        ],
+        _ => [0; 4],
+    };
+    let started = {
+        let mut t = st.pending.lock();
+        match t.by_id(a.conn_id) {
+            Some(c)
+                if c.node == from
+                    && matches!(c.phase, Phase::Requested(_))
+                    && be_addr != [0; 4] =>
+            {
+                c.fe.map(|fe| {
+                    let tr = Translation::new(
+                        fe.isn,
+                        a.be_init.isn,
+                        fe.tsval,
+                        a.be_init.tsval,
+                        fe.wscale.unwrap_or(0),
+                        a.be_init.wscale.unwrap_or(0),
+                    );
+                    let fwd = Forward { tr, be_addr };
+                    (c.key, c.ack.seq, fwd, front::start_forwarding(c, fwd))
+                })
+            }
+            _ => None,
+        }
+    };
+    let Some((key, seq, fwd, mut skbs)) = started else {
+        // Given up already (timeout) or unknown: the back-end must forget it.
+        Stats::inc(&st.stats.ctl_bad_msgs, 1);
+        let abort = Message::Terminate(Terminate {
+            conn_id: a.conn_id,
+            reason: TERM_ABORT,
+        });
+        ch.send(st, from, &abort);
+        return;
+    };
+    Stats::inc(&st.stats.handoff_ok, 1);
+    // The local request socket goes silently (a reset only this stack sees).
+    reset(net, key.saddr, key.sport, key.daddr, key.dport, seq);
+    // Flush what the client sent meanwhile, then forward directly.
+    loop {
+        for skb in skbs {
+            xmit::forward(st, net, skb, &fwd);
+        }
+        let mut t = st.pending.lock();
+        skbs = match t.by_id(a.conn_id) {
+            Some(c) => front::flush_done(c),
+            None => KVec::new(),
+        };
+        if skbs.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Back-end: takes a connection over, or says why not.
+fn take_over(
+    st: &NetState,
+    net: *mut bindings::net,
+    from: u32,
+    r: &HandoffRequest<'_>,
+) -> Result<HandoffAck, NakReason> {
+    if r.client.family != 4 || r.service.family != 4 {
+        return Err(NakReason::Internal);
+    }
+    let client = [
+        r.client.addr[0],
+        r.client.addr[1],
+        r.client.addr[2],
+        r.client.addr[3],
+    ];
+    let service = [
+        r.service.addr[0],
+        r.service.addr[1],
+        r.service.addr[2],
+        r.service.addr[3],
+    ];
+    let (cport, port) = (r.client.port, r.service.port);
+    let ci = &r.client_init;
+    let fe = &r.fe_init;
+    if ci.ecn || ci.usec_ts || fe.usec_ts {
+        return Err(NakReason::OptionMismatch);
+    }
+    // SAFETY: `net` is live.
+    let local = unsafe { bindings::th_route_saddr(net, u32::from_ne_bytes(client)) }.to_ne_bytes();
+    if local == [0; 4] {
+        return Err(NakReason::Internal);
+    }
+    // SAFETY: `net` is live; network-order arguments.
+    if !unsafe { bindings::th_has_listener(net, u32::from_ne_bytes(local), port.to_be()) } {
+        return Err(NakReason::NoListener);
+    }
+    let key = back::Key {
+        client,
+        cport,
+        local,
+        port,
+    };
+    let busy = |net| {
+        let mut info = bindings::th_reqsk_info::default();
+        // SAFETY: `net` is live; `info` is writable.
+        unsafe {
+            bindings::th_lookup_reqsk(
+                net,
+                u32::from_ne_bytes(client),
+                cport.to_be(),
+                u32::from_ne_bytes(local),
+                port.to_be(),
+                0,
+                &mut info,
+            )
+        }
+    };
+    // A socket (or TIME_WAIT entry) for this tuple already exists: the
+    // replayed SYN would hit it (design §5, tuple collisions).
+    if busy(net) != bindings::TH_SK_NONE as i32 {
+        return Err(NakReason::TupleBusy);
+    }
+    {
+        let mut b = st.backend.lock();
+        if b.find(&key).is_some() {
+            return Err(NakReason::TupleBusy);
+        }
+        if b.conns.len() >= Limits::get(&st.limits.max_conns) as usize {
+            return Err(NakReason::TableFull);
+        }
+        b.conns
+            .push(back::Conn::new(key, from, r.conn_id, service), GFP_ATOMIC)
+            .map_err(|_| NakReason::TableFull)?;
+    }
+    let fail = |reason| {
+        let gone = st.backend.lock().remove(&key);
+        drop(gone);
+        reset(net, client, cport, local, port, ci.isn.wrapping_add(1));
+        Err(reason)
+    };
+    // Step 6: the client's SYN, with exactly the options the front-end
+    // granted.
+    let syn = Segment {
+        saddr: client,
+        sport: cport,
+        daddr: local,
+        dport: port,
+        seq: ci.isn,
+        ack: 0,
+        flags: flags::SYN,
+        window: u16::MAX,
+        options: SegOptions {
+            mss: Some(ci.mss),
+            wscale: ci.wscale,
+            sack_perm: ci.sack_ok,
+            timestamp: ci.ts_ok.then_some((ci.tsval, 0)),
+        },
+        payload: &[],
+    };
+    if !inject(net, &syn) {
+        return fail(NakReason::Internal);
+    }
+    let synack = {
+        let mut b = st.backend.lock();
+        let Some(c) = b.get_mut(&key) else {
+            drop(b);
+            return fail(NakReason::Internal);
+        };
+        let Some(sa) = c.synack else {
+            drop(b);
+            return fail(NakReason::Internal);
+        };
+        // This stack must grant what the front-end granted (it cannot grant
+        // more: the replayed SYN asked for no more).
+        if sa.tsval.is_some() != fe.ts_ok
+            || sa.sack != fe.sack_ok
+            || sa.wscale.is_some() != fe.wscale.is_some()
+        {
+            drop(b);
+            return fail(NakReason::OptionMismatch);
+        }
+        let tr = Translation::new(
+            fe.isn,
+            sa.isn,
+            fe.tsval,
+            sa.tsval.unwrap_or(0),
+            fe.wscale.unwrap_or(0),
+            sa.wscale.unwrap_or(0),
+        );
+        c.establish(tr);
+        sa
+    };
+    // The handshake-completing ACK with the request, in this node's
+    // sequence space; its TSecr is this stack's own SYN/ACK TSval.
+    let ack = Segment {
+        saddr: client,
+        sport: cport,
+        daddr: local,
+        dport: port,
+        seq: r.client_ack_seq,
+        ack: synack.isn.wrapping_add(1),
+        flags: if r.request.is_empty() {
+            flags::ACK
+        } else {
+            flags::ACK | flags::PSH
+        },
+        window: r.client_rcv_wnd,
+        options: SegOptions {
+            timestamp: synack.tsval.map(|v| (r.client_ack_tsval, v)),
+            ..SegOptions::default()
+        },
+        payload: r.request,
+    };
+    let established = inject(net, &ack) && busy(net) == bindings::TH_SK_FULL as i32;
+    if !established {
+        if let Some(c) = st.backend.lock().get_mut(&key) {
+            c.phase = back::Phase::Aborted(now_ms());
+        }
+        reset(net, client, cport, local, port, r.client_ack_seq);
+        return Err(NakReason::Internal);
+    }
+    if let Some(c) = st.backend.lock().get_mut(&key) {
+        c.replay_end = r.client_ack_seq.wrapping_add(r.request.len() as u32);
+    }
+    Ok(HandoffAck {
+        conn_id: r.conn_id,
+        be_init: TcpInit {
+            isn: synack.isn,
+            tsval: synack.tsval.unwrap_or(0),
+            ts_ok: synack.tsval.is_some(),
+            sack_ok: synack.sack,
+            wscale: synack.wscale.map(|w| w.min(14)),
+            mss: synack.mss,
+            ecn: false,
+            usec_ts: false,
+        },
+        be_addr: Endpoint::v4(local, port),
+    })
+}
+
+/// Back-end: the front-end gave connection `id` up and served it itself;
+/// the local socket is reset without a word to the client.
+fn abort_backend(st: &NetState, net: *mut bindings::net, from: u32, id: u64) {
+    let hit = {
+        let mut b = st.backend.lock();
+        b.conns
+            .iter_mut()
+            .find(|c| c.fe_node == from && c.conn_id == id)
+            .map(|c| {
+                c.phase = back::Phase::Aborted(now_ms());
+                c.terminate_pending = false;
+                (c.key, c.replay_end)
+            })
+    };
+    match hit {
+        Some((k, seq)) => reset(net, k.client, k.cport, k.local, k.port, seq),
+        None => Stats::inc(&st.stats.ctl_bad_msgs, 1),
+    }
+}

@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The control channel: one persistent in-kernel TCP connection per pair of
+//! configured nodes, and the namespace's worker that serves it.
+//!
+//! Everything that may block or that needs a socket runs in one work item
+//! per namespace (`th_net_kick` in the glue queues it): socket callbacks,
+//! the packet path (a head to decide, a TERMINATE to send) and the
+//! housekeeping tick all just kick it, so the channel's state needs no
+//! lock of its own beyond the [`Channel`] mutex the worker holds.
+//!
+//! Of each pair of nodes the one with the lower id connects, the other
+//! accepts; both send HELLO first, and a connection counts as up once the
+//! peer's HELLO names a configured node whose address is the connection's
+//! source. Anything else is refused and counted. A lost or silent
+//! connection is closed and retried with exponential back-off (100 ms up
+//! to 5 s); KEEPALIVEs every second keep a silent peer detectable.
+//!
+//! The messages themselves (framing, bodies) are `handoff_core::codec`;
+//! what they do is in [`handoff`].
+
+mod handoff;
+pub(crate) mod sock;
+
+use crate::{
+    bindings,
+    btcp::front::now_ms,
+    handoff_core::codec::{self, Hello, Keepalive, Message},
+    netns::{Addr, NetState, Stats},
+};
+use kernel::{error::code::EAGAIN, prelude::*};
+use sock::{Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
+
+/// Back-off before the first reconnection attempt.
+const BACKOFF_MIN_MS: u64 = 100;
+/// Longest back-off between attempts.
+const BACKOFF_MAX_MS: u64 = 5000;
+/// Interval between KEEPALIVEs on an idle connection.
+const KEEPALIVE_MS: u64 = 1000;
+/// A peer silent for this long is considered gone.
+const DEAD_MS: u64 = 5000;
+/// How long an accepted connection may take to say HELLO.
+const HELLO_TIMEOUT_MS: u64 = 3000;
+/// Most bytes queued for one peer before it is considered stuck.
+const TX_MAX: usize = 4 << 20;
+/// Feature bits this version announces in HELLO.
+const FEATURES: u32 = 0;
+
+/// One configured peer node and its connection.
+pub(crate) struct Peer {
+    pub(crate) id: u32,
+    addr: [u8; 4],
+    port: u16,
+    sock: Option<Sock>,
+    /// HELLO received on the current connection.
+    pub(crate) up: bool,
+    hello_sent: bool,
+    rx: KVec<u8>,
+    tx: KVec<u8>,
+    tx_seq: u32,
+    next_try: u64,
+    backoff: u64,
+    last_rx: u64,
+    last_tx: u64,
+}
+
+impl Peer {
+    fn new(id: u32, addr: [u8; 4], port: u16) -> Self {
+        Peer {
+            id,
+            addr,
+            port,
+            sock: None,
+            up: false,
+            hello_sent: false,
+            rx: KVec::new(),
+            tx: KVec::new(),
+            tx_seq: 0,
+            next_try: 0,
+            backoff: BACKOFF_MIN_MS,
+            last_rx: 0,
+            last_tx: 0,
+        }
+    }
+}
+
+/// A connection accepted but not yet identified by its HELLO.
+struct Incoming {
+    sock: Sock,
+    peer: [u8; 4],
+    rx: KVec<u8>,
+    since: u64,
+}
+
+/// The local node's channel endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Local {
+    id: u32,
+    addr: [u8; 4],
+    port: u16,
+}
+
+/// The namespace's control channel, under [`NetState::channel`]; used by
+/// the worker only (and by `pre_exit` to close it).
+pub(crate) struct Channel {
+    local: Option<Local>,
+    listener: Option<Sock>,
+    pub(crate) peers: KVec<Peer>,
+    incoming: KVec<Incoming>,
+    /// Set in `pre_exit`: the namespace is going, nothing reopens.
+    closed: bool,
+}
+
+impl Channel {
+    pub(crate) fn new() -> Self {
+        Channel {
+            local: None,
+            listener: None,
+            peers: KVec::new(),
+            incoming: KVec::new(),
+            closed: false,
+        }
+    }
+
+    /// The local node's id, if one is configured.
+    pub(crate) fn local_id(&self) -> Option<u32> {
+        self.local.map(|l| l.id)
+    }
+
+    fn peer_index(&self, id: u32) -> Option<usize> {
+        self.peers.iter().position(|p| p.id == id)
+    }
+
+    /// Whether the channel to `id` is up.
+    pub(crate) fn is_up(&self, id: u32) -> bool {
+        self.peers.iter().any(|p| p.id == id && p.up)
+    }
+
+    /// Queues `msg` for peer `id`; false when the peer is not up or the
+    /// message cannot be queued.
+    pub(crate) fn send(&mut self, st: &NetState, id: u32, msg: &Message<'_>) -> bool {
+        let Some(i) = self.peer_index(id) else {
+            return false;
+        };
+        let p = &mut self.peers[i];
+        if !p.up || !queue_frame(st, p, msg) {
+            return false;
+        }
+        true
+    }
+
+    /// Closes every socket for good (pernet `pre_exit`).
+    fn close(&mut self) {
+        self.closed = true;
+        self.listener = None;
+        self.incoming.clear();
+        self.peers.clear();
+    }
+
+    /// Mirrors the configuration: the local node and the peers.
+    fn sync_config(&mut self, st: &NetState) {
+        let cfg = st.config.lock();
+        let local = cfg
+            .nodes
+            .iter()
+            .find(|n| n.local)
+            .and_then(|n| match n.addr {
+                Addr::V4(a) => Some(Local {
+                    id: n.id,
+                    addr: a,
+                    port: n.port,
+                }),
+                Addr::V6(_) => None,
+            });
+        if local != self.local {
+            self.local = local;
+            self.listener = None;
+            // Every connection was made as another node: start over.
+            self.peers.clear();
+            self.incoming.clear();
+        }
+        let mut i = 0;
+        while i < self.peers.len() {
+            let p = &self.peers[i];
+            let keep = cfg.nodes.iter().any(|n| {
+                !n.local && n.id == p.id && n.addr == Addr::V4(p.addr) && n.port == p.port
+            });
+            if keep {
+                i += 1;
+            } else {
+                let _ = self.peers.remove(i);
+            }
+        }
+        for n in cfg.nodes.iter().filter(|n| !n.local) {
+            if let Addr::V4(a) = n.addr {
+                if self.peer_index(n.id).is_none() {
+                    let _ = self.peers.push(Peer::new(n.id, a, n.port), GFP_KERNEL);
+                }
+            }
+        }
+    }
+}
+
+/// Encodes `msg` as one frame at the end of `p.tx`.
+fn queue_frame(st: &NetState, p: &mut Peer, msg: &Message<'_>) -> bool {
+    let need = match msg {
+        Message::HandoffRequest(r) => {
+            codec::HEADER_LEN + codec::HandoffRequest::FIXED_LEN + r.request.len()
+        }
+        _ => codec::HEADER_LEN + 128,
+    };
+    if p.tx.len() + need > TX_MAX {
+        return false;
+    }
+    let start = p.tx.len();
+    if p.tx.extend_with(need, 0, GFP_KERNEL).is_err() {
+        return false;
+    }
+    match codec::encode_message(msg, p.tx_seq, &mut p.tx[start..]) {
+        Ok(n) => {
+            p.tx.truncate(start + n);
+            p.tx_seq = p.tx_seq.wrapping_add(1);
+            Stats::inc(&st.stats.ctl_msgs_out, 1);
+            true
+        }
+        Err(_) => {
+            p.tx.truncate(start);
+            false
+        }
+    }
+}
+
+fn hello(local: &Local) -> Message<'static> {
+    Message::Hello(Hello {
+        node_id: local.id,
+        proto_min: codec::VERSION,
+        proto_max: codec::VERSION,
+        nonce: [0; 16],
+        features: FEATURES,
+    })
+}
+
+/// Drops the connection of peer `i` and schedules a reconnection.
+fn disconnect(
+    st: &NetState,
+    net: *mut bindings::net,
+    ch: &mut Channel,
+    i: usize,
+    now: u64,
+    why: &str,
+) {
+    let id = {
+        let p = &mut ch.peers[i];
+        if p.sock.is_none() {
+            return;
+        }
+        if p.up {
+            Stats::inc(&st.stats.ctl_disconnects, 1);
+            pr_info!("node {}: control channel down ({})\n", p.id, why);
+        }
+        p.sock = None;
+        p.up = false;
+        p.hello_sent = false;
+        p.rx.clear();
+        p.tx.clear();
+        p.next_try = now + p.backoff;
+        p.backoff = (p.backoff * 2).min(BACKOFF_MAX_MS);
+        p.id
+    };
+    // Handoffs waiting for this peer will get no answer: serve them here.
+    handoff::peer_lost(st, net, ch, id);
+}
+
+/// Removes the first `n` bytes of `v`.
+fn drop_front(v: &mut KVec<u8>, n: usize) {
+    let n = n.min(v.len());
+    v.copy_within(n.., 0);
+    v.truncate(v.len() - n);
+}
+
+/// Reads what `sock` has into `rx`; false when the connection ended.
+fn read_into(sock: &Sock, rx: &mut KVec<u8>) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match sock.recv(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if rx.len() + n > codec::MAX_FRAME * 2
+                    || rx.extend_from_slice(&buf[..n], GFP_KERNEL).is_err()
+                {
+                    return false;
+                }
+            }
+            Err(e) if e == EAGAIN => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The length of the complete frame at the start of `rx`, `Ok(None)` when
+/// more bytes are needed, `Err` when the stream is broken.
+fn next_frame(rx: &[u8]) -> Result<Option<usize>, ()> {
+    match codec::frame_len(rx) {
+        Ok(Some(n)) if rx.len() >= n => Ok(Some(n)),
+        Ok(_) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// Identifies accepted connections by their HELLO.
+fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
+    let Some(local) = ch.local else {
+        ch.incoming.clear();
+        return;
+    };
+    let mut i = 0;
+    while i < ch.incoming.len() {
+        let inc = &mut ch.incoming[i];
+        let alive = read_into(&inc.sock, &mut inc.rx);
+        let mut verdict: Option<Option<u32>> = None;
+        match next_frame(&inc.rx) {
+            Ok(Some(n)) => {
+                verdict = Some(match codec::decode_message(&inc.rx[..n]) {
+                    Ok((_, Message::Hello(h))) => Some(h.node_id),
+                    _ => None,
+                });
+                drop_front(&mut inc.rx, n);
+            }
+            Ok(None) if alive && now.saturating_sub(inc.since) < HELLO_TIMEOUT_MS => {}
+            _ => verdict = Some(None),
+        }
+        let Some(who) = verdict else {
+            i += 1;
+            continue;
+        };
+        let Ok(inc) = ch.incoming.remove(i) else {
+            continue;
+        };
+        // Only a configured node with a lower id connects to this one, and
+        // only from its configured address.
+        let pi = who.and_then(|id| {
+            ch.peers
+                .iter()
+                .position(|p| p.id == id && p.id < local.id && p.addr == inc.peer)
+        });
+        let Some(pi) = pi else {
+            Stats::inc(&st.stats.ctl_refused, 1);
+            continue;
+        };
+        disconnect(st, net, ch, pi, now, "peer reconnected");
+        let p = &mut ch.peers[pi];
+        p.sock = Some(inc.sock);
+        p.rx = inc.rx;
+        p.up = true;
+        p.backoff = BACKOFF_MIN_MS;
+        p.last_rx = now;
+        p.hello_sent = queue_frame(st, p, &hello(&local));
+        Stats::inc(&st.stats.ctl_connects, 1);
+        pr_info!("node {}: control channel up (accepted)\n", p.id);
+    }
+}
+
+/// Opens the listener and outgoing connections that are due.
+fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
+    let Some(local) = ch.local else { return };
+    if ch.listener.is_none() {
+        ch.listener = Sock::listen(net, local.addr, local.port).ok();
+    }
+    if let Some(l) = &ch.listener {
+        while let Ok((sock, peer)) = l.accept(net) {
+            let inc = Incoming {
+                sock,
+                peer,
+                rx: KVec::new(),
+                since: now,
+            };
+            if ch.incoming.len() >= 64 || ch.incoming.push(inc, GFP_KERNEL).is_err() {
+                Stats::inc(&st.stats.ctl_refused, 1);
+            }
+        }
+    }
+    for p in ch.peers.iter_mut() {
+        if p.id > local.id && p.sock.is_none() && now >= p.next_try {
+            match Sock::connect(net, local.addr, p.addr, p.port) {
+                Ok(s) => {
+                    p.sock = Some(s);
+                    p.last_rx = now;
+                }
+                Err(_) => {
+                    p.next_try = now + p.backoff;
+                    p.backoff = (p.backoff * 2).min(BACKOFF_MAX_MS);
+                }
+            }
+        }
+    }
+}
+
+/// Reads, handles and writes the connection of every peer.
+fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
+    let Some(local) = ch.local else { return };
+    let mut i = 0;
+    while i < ch.peers.len() {
+        let mut down: Option<&'static str> = None;
+        {
+            let p = &mut ch.peers[i];
+            let Some(state) = p.sock.as_ref().map(Sock::state) else {
+                i += 1;
+                continue;
+            };
+            if state == TCP_SYN_SENT {
+                if now.saturating_sub(p.last_rx) > DEAD_MS {
+                    down = Some("connect timed out");
+                } else {
+                    i += 1;
+                    continue;
+                }
+            } else if state != TCP_ESTABLISHED {
+                down = Some("connection closed or failed");
+            } else {
+                if !p.hello_sent {
+                    p.hello_sent = queue_frame(st, p, &hello(&local));
+                }
+                if let Some(sock) = &p.sock {
+                    if !read_into(sock, &mut p.rx) {
+                        down = Some("end of stream or read error");
+                    }
+                }
+            }
+        }
+        // Handle the complete frames received.
+        while down.is_none() {
+            let rx = core::mem::take(&mut ch.peers[i].rx);
+            let n = match next_frame(&rx) {
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    ch.peers[i].rx = rx;
+                    break;
+                }
+                Err(()) => {
+                    Stats::inc(&st.stats.ctl_bad_msgs, 1);
+                    down = Some("bad frame");
+                    break;
+                }
+            };
+            ch.peers[i].last_rx = now;
+            Stats::inc(&st.stats.ctl_msgs_in, 1);
+            match codec::decode_message(&rx[..n]) {
+                Ok((_, Message::Hello(h))) if h.node_id == ch.peers[i].id => {
+                    if !ch.peers[i].up {
+                        ch.peers[i].up = true;
+                        ch.peers[i].backoff = BACKOFF_MIN_MS;
+                        Stats::inc(&st.stats.ctl_connects, 1);
+                        pr_info!("node {}: control channel up\n", ch.peers[i].id);
+                    }
+                }
+                Ok((_, Message::Keepalive(_))) => {}
+                Ok((_, msg)) if ch.peers[i].up => {
+                    let id = ch.peers[i].id;
+                    handoff::on_message(st, net, ch, id, &msg);
+                }
+                _ => {
+                    Stats::inc(&st.stats.ctl_bad_msgs, 1);
+                    down = Some("unexpected message");
+                }
+            }
+            let mut rx = rx;
+            drop_front(&mut rx, n);
+            if let Some(p) = ch.peers.get_mut(i) {
+                // `on_message` may have queued to, but not replaced, `rx`.
+                p.rx = rx;
+            }
+        }
+        if down.is_none() {
+            let p = &mut ch.peers[i];
+            if p.up && now.saturating_sub(p.last_tx) >= KEEPALIVE_MS {
+                let ka = Message::Keepalive(Keepalive {
+                    active_conns: 0,
+                    in_flight: 0,
+                    load: 0,
+                });
+                queue_frame(st, p, &ka);
+            }
+            if p.up && now.saturating_sub(p.last_rx) > DEAD_MS {
+                down = Some("peer silent");
+            }
+        }
+        if let Some(why) = down {
+            disconnect(st, net, ch, i, now, why);
+        }
+        i += 1;
+    }
+}
+
+/// Writes what each peer's socket takes now.
+fn flush(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
+    let mut i = 0;
+    while i < ch.peers.len() {
+        let p = &mut ch.peers[i];
+        let mut broken = false;
+        if let Some(sock) = &p.sock {
+            if sock.state() == TCP_ESTABLISHED {
+                while !p.tx.is_empty() {
+                    match sock.send(&p.tx) {
+                        Ok(n) if n > 0 => {
+                            drop_front(&mut p.tx, n);
+                            p.last_tx = now;
+                        }
+                        Err(e) if e == EAGAIN => break,
+                        _ => {
+                            broken = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if broken {
+            disconnect(st, net, ch, i, now, "write error");
+        }
+        i += 1;
+    }
+}
+
+/// One run of the namespace's worker.
+fn run(st: &NetState, net: *mut bindings::net) {
+    let mut ch = st.channel.lock();
+    if ch.closed {
+        return;
+    }
+    let now = now_ms();
+    ch.sync_config(st);
+    connect(st, net, &mut ch, now);
+    service_incoming(st, net, &mut ch, now);
+    service_peers(st, net, &mut ch, now);
+    handoff::decide(st, net, &mut ch);
+    handoff::timeouts(st, net, &mut ch, now);
+    handoff::terminates(st, &mut ch);
+    flush(st, net, &mut ch, now);
+    st.set_peers_up(ch.peers.iter().filter(|p| p.up).count() as u32);
+    st.set_peer_states(&ch);
+}
+
+/// The worker, from the glue's work item.
+#[no_mangle]
+extern "C" fn th_rs_work(net: *mut bindings::net) {
+    // SAFETY: the work item runs only while the namespace's state exists:
+    // `pre_exit` stops it for good before `exit` frees the state.
+    let st = unsafe { NetState::of(net) };
+    run(st, net);
+}
+
+/// Pernet `pre_exit`: closes the channel's sockets while the namespace
+/// still works.
+#[no_mangle]
+extern "C" fn th_rs_net_pre_exit(net: *mut bindings::net) {
+    // SAFETY: `pre_exit` runs before `exit` frees the state.
+    let st = unsafe { NetState::of(net) };
+    st.channel.lock().close();
+}

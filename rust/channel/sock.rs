@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A kernel TCP socket of the control channel.
+
+use crate::bindings;
+use kernel::{error::to_result, prelude::*};
+
+/// TCP states the channel tells apart (`include/net/tcp_states.h`).
+pub(crate) const TCP_ESTABLISHED: i32 = 1;
+pub(crate) const TCP_SYN_SENT: i32 = 2;
+
+/// An owned kernel socket, released (abortively) on drop.
+///
+/// # Invariants
+///
+/// `0` is a valid `struct socket` created by the glue's `th_sock_*`
+/// functions and owned by this value; its callbacks kick the namespace's
+/// worker.
+pub(crate) struct Sock(*mut bindings::socket);
+
+// SAFETY: a kernel socket may be used and released from any process
+// context; the worker serialises every use.
+unsafe impl Send for Sock {}
+
+impl Sock {
+    /// A listening socket on `addr:port` (IPv4, network-order bytes).
+    pub(crate) fn listen(net: *mut bindings::net, addr: [u8; 4], port: u16) -> Result<Sock> {
+        let mut s = core::ptr::null_mut();
+        // SAFETY: `net` is live (the worker runs in it); `s` is writable.
+        to_result(unsafe {
+            bindings::th_sock_listen(net, u32::from_ne_bytes(addr), port.to_be(), &mut s)
+        })?;
+        // INVARIANT: the call succeeded, so `s` is a new socket we own.
+        Ok(Sock(s))
+    }
+
+    /// A socket connecting (non-blocking) from `laddr` to `addr:port`.
+    pub(crate) fn connect(
+        net: *mut bindings::net,
+        laddr: [u8; 4],
+        addr: [u8; 4],
+        port: u16,
+    ) -> Result<Sock> {
+        let mut s = core::ptr::null_mut();
+        // SAFETY: as in `listen`.
+        to_result(unsafe {
+            bindings::th_sock_connect(
+                net,
+                u32::from_ne_bytes(laddr),
+                u32::from_ne_bytes(addr),
+                port.to_be(),
+                &mut s,
+            )
+        })?;
+        // INVARIANT: as in `listen`.
+        Ok(Sock(s))
+    }
+
+    /// Accepts one pending connection and its peer's address; `EAGAIN`
+    /// when there is none.
+    pub(crate) fn accept(&self, net: *mut bindings::net) -> Result<(Sock, [u8; 4])> {
+        let mut s = core::ptr::null_mut();
+        let mut peer = 0u32;
+        // SAFETY: `self.0` is a valid listening socket (type invariant).
+        to_result(unsafe { bindings::th_sock_accept(net, self.0, &mut s, &mut peer) })?;
+        // INVARIANT: as in `listen`.
+        Ok((Sock(s), peer.to_ne_bytes()))
+    }
+
+    /// The TCP state, or a negative errno when the socket failed.
+    pub(crate) fn state(&self) -> i32 {
+        // SAFETY: `self.0` is valid (type invariant).
+        unsafe { bindings::th_sock_state(self.0) }
+    }
+
+    /// Reads what is available into `buf`: `Ok(0)` at end of stream,
+    /// `EAGAIN` when nothing is there.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `self.0` is valid; `buf` has `buf.len()` writable bytes.
+        let n =
+            unsafe { bindings::th_sock_recv(self.0, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        if n < 0 {
+            return Err(Error::from_errno(n));
+        }
+        Ok(n as usize)
+    }
+
+    /// Sends what the socket takes now of `buf`; `EAGAIN` when nothing.
+    pub(crate) fn send(&self, buf: &[u8]) -> Result<usize> {
+        // SAFETY: `self.0` is valid; `buf` is readable.
+        let n = unsafe { bindings::th_sock_send(self.0, buf.as_ptr().cast(), buf.len() as u32) };
+        if n < 0 {
+            return Err(Error::from_errno(n));
+        }
+        Ok(n as usize)
+    }
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        // SAFETY: the socket is ours (type invariant) and released once.
+        unsafe { bindings::th_sock_release(self.0) };
+    }
+}
