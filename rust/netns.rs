@@ -13,10 +13,10 @@ use crate::{
     btcp::{
         back::{self, Backend},
         front::{self, Pending},
+        table::Table,
     },
     channel::Channel,
     handoff_core::{http, rules},
-    sync::{new_spinlock_bh, SpinLockBh},
 };
 use core::pin::Pin;
 use kernel::{
@@ -335,10 +335,12 @@ pub(crate) struct NetState {
     /// Connections whose first request is being read (the packet path's
     /// state: a BH-safe spinlock).
     #[pin]
-    pub(crate) pending: SpinLockBh<Pending>,
+    pub(crate) pending: Table<Pending>,
+    /// Source of handoff ids (see `front::new_id`).
+    pub(crate) next_id: Atomic<u64>,
     /// Connections taken over from front-ends (packet path: BH-safe).
     #[pin]
-    pub(crate) backend: SpinLockBh<Backend>,
+    pub(crate) backend: Table<Backend>,
     /// The control channel, used by the namespace's worker.
     #[pin]
     pub(crate) channel: Mutex<Channel>,
@@ -386,12 +388,18 @@ impl NetState {
 
     /// Current table sizes.
     pub(crate) fn gauges(&self) -> Gauges {
-        let (fe_forwarding, fe_tombstones, fe_in_flight) = self.pending.lock().handoff_counts();
+        let (mut fe_forwarding, mut fe_tombstones, mut fe_in_flight) = (0, 0, 0);
+        self.pending.for_each(|_, b| {
+            let (f, t, i) = b.handoff_counts();
+            fe_forwarding += f;
+            fe_tombstones += t;
+            fe_in_flight += i;
+        });
         Gauges {
             fe_forwarding,
             fe_tombstones,
             fe_in_flight,
-            be_conns: self.backend.lock().conns.len() as u64,
+            be_conns: self.backend.len() as u64,
             peers_up: u64::from(self.peers_up.load(Relaxed)),
         }
     }
@@ -450,8 +458,9 @@ impl NetState {
                 rules: KVec::new(),
             }),
             services: ServiceFilter::new(),
-            pending <- new_spinlock_bh!(Pending::new(), c"tcp_handoff_pending"),
-            backend <- new_spinlock_bh!(Backend::new(), c"tcp_handoff_backend"),
+            pending <- Table::new(Pending::new),
+            next_id: Atomic::new(1),
+            backend <- Table::new(Backend::new),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),
             limits: Limits::new(),
@@ -463,10 +472,12 @@ impl NetState {
 }
 
 fn net_init(net: *mut bindings::net) -> Result {
-    let state = KBox::pin_init(NetState::new(net), GFP_KERNEL)?;
+    // The state holds two bucket arrays (tens of KiB with lock debugging):
+    // virtually contiguous memory is enough.
+    let state = KVBox::pin_init(NetState::new(net), GFP_KERNEL)?;
     // SAFETY: the state is never moved out of its box: it is only reached
     // through this pointer until `net_exit` rebuilds the pinned box.
-    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+    let raw = KVBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
     // SAFETY: `net` is the namespace being initialised; its slot is ours.
     unsafe { bindings::th_net_set_state(net, raw.cast()) };
     // SAFETY: `net` is live; the state its hooks use is in place.
@@ -494,7 +505,7 @@ fn free_state(net: *mut bindings::net) {
     // SAFETY: nothing else refers to the namespace's state any more: its
     // hooks are unregistered (which waits for running ones) and netlink
     // requests hold a reference on the namespace, so none is running.
-    drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });
+    drop(unsafe { Pin::new_unchecked(KVBox::from_raw(raw)) });
     // SAFETY: as above.
     unsafe { bindings::th_net_set_state(net, core::ptr::null_mut()) };
 }

@@ -1,23 +1,37 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The guest side of 'make demo': load the module and show it working.
+# The guest side of 'make demo': load the module, build the three-node
+# cluster of the selftests (client, node1 front-end, node2 and node3), and
+# show live handoffs: which node served each URL, and the counters.
 set -eu
 source "$(dirname "$0")/lib.sh"
 ko=$1
-trap - EXIT
 run() { printf '\n$ %s\n' "$*"; "$@"; }
+in() { local ns=$1; shift; printf '\n[%s]$ %s\n' "${ns%%-*}" "$*"; ip netns exec "$ns" "$@"; }
 
 run insmod "$ko"
 run grep tcp_handoff /proc/modules
 run cat /sys/module/tcp_handoff/version
-run "$HANDOFFCTL" node add 1 addr 198.51.100.129 port 7000 local
-run "$HANDOFFCTL" node add 2 addr 198.51.100.130 port 7000
-run "$HANDOFFCTL" node add 3 addr 2001:db8:2::3 port 7000 weight 2
-run "$HANDOFFCTL" service add 198.51.100.1:80
-run "$HANDOFFCTL" -j node show
-run "$HANDOFFCTL" -j -p service show
-run "$HANDOFFCTL" stats show
-run cat /proc/net/tcp_handoff
-run dmesg --notime | grep tcp_handoff
 echo
-echo "demo: tcp_handoff is loaded; node 2 is listed by 'handoffctl -j node show' above."
+echo "Building the cluster: client, node1 (front-end of 198.51.100.1:80), node2, node3."
+setup_handoff_cluster
+in "$node1" "$HANDOFFCTL" node show
+in "$node1" "$HANDOFFCTL" -j node show
+in "$node1" "$HANDOFFCTL" rule show
+in "$node1" "$HANDOFFCTL" service show
+echo
+echo "The client only ever talks to 198.51.100.1; the X-Node header says who answered:"
+for url in /a/ /b/ / /a/big /b/ /a/; do
+	node=$(ip netns exec "$client" curl -s --max-time 10 -o /dev/null -D - "http://198.51.100.1$url" |
+		awk 'tolower($1) == "x-node:" { print $2 }' | tr -d '\r')
+	printf '  GET %-7s -> served by %s\n' "$url" "$node"
+done
+in "$node1" "$HANDOFFCTL" stats show
+for n in 2 3; do
+	eval "ns=\$node$n"
+	printf '\n[node%s] back-end counters:\n' "$n"
+	ip netns exec "$ns" "$HANDOFFCTL" stats show | grep -E '^(be-|terminate)'
+done
+run dmesg --notime | grep tcp_handoff | tail -8
+echo
+echo "demo: tcp_handoff is loaded; node1 handed /a/ to node2 and /b/ to node3, which answered the client directly."

@@ -23,10 +23,7 @@ check_eq "node1 served it locally" 1 "$(st fallback-local)"
 
 # node2's control link goes down: the request in flight times out.
 ip -n "$node2" link set eth1 down
-t0=$(date +%s%N)
 check_eq "control link down mid-handoff: /a/ served by node1" "served-by node1" "$(get /a/)"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "answered within the handoff timeout plus slack ($ms ms)" test "$ms" -lt 8000
 check "node1 counted a timeout or a lost channel" test "$(( $(st handoff-timeout) + $(st handoff-no-channel) ))" -ge 1
 
 # Once node1 notices, /a/ is served locally without trying.

@@ -171,6 +171,14 @@ http {
 		listen 80 default_server;
 		listen [::]:80 default_server;
 		root $dir/www;
+		add_header X-Node $name always;
+		client_max_body_size 8m;
+		# Uploads land in up/, so a test can check them byte for byte.
+		location /a/up/ {
+			dav_methods PUT;
+			create_full_put_path on;
+			client_body_temp_path $dir/tmp;
+		}
 	}
 }
 CONF

@@ -125,7 +125,7 @@ impl Drop for Conn {
     }
 }
 
-/// The back-end's connections of a namespace, under [`NetState::backend`].
+/// One bucket of the back-end's table ([`NetState::backend`]).
 pub(crate) struct Backend {
     pub(crate) conns: KVec<Conn>,
 }
@@ -150,6 +150,11 @@ impl Backend {
     }
 }
 
+/// The bucket of `key` in the back-end's table.
+pub(crate) fn bucket_of(st: &NetState, key: &Key) -> usize {
+    st.backend.index(key.client, key.local, key.cport, key.port)
+}
+
 /// Inbound: a client packet for a taken-over connection passes to TCP;
 /// FIN and RST are noted. Returns `None` when the packet is not one.
 pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option<c_uint> {
@@ -159,7 +164,7 @@ pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option
         local: ip.daddr,
         port: tcp.dport,
     };
-    let mut b = st.backend.lock();
+    let mut b = st.backend.lock(bucket_of(st, &key));
     let c = b.get_mut(&key)?;
     let mut kick = false;
     if c.phase == Phase::Established {
@@ -201,7 +206,7 @@ pub(crate) unsafe fn outbound(
         local: ip.saddr,
         port: tcp.sport,
     };
-    let mut b = st.backend.lock();
+    let mut b = st.backend.lock(bucket_of(st, &key));
     let c = b.get_mut(&key)?;
     let verdict = match c.phase {
         Phase::Replaying => {
@@ -267,8 +272,7 @@ pub(crate) fn tick(st: &NetState) {
     let now = super::front::now_ms();
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
     let mut gone = KVec::new();
-    {
-        let mut b = st.backend.lock();
+    st.backend.for_each(|_, b| {
         let mut i = 0;
         while i < b.conns.len() {
             let expired = match b.conns[i].phase {
@@ -279,6 +283,7 @@ pub(crate) fn tick(st: &NetState) {
             };
             if expired {
                 if let Ok(c) = b.conns.remove(i) {
+                    st.backend.removed(1);
                     // On failure the entry is dropped here, under the lock.
                     let _ = gone.push(c, GFP_ATOMIC);
                 }
@@ -286,6 +291,6 @@ pub(crate) fn tick(st: &NetState) {
                 i += 1;
             }
         }
-    }
+    });
     drop(gone);
 }

@@ -41,6 +41,7 @@ use crate::{
         codec::TcpInit,
         http,
         packet::{flags, Ipv4Header, TcpHeader},
+        rewrite,
         seq::{seq_after, Translation},
     },
     netns::{Limits, NetState, Stats},
@@ -178,39 +179,50 @@ pub(crate) struct Conn {
     /// Whether this entry holds a module reference (forwarding entries
     /// do: the module cannot be unloaded under a live connection).
     module_ref: bool,
+    /// How this node acknowledges head bytes in its request socket's name.
+    acker: Acker,
 }
 
-/// The front-end's connections of a namespace, under
-/// [`NetState::pending`].
+/// What the request socket granted, to acknowledge head bytes in its name
+/// while they are withheld from it: without these ACKs a client sends no
+/// more than its initial window and then waits for its retransmission
+/// timer, and a head sent in small pieces would never complete.
+#[derive(Clone, Copy)]
+struct Acker {
+    /// First sequence number after this node's SYN/ACK.
+    snd_nxt: u32,
+    /// The last TSval this node sent (the request socket's), if
+    /// timestamps are on.
+    tsval: Option<u32>,
+    /// This node's window scale and the right edge of its initial window.
+    wscale: u8,
+    right_edge: u32,
+}
+
+/// One bucket of the front-end's table ([`NetState::pending`]).
 pub(crate) struct Pending {
     pub(crate) conns: KVec<Conn>,
-    next_id: u64,
 }
 
 impl Pending {
     pub(crate) fn new() -> Self {
-        Pending {
-            conns: KVec::new(),
-            next_id: 1,
-        }
+        Pending { conns: KVec::new() }
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
         self.conns.iter().position(|c| c.key == *key)
     }
 
-    /// The connection with handoff id `id`.
+    /// The connection of `key` in this bucket.
+    pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.key == *key)
+    }
+
+    /// The connection with handoff id `id` in this bucket.
     pub(crate) fn by_id(&mut self, id: u64) -> Option<&mut Conn> {
         self.conns
             .iter_mut()
             .find(|c| c.conn_id == id && c.conn_id != 0)
-    }
-
-    /// A fresh handoff id.
-    pub(crate) fn new_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        id
     }
 
     /// Connections still being read, and all entries.
@@ -244,6 +256,23 @@ impl Pending {
             .filter(|c| c.node == node && matches!(c.phase, Phase::Flushing | Phase::Forwarding))
             .count() as u32
     }
+}
+
+/// The bucket of `key` in the front-end's table.
+pub(crate) fn bucket_of(st: &NetState, key: &Key) -> usize {
+    st.pending.index(key.saddr, key.daddr, key.sport, key.dport)
+}
+
+/// A handoff id for a connection in bucket `bucket`: the low bits name the
+/// bucket, so an answer finds its connection with one bucket lock.
+pub(crate) fn new_id(st: &NetState, bucket: usize) -> u64 {
+    let n = st.next_id.fetch_add(1, kernel::sync::atomic::Relaxed);
+    (n << 8 | bucket as u64) | 1 << 63
+}
+
+/// The bucket a handoff id names.
+pub(crate) fn bucket_of_id(id: u64) -> usize {
+    (id & 0xff) as usize
 }
 
 impl Drop for Conn {
@@ -402,7 +431,8 @@ pub(crate) unsafe fn inbound(
     let payload_len = usize::from(ip.total_len).saturating_sub(ip.header_len + tcp.header_len);
     let now = now_ms();
 
-    if st.pending.lock().find(&key).is_none() {
+    let bucket = bucket_of(st, &key);
+    if st.pending.lock(bucket).find(&key).is_none() {
         // A new entry starts only at the segment that completes the
         // handshake of a request socket (plain ACK, with or without data).
         if tcp.flags & (flags::SYN | flags::RST | flags::FIN) != 0 || tcp.flags & flags::ACK == 0 {
@@ -428,9 +458,9 @@ pub(crate) unsafe fn inbound(
         {
             return bindings::NF_ACCEPT;
         }
-        let mut t = st.pending.lock();
+        let mut t = st.pending.lock(bucket);
         if t.find(&key).is_none() {
-            if t.conns.len() >= Limits::get(&st.limits.max_conns) as usize {
+            if st.pending.len() >= Limits::get(&st.limits.max_conns) as usize {
                 drop(t);
                 Stats::inc(&st.stats.table_full, 1);
                 return bindings::NF_ACCEPT;
@@ -450,14 +480,25 @@ pub(crate) unsafe fn inbound(
                 fe: None,
                 fwd: None,
                 module_ref: false,
+                acker: Acker {
+                    snd_nxt: info.snt_isn.wrapping_add(1),
+                    tsval: (info.tstamp_ok != 0).then_some(info.snt_tsval_last),
+                    wscale: if info.wscale_ok != 0 {
+                        info.rcv_wscale.min(14)
+                    } else {
+                        0
+                    },
+                    right_edge: tcp.seq.wrapping_add(info.rcv_wnd),
+                },
             };
             if t.conns.push(conn, GFP_ATOMIC).is_err() {
                 return bindings::NF_ACCEPT;
             }
+            st.pending.added(1);
         }
     }
 
-    let mut t = st.pending.lock();
+    let mut t = st.pending.lock(bucket);
     let Some(i) = t.find(&key) else {
         return bindings::NF_ACCEPT;
     };
@@ -482,6 +523,7 @@ pub(crate) unsafe fn inbound(
         }
         Phase::Holding => {}
     }
+    let before = c.next_seq;
     let decided = absorb(c, skb, payload_off, tcp, payload_len);
     // SAFETY: the hook may steal `skb`; from here this module owns it.
     let owned = unsafe { OwnedSkb::new(skb) };
@@ -495,7 +537,16 @@ pub(crate) unsafe fn inbound(
     let reason = match (decided, &extra) {
         (Some(r), _) => r,
         (None, Some(_)) => Reason::QueueFull,
-        (None, None) => return bindings::NF_STOLEN,
+        (None, None) => {
+            // Still reading: acknowledge what was read, so the client sends
+            // the rest of its head.
+            let ack = (c.next_seq != before).then(|| head_ack(c, &ack));
+            drop(t);
+            if let Some(seg) = ack {
+                send_head_ack(net, &seg);
+            }
+            return bindings::NF_STOLEN;
+        }
     };
     count_reason(st, reason);
     // A complete HTTP head goes to dispatch when another node could take
@@ -520,6 +571,57 @@ pub(crate) unsafe fn inbound(
     bindings::NF_STOLEN
 }
 
+/// The acknowledgement of the head bytes read so far, from the service to
+/// the client, as the request socket would send it.
+fn head_ack(c: &Conn, last: &ClientAck) -> AckSeg {
+    let a = &c.acker;
+    let room = a.right_edge.wrapping_sub(c.next_seq);
+    let room = if seq_after(a.right_edge, c.next_seq) {
+        room
+    } else {
+        0
+    };
+    AckSeg {
+        key: c.key,
+        seq: a.snd_nxt,
+        ack: c.next_seq,
+        window: u16::try_from(room >> a.wscale).unwrap_or(u16::MAX),
+        ts: a.tsval.map(|v| (v, last.tsval)),
+    }
+}
+
+/// A head acknowledgement to send once the bucket lock is dropped.
+struct AckSeg {
+    key: Key,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    ts: Option<(u32, u32)>,
+}
+
+fn send_head_ack(net: *mut bindings::net, a: &AckSeg) {
+    let seg = rewrite::Segment {
+        saddr: a.key.daddr,
+        sport: a.key.dport,
+        daddr: a.key.saddr,
+        dport: a.key.sport,
+        seq: a.seq,
+        ack: a.ack,
+        flags: flags::ACK,
+        window: a.window,
+        options: rewrite::SegOptions {
+            timestamp: a.ts,
+            ..Default::default()
+        },
+        payload: &[],
+    };
+    let mut buf = [0u8; 60];
+    if let Ok(n) = rewrite::build_segment(&seg, &mut buf) {
+        // SAFETY: `net` is live; `buf` holds `n` readable bytes.
+        unsafe { bindings::th_send_raw(net, buf.as_ptr().cast(), n as u32) };
+    }
+}
+
 /// The outbound hook's verdict on a packet the local stack sends from a
 /// service: swallowed when its connection belongs to another node.
 ///
@@ -538,7 +640,7 @@ pub(crate) unsafe fn outbound(
         sport: tcp.dport,
         dport: tcp.sport,
     };
-    let t = st.pending.lock();
+    let t = st.pending.lock(bucket_of(st, &key));
     match t.find(&key) {
         Some(i) if t.conns[i].phase.handed_off() => {
             drop(t);
@@ -584,8 +686,7 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
     let mut late = KVec::new();
     let mut gone = KVec::new();
-    {
-        let mut t = st.pending.lock();
+    st.pending.for_each(|_, t| {
         for c in t.conns.iter_mut() {
             if matches!(c.phase, Phase::Holding) && now.saturating_sub(c.since_ms) >= head_timeout {
                 let r = release(c, now);
@@ -595,8 +696,8 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
                 }
             }
         }
-        // Entries are dropped outside the lock: a module reference may go
-        // with them.
+        // Entries are dropped outside the lock when possible: a module
+        // reference may go with them.
         let mut i = 0;
         while i < t.conns.len() {
             let expired = match t.conns[i].phase {
@@ -606,6 +707,7 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
             };
             if expired {
                 if let Ok(c) = t.conns.remove(i) {
+                    st.pending.removed(1);
                     // On failure the entry is dropped here, under the lock.
                     let _ = gone.push(c, GFP_ATOMIC);
                 }
@@ -613,7 +715,7 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
                 i += 1;
             }
         }
-    }
+    });
     drop(gone);
     for r in late {
         count_reason(st, Reason::Timeout);

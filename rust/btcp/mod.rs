@@ -7,9 +7,11 @@
 //! initial state from the handshake, holds the first request, and, once a
 //! connection is handed off, rewrites addresses, sequence numbers and
 //! timestamps: [`front`] is the front-end's table, [`back`] the back-end's,
-//! [`xmit`] rewrites and sends, and `hooks` ties them to netfilter.
+//! [`xmit`] rewrites and sends, [`table`] is the tables' hashed,
+//! per-bucket-locked shape, and `hooks` ties them to netfilter.
 
 pub(crate) mod back;
 pub(crate) mod front;
 mod hooks;
+pub(crate) mod table;
 pub(crate) mod xmit;

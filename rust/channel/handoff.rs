@@ -117,8 +117,8 @@ fn reqsk_info(net: *mut bindings::net, key: &front::Key) -> Option<bindings::th_
 /// Serves the front-end connection `key` locally (if it still waits).
 fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
     let rel = {
-        let mut t = st.pending.lock();
-        let Some(c) = t.conns.iter_mut().find(|c| c.key == *key) else {
+        let mut t = st.pending.lock(front::bucket_of(st, key));
+        let Some(c) = t.get_mut(key) else {
             return;
         };
         if !matches!(c.phase, Phase::Deciding | Phase::Requested(_)) {
@@ -135,15 +135,15 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
         // Take one deciding connection; it is marked requested at once, so
         // the local stack's SYN/ACK retransmissions stop reaching the
         // client before the timestamp anchor is read below.
-        let (key, head, ack, id) = {
-            let mut t = st.pending.lock();
-            let id = t.new_id();
-            let Some(c) = t.conns.iter_mut().find(|c| c.phase == Phase::Deciding) else {
-                return;
-            };
+        let taken = st.pending.find_map(|bucket, t| {
+            let c = t.conns.iter_mut().find(|c| c.phase == Phase::Deciding)?;
+            let id = front::new_id(st, bucket);
             c.phase = Phase::Requested(now_ms());
             c.conn_id = id;
-            (c.key, core::mem::take(&mut c.head), c.ack, id)
+            Some((c.key, core::mem::take(&mut c.head), c.ack, id))
+        });
+        let Some((key, head, ack, id)) = taken else {
+            return;
         };
         let target = match http::head_status(&head, front::HEAD_MAX) {
             http::HeadStatus::Complete { head_len } => head
@@ -224,7 +224,7 @@ fn request(
         Stats::inc(&st.stats.handoff_no_channel, 1);
         return false;
     }
-    let mut t = st.pending.lock();
+    let mut t = st.pending.lock(front::bucket_of_id(id));
     match t.by_id(id) {
         Some(c) => {
             c.node = node;
@@ -242,15 +242,14 @@ fn request(
 pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let limit = u64::from(Limits::get(&st.limits.handoff_timeout_ms));
     loop {
-        let late = {
-            let t = st.pending.lock();
+        let late = st.pending.find_map(|_, t| {
             t.conns.iter().find_map(|c| match c.phase {
                 Phase::Requested(at) if now.saturating_sub(at) >= limit => {
                     Some((c.key, c.node, c.conn_id))
                 }
                 _ => None,
             })
-        };
+        });
         let Some((key, node, id)) = late else { return };
         Stats::inc(&st.stats.handoff_timeout, 1);
         Stats::inc(&st.stats.fallback_local, 1);
@@ -266,13 +265,12 @@ pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel,
 /// The channel to `node` went down: its pending handoffs are served here.
 pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channel, node: u32) {
     loop {
-        let key = {
-            let t = st.pending.lock();
+        let key = st.pending.find_map(|_, t| {
             t.conns
                 .iter()
                 .find(|c| c.node == node && matches!(c.phase, Phase::Requested(_)))
                 .map(|c| c.key)
-        };
+        });
         let Some(key) = key else { return };
         Stats::inc(&st.stats.handoff_no_channel, 1);
         Stats::inc(&st.stats.fallback_local, 1);
@@ -283,8 +281,7 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
 /// Back-end: reports closed connections to their front-ends.
 pub(super) fn terminates(st: &NetState, ch: &mut Channel) {
     let mut due = KVec::new();
-    {
-        let mut b = st.backend.lock();
+    st.backend.for_each(|_, b| {
         for c in b.conns.iter_mut().filter(|c| c.terminate_pending) {
             if !ch.is_up(c.fe_node) && ch.peers.iter().any(|p| p.id == c.fe_node) {
                 continue; // wait for the channel to come back
@@ -295,7 +292,7 @@ pub(super) fn terminates(st: &NetState, ch: &mut Channel) {
                 break;
             }
         }
-    }
+    });
     for (node, id) in due {
         let msg = Message::Terminate(Terminate {
             conn_id: id,
@@ -337,7 +334,7 @@ pub(super) fn on_message(
         Message::HandoffAck(a) => on_ack(st, net, ch, from, a),
         Message::HandoffNak(n) => {
             let key = {
-                let mut t = st.pending.lock();
+                let mut t = st.pending.lock(front::bucket_of_id(n.conn_id));
                 t.by_id(n.conn_id)
                     .filter(|c| c.node == from && matches!(c.phase, Phase::Requested(_)))
                     .map(|c| c.key)
@@ -353,7 +350,7 @@ pub(super) fn on_message(
         }
         Message::Terminate(t) if t.reason == TERM_ABORT => abort_backend(st, net, from, t.conn_id),
         Message::Terminate(t) => {
-            let mut p = st.pending.lock();
+            let mut p = st.pending.lock(front::bucket_of_id(t.conn_id));
             match p.by_id(t.conn_id).filter(|c| c.node == from) {
                 Some(c) if matches!(c.phase, Phase::Flushing | Phase::Forwarding) => {
                     c.phase = Phase::Tombstone(now_ms());
@@ -382,7 +379,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         _ => [0; 4],
     };
     let started = {
-        let mut t = st.pending.lock();
+        let mut t = st.pending.lock(front::bucket_of_id(a.conn_id));
         match t.by_id(a.conn_id) {
             Some(c)
                 if c.node == from
@@ -423,7 +420,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         for skb in skbs {
             xmit::forward(st, net, skb, &fwd);
         }
-        let mut t = st.pending.lock();
+        let mut t = st.pending.lock(front::bucket_of_id(a.conn_id));
         skbs = match t.by_id(a.conn_id) {
             Some(c) => front::flush_done(c),
             None => KVec::new(),
@@ -492,25 +489,35 @@ fn take_over(
             )
         }
     };
-    // A socket (or TIME_WAIT entry) for this tuple already exists: the
-    // replayed SYN would hit it (design §5, tuple collisions).
-    if busy(net) != bindings::TH_SK_NONE as i32 {
+    // A socket for this tuple already exists: the replayed SYN would hit it
+    // (design §5, tuple collisions). A TIME_WAIT entry is no obstacle when
+    // the SYN is newer than the old connection, which the client's
+    // per-tuple ISN and timestamp clocks make the normal case: the stack
+    // then recycles it. When it is not, the stack answers the SYN with an
+    // ACK instead of a SYN/ACK, and the takeover fails cleanly below.
+    let found = busy(net);
+    if found != bindings::TH_SK_NONE as i32 && found != bindings::TH_SK_TIME_WAIT as i32 {
         return Err(NakReason::TupleBusy);
     }
+    let bucket = back::bucket_of(st, &key);
     {
-        let mut b = st.backend.lock();
+        let mut b = st.backend.lock(bucket);
         if b.find(&key).is_some() {
             return Err(NakReason::TupleBusy);
         }
-        if b.conns.len() >= Limits::get(&st.limits.max_conns) as usize {
+        if st.backend.len() >= Limits::get(&st.limits.max_conns) as usize {
             return Err(NakReason::TableFull);
         }
         b.conns
             .push(back::Conn::new(key, from, r.conn_id, service), GFP_ATOMIC)
             .map_err(|_| NakReason::TableFull)?;
+        st.backend.added(1);
     }
     let fail = |reason| {
-        let gone = st.backend.lock().remove(&key);
+        let gone = st.backend.lock(bucket).remove(&key);
+        if gone.is_some() {
+            st.backend.removed(1);
+        }
         drop(gone);
         reset(net, client, cport, local, port, ci.isn.wrapping_add(1));
         Err(reason)
@@ -538,7 +545,7 @@ fn take_over(
         return fail(NakReason::Internal);
     }
     let synack = {
-        let mut b = st.backend.lock();
+        let mut b = st.backend.lock(bucket);
         let Some(c) = b.get_mut(&key) else {
             drop(b);
             return fail(NakReason::Internal);
@@ -590,13 +597,13 @@ fn take_over(
     };
     let established = inject(net, &ack) && busy(net) == bindings::TH_SK_FULL as i32;
     if !established {
-        if let Some(c) = st.backend.lock().get_mut(&key) {
+        if let Some(c) = st.backend.lock(bucket).get_mut(&key) {
             c.phase = back::Phase::Aborted(now_ms());
         }
         reset(net, client, cport, local, port, r.client_ack_seq);
         return Err(NakReason::Internal);
     }
-    if let Some(c) = st.backend.lock().get_mut(&key) {
+    if let Some(c) = st.backend.lock(bucket).get_mut(&key) {
         c.replay_end = r.client_ack_seq.wrapping_add(r.request.len() as u32);
     }
     Ok(HandoffAck {
@@ -618,8 +625,7 @@ fn take_over(
 /// Back-end: the front-end gave connection `id` up and served it itself;
 /// the local socket is reset without a word to the client.
 fn abort_backend(st: &NetState, net: *mut bindings::net, from: u32, id: u64) {
-    let hit = {
-        let mut b = st.backend.lock();
+    let hit = st.backend.find_map(|_, b| {
         b.conns
             .iter_mut()
             .find(|c| c.fe_node == from && c.conn_id == id)
@@ -628,7 +634,7 @@ fn abort_backend(st: &NetState, net: *mut bindings::net, from: u32, id: u64) {
                 c.terminate_pending = false;
                 (c.key, c.replay_end)
             })
-    };
+    });
     match hit {
         Some((k, seq)) => reset(net, k.client, k.cport, k.local, k.port, seq),
         None => Stats::inc(&st.stats.ctl_bad_msgs, 1),

@@ -29,7 +29,9 @@ impl rules::NodeLoad for Load<'_> {
     }
 
     fn active_conns(&self, node: u32) -> u32 {
-        self.st.pending.lock().active_for(node)
+        let mut n = 0;
+        self.st.pending.for_each(|_, b| n += b.active_for(node));
+        n
     }
 }
 

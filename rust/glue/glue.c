@@ -215,8 +215,8 @@ void th_lockdep_assert_held(void *lock)
 /*
  * What the listener's request socket for a 4-tuple says about the
  * handshake (what this node granted). Returns TH_SK_REQUEST and fills
- * @out, TH_SK_FULL when a full or TIME_WAIT socket owns the tuple, or
- * TH_SK_NONE.
+ * @out, TH_SK_FULL or TH_SK_TIME_WAIT when such a socket owns the tuple,
+ * or TH_SK_NONE.
  */
 int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 		    __be16 dport, int dif, struct th_reqsk_info *out)
@@ -233,8 +233,9 @@ int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 	if (!sk)
 		return TH_SK_NONE;
 	if (sk->sk_state != TCP_NEW_SYN_RECV) {
+		ret = sk->sk_state == TCP_TIME_WAIT ? TH_SK_TIME_WAIT : TH_SK_FULL;
 		sock_gen_put(sk);
-		return TH_SK_FULL;
+		return ret;
 	}
 	treq = tcp_rsk(inet_reqsk(sk));
 	ireq = &treq->req;
@@ -242,6 +243,7 @@ int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 	out->snt_isn = treq->snt_isn;
 	out->ts_recent = ireq->req.ts_recent;
 	out->snt_tsval_last = treq->snt_tsval_last;
+	out->rcv_wnd = ireq->req.rsk_rcv_wnd;
 	out->mss = ireq->req.mss;
 	out->snd_wscale = ireq->snd_wscale;
 	out->rcv_wscale = ireq->rcv_wscale;
@@ -344,6 +346,43 @@ int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr)
 	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 #endif
 	skb->skb_iif = 0;
+	return ip_local_out(net, NULL, skb);
+}
+
+/*
+ * Sends a complete IPv4 packet the module built (both checksums filled
+ * in) from this node, untracked: the front-end's acknowledgements of a
+ * request head it is reading on behalf of a request socket.
+ */
+int th_send_raw(struct net *net, const void *pkt, unsigned int len)
+{
+	const struct iphdr *iph = pkt;
+	struct flowi4 fl4 = {
+		.daddr = iph->daddr,
+		.saddr = iph->saddr,
+		.flowi4_proto = IPPROTO_TCP,
+	};
+	struct sk_buff *skb;
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+	if (!skb) {
+		ip_rt_put(rt);
+		return -ENOMEM;
+	}
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_put_data(skb, pkt, len);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, ip_hdrlen(skb));
+	skb->protocol = htons(ETH_P_IP);
+	skb->ip_summed = CHECKSUM_NONE;
+	skb_dst_set(skb, &rt->dst);
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
 	return ip_local_out(net, NULL, skb);
 }
 

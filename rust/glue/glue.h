@@ -45,6 +45,7 @@ enum {
 	TH_SK_NONE = 0,
 	TH_SK_REQUEST = 1,
 	TH_SK_FULL = 2,
+	TH_SK_TIME_WAIT = 3,
 };
 
 struct th_reqsk_info {
@@ -52,6 +53,7 @@ struct th_reqsk_info {
 	u32 snt_isn;
 	u32 ts_recent;
 	u32 snt_tsval_last;
+	u32 rcv_wnd;
 	u16 mss;
 	u8 snd_wscale;
 	u8 rcv_wscale;
@@ -104,6 +106,7 @@ void th_net_kick(struct net *net);
 #define TH_INJECT_MARK 0x7c4a11d0
 u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial);
 int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr);
+int th_send_raw(struct net *net, const void *pkt, unsigned int len);
 int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via);
 bool th_skb_take_inject_mark(struct sk_buff *skb);
 __be32 th_route_saddr(struct net *net, __be32 daddr);

@@ -23,7 +23,12 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         let cfg = st.config.lock();
         (cfg.nodes.len() as u64, cfg.services.len() as u64)
     };
-    let (pending, entries) = st.pending.lock().counts();
+    let (mut pending, mut entries) = (0, 0);
+    st.pending.for_each(|_, b| {
+        let (p, e) = b.counts();
+        pending += p;
+        entries += e;
+    });
     let g = st.gauges();
     let s = &st.stats;
     let v = |c: &kernel::sync::atomic::Atomic<u64>| c.load(Relaxed);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# TCP option matrix: the client, the front-end (node1) and the back-end
+# (node2) each with timestamps, SACK and window scaling on or off, small or
+# large receive buffers (so front-end and back-end pick different window
+# scales), and SYN cookies forced on the front-end. Pairwise combinations;
+# each one either completes a 1 MiB download through a handoff, or is
+# refused by the back-end (it cannot grant what the front-end granted) and
+# served by the front-end, as the design says. Never a broken transfer.
+source "$(dirname "$0")/lib.sh"
+require_module
+require_tool nginx
+require_tool curl
+setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
+want_sum=$(sha256sum "$TH_TMP/random-1m" | cut -d' ' -f1)
+
+sys() { # ns key value
+	ip netns exec "$1" sysctl -qw "net.ipv4.$2=$3"
+}
+defaults() {
+	local ns
+	for ns in "$client" "$node1" "$node2"; do
+		sys "$ns" tcp_timestamps 1
+		sys "$ns" tcp_sack 1
+		sys "$ns" tcp_window_scaling 1
+		sys "$ns" tcp_rmem "4096 131072 6291456"
+	done
+	sys "$node1" tcp_syncookies 1
+}
+
+# case NAME EXPECTED-NODE SETTINGS...: SETTINGS are ns:key=value.
+case_() {
+	local name=$1 want=$2 s ns kv
+	shift 2
+	defaults
+	for s in "$@"; do
+		ns=${s%%:*} kv=${s#*:}
+		eval "ns=\$$ns"
+		sys "$ns" "${kv%%=*}" "${kv#*=}"
+	done
+	local out node sum
+	out=$(ip netns exec "$client" curl -s --max-time 60 -D "$TH_TMP/hdr" -o "$TH_TMP/body" \
+		-w '%{http_code}' http://198.51.100.1/a/big)
+	node=$(awk 'tolower($1) == "x-node:" { print $2 }' "$TH_TMP/hdr" | tr -d '\r')
+	sum=$(sha256sum "$TH_TMP/body" | cut -d' ' -f1)
+	check_eq "$name: 1 MiB byte-identical" "$want_sum" "$sum"
+	check_eq "$name: status" 200 "$out"
+	check_eq "$name: served by" "$want" "$node"
+}
+
+nak0=$(stat_of "$node1" handoff-nak)
+case_ "all options on" node2
+case_ "client: no timestamps" node2 client:tcp_timestamps=0
+case_ "client: no SACK" node2 client:tcp_sack=0
+case_ "client: no window scaling" node2 client:tcp_window_scaling=0
+case_ "FE: no timestamps, BE: no SACK" node1 node1:tcp_timestamps=0 node2:tcp_sack=0
+case_ "FE: no SACK, client: no timestamps" node2 node1:tcp_sack=0 client:tcp_timestamps=0
+case_ "FE: no window scaling, BE: no timestamps" node1 node1:tcp_window_scaling=0 node2:tcp_timestamps=0
+case_ "FE and BE without timestamps" node2 node1:tcp_timestamps=0 node2:tcp_timestamps=0
+case_ "BE: no window scaling" node1 node2:tcp_window_scaling=0
+case_ "BE: no SACK, client: no SACK" node2 node2:tcp_sack=0 client:tcp_sack=0
+case_ "FE small rmem, BE large (scales differ)" node2 \
+	"node1:tcp_rmem=4096 16384 65536" "node2:tcp_rmem=4096 1048576 33554432"
+case_ "FE large rmem, BE small, client no SACK" node2 \
+	"node1:tcp_rmem=4096 1048576 33554432" "node2:tcp_rmem=4096 16384 65536" client:tcp_sack=0
+case_ "FE answers with SYN cookies" node1 node1:tcp_syncookies=2
+case_ "SYN cookies on the FE, client without timestamps" node1 node1:tcp_syncookies=2 client:tcp_timestamps=0
+check_eq "each back-end refusal was counted (3 cases)" 3 "$(( $(stat_of "$node1" handoff-nak) - nak0 ))"
+check_eq "node2 refused exactly those 3" 3 "$(stat_of "$node2" be-refused)"
+check "node1: table empty" wait_stat "$node1" entries 0 80
+check "node2: table empty" wait_stat "$node2" be-conns 0 60
+exit $th_rc
