@@ -7,7 +7,7 @@ set -eu
 source "$(dirname "$0")/lib.sh"
 ko=$1
 run() { printf '\n$ %s\n' "$*"; "$@"; }
-in() { local ns=$1; shift; printf '\n[%s]$ %s\n' "${ns%%-*}" "$*"; ip netns exec "$ns" "$@"; }
+on() { local ns=$1; shift; printf '\n[%s]$ %s\n' "${ns%%-*}" "$*"; ip netns exec "$ns" "$@"; }
 
 run insmod "$ko"
 run grep tcp_handoff /proc/modules
@@ -15,10 +15,10 @@ run cat /sys/module/tcp_handoff/version
 echo
 echo "Building the cluster: client, node1 (front-end of 198.51.100.1:80), node2, node3."
 setup_handoff_cluster
-in "$node1" "$HANDOFFCTL" node show
-in "$node1" "$HANDOFFCTL" -j node show
-in "$node1" "$HANDOFFCTL" rule show
-in "$node1" "$HANDOFFCTL" service show
+on "$node1" "$HANDOFFCTL" node show
+on "$node1" "$HANDOFFCTL" -j node show
+on "$node1" "$HANDOFFCTL" rule show
+on "$node1" "$HANDOFFCTL" service show
 echo
 echo "The client only ever talks to 198.51.100.1; the X-Node header says who answered:"
 for url in /a/ /b/ / /a/big /b/ /a/; do
@@ -26,7 +26,7 @@ for url in /a/ /b/ / /a/big /b/ /a/; do
 		awk 'tolower($1) == "x-node:" { print $2 }' | tr -d '\r')
 	printf '  GET %-7s -> served by %s\n' "$url" "$node"
 done
-in "$node1" "$HANDOFFCTL" stats show
+on "$node1" "$HANDOFFCTL" stats show
 for n in 2 3; do
 	eval "ns=\$node$n"
 	printf '\n[node%s] back-end counters:\n' "$n"
