@@ -349,6 +349,21 @@ int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr)
 	return ip_local_out(net, NULL, skb);
 }
 
+/* A new buffer holding the IPv4 packet @pkt, headers set. */
+static struct sk_buff *th_skb_from_packet(const void *pkt, unsigned int len)
+{
+	struct sk_buff *skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_put_data(skb, pkt, len);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, ip_hdrlen(skb));
+	skb->protocol = htons(ETH_P_IP);
+	return skb;
+}
+
 /*
  * Sends a complete IPv4 packet the module built (both checksums filled
  * in) from this node, untracked: the front-end's acknowledgements of a
@@ -368,16 +383,11 @@ int th_send_raw(struct net *net, const void *pkt, unsigned int len)
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
 		return PTR_ERR(rt);
-	skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+	skb = th_skb_from_packet(pkt, len);
 	if (!skb) {
 		ip_rt_put(rt);
 		return -ENOMEM;
 	}
-	skb_reserve(skb, LL_MAX_HEADER);
-	skb_put_data(skb, pkt, len);
-	skb_reset_network_header(skb);
-	skb_set_transport_header(skb, ip_hdrlen(skb));
-	skb->protocol = htons(ETH_P_IP);
 	skb->ip_summed = CHECKSUM_NONE;
 	skb_dst_set(skb, &rt->dst);
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
@@ -403,17 +413,12 @@ int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via)
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
 		return PTR_ERR(rt);
-	skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+	skb = th_skb_from_packet(pkt, len);
 	if (!skb) {
 		ip_rt_put(rt);
 		return -ENOMEM;
 	}
-	skb_reserve(skb, LL_MAX_HEADER);
-	skb_put_data(skb, pkt, len);
 	skb_reset_mac_header(skb);
-	skb_reset_network_header(skb);
-	skb_set_transport_header(skb, ip_hdrlen(skb));
-	skb->protocol = htons(ETH_P_IP);
 	skb->dev = rt->dst.dev;
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = CHECKSUM_UNNECESSARY;

@@ -36,29 +36,12 @@ const POLICIES: [Policy; 4] = [
     Policy::HashUrl,
 ];
 
-/// The methods a rule can require, by their (case-sensitive) names.
-const METHODS: [(&[u8], Method); 9] = [
-    (b"GET", Method::Get),
-    (b"HEAD", Method::Head),
-    (b"POST", Method::Post),
-    (b"PUT", Method::Put),
-    (b"DELETE", Method::Delete),
-    (b"OPTIONS", Method::Options),
-    (b"PATCH", Method::Patch),
-    (b"CONNECT", Method::Connect),
-    (b"TRACE", Method::Trace),
-];
-
 fn policy_value(p: Policy) -> u32 {
     POLICIES
         .iter()
         .position(|q| *q == p)
         .and_then(|i| u32::try_from(i).ok())
         .unwrap_or(0)
-}
-
-fn method_name(m: Method) -> Option<&'static [u8]> {
-    METHODS.iter().find(|(_, x)| *x == m).map(|(n, _)| *n)
 }
 
 /// Whether `b` may appear in an HTTP token (RFC 9110 section 5.6.2).
@@ -68,7 +51,7 @@ fn is_tchar(b: u8) -> bool {
 
 fn put_rule(msg: &mut Msg, r: &RuleCfg) -> Result {
     msg.put_u32(PRIO, r.prio)?;
-    if let Some(name) = r.method.and_then(method_name) {
+    if let Some(name) = r.method.and_then(Method::name) {
         msg.put_str(METHOD, name)?;
     }
     if let Some(host) = &r.host {

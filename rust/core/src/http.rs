@@ -70,6 +70,22 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method's name, `None` for [`Method::Other`].
+    pub fn name(self) -> Option<&'static [u8]> {
+        Some(match self {
+            Method::Get => b"GET",
+            Method::Head => b"HEAD",
+            Method::Post => b"POST",
+            Method::Put => b"PUT",
+            Method::Delete => b"DELETE",
+            Method::Options => b"OPTIONS",
+            Method::Patch => b"PATCH",
+            Method::Connect => b"CONNECT",
+            Method::Trace => b"TRACE",
+            Method::Other => return None,
+        })
+    }
+
     /// Classifies a method token. Methods are case-sensitive (RFC 9110
     /// section 9.1), so `get` is [`Method::Other`].
     pub fn from_bytes(token: &[u8]) -> Method {
@@ -567,7 +583,11 @@ mod tests {
             (b"get", Method::Other),
         ] {
             assert_eq!(Method::from_bytes(raw), m);
+            if m != Method::Other {
+                assert_eq!(m.name(), Some(raw));
+            }
         }
+        assert_eq!(Method::Other.name(), None);
         let r = parse(b"PROPFIND /dav HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!(r.method, Method::Other);
         assert_eq!(r.method_raw, b"PROPFIND");

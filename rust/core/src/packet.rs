@@ -142,7 +142,7 @@ pub fn parse_tcp(hdr: &[u8], segment_len: usize) -> Result<TcpHeader, HeaderErro
 }
 
 /// Murmur3's finaliser: a cheap full-avalanche 32-bit mix.
-fn fmix32(mut h: u32) -> u32 {
+pub fn fmix32(mut h: u32) -> u32 {
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;

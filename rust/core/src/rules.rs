@@ -22,6 +22,7 @@
 //! other URLs keep their node (and its warm cache).
 
 use super::http::{Method, Request};
+use super::packet::fmix32;
 
 /// How a rule's path condition compares against [`Request::path`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,16 +163,6 @@ pub fn url_hash(host: Option<&[u8]>, path: &[u8]) -> u32 {
     }
     hash = fnv1a32_update(hash, &[0]);
     fnv1a32_update(hash, path)
-}
-
-/// Murmur3 finaliser: a cheap full-avalanche 32-bit mix.
-fn fmix32(mut h: u32) -> u32 {
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^= h >> 16;
-    h
 }
 
 /// Rendezvous weight of `node` for a URL hash.
