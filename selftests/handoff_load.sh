@@ -50,7 +50,7 @@ for k, v in sorted(served.items()):
     print(k.replace(" ", "_"), v)
 PY
 cat "$TH_TMP/load" | sed 's/^/# /'
-n() { awk -v k="$1" '$1 == k { print $2 }' "$TH_TMP/load"; }
+n() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$TH_TMP/load"; }
 ok=$(( $(n served-by_node2) + $(n served-by_node3) + $(n served-by_node1) ))
 check_eq "2000 complete responses" 2000 "$ok"
 check "node2 served a share ($(n served-by_node2))" test "$(n served-by_node2)" -ge 400
