@@ -580,6 +580,50 @@ impl Rule {
     }
 }
 
+/// Reads a reply whose attributes are numbered 1..=N in spec order (the
+/// `limits` and `stats` sets) into one slot each; attributes beyond N (a
+/// newer module) are ignored, absent ones stay `None`.
+fn parse_numbered<T: Copy, const N: usize>(
+    reply: &GenlReply,
+    set: AttrSet,
+    read: impl Fn(&Attr<'_>) -> Result<T, ParseError>,
+) -> Result<[Option<T>; N], ParseError> {
+    let mut values = [None; N];
+    for attr in reply.attrs() {
+        let attr = attr?;
+        let idx = usize::from(attr.kind()).wrapping_sub(1);
+        if let Some(slot) = values.get_mut(idx) {
+            *slot = Some(named(set, &attr, read(&attr))?);
+        }
+    }
+    Ok(values)
+}
+
+/// `(name, value)` for each present slot, in spec order.
+fn numbered_entries<T: Copy>(
+    names: &[&'static str],
+    values: &[Option<T>],
+) -> Vec<(&'static str, T)> {
+    names
+        .iter()
+        .zip(values)
+        .filter_map(|(n, v)| v.map(|v| (*n, v)))
+        .collect()
+}
+
+/// Serialises `(name, value)` pairs as one JSON object.
+fn serialize_entries<S: serde::Serializer, T: Serialize>(
+    s: S,
+    entries: Vec<(&'static str, T)>,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(entries.len()))?;
+    for (name, value) in entries {
+        map.serialize_entry(name, &value)?;
+    }
+    map.end()
+}
+
 /// The limits of limits-get, in spec order; absent attributes stay `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -588,38 +632,19 @@ pub struct Limits {
 
 impl Limits {
     pub fn parse(reply: &GenlReply) -> Result<Limits, ParseError> {
-        let set = AttrSet::Limits;
-        let mut l = Limits::default();
-        for attr in reply.attrs() {
-            let attr = attr?;
-            let idx = usize::from(attr.kind()).wrapping_sub(1);
-            let Some(slot) = l.values.get_mut(idx) else {
-                continue;
-            };
-            *slot = Some(named(set, &attr, attr.get_u32())?);
-        }
-        Ok(l)
+        let values = parse_numbered(reply, AttrSet::Limits, |a| a.get_u32())?;
+        Ok(Limits { values })
     }
 
     /// `(name, value)` for each limit present, in spec order.
     pub fn entries(&self) -> Vec<(&'static str, u32)> {
-        LIMITS_NAMES
-            .iter()
-            .zip(self.values)
-            .filter_map(|(n, v)| v.map(|v| (*n, v)))
-            .collect()
+        numbered_entries(&LIMITS_NAMES, &self.values)
     }
 }
 
 impl Serialize for Limits {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let entries = self.entries();
-        let mut map = s.serialize_map(Some(entries.len()))?;
-        for (name, value) in entries {
-            map.serialize_entry(name, &value)?;
-        }
-        map.end()
+        serialize_entries(s, self.entries())
     }
 }
 
@@ -641,39 +666,19 @@ impl Default for Stats {
 
 impl Stats {
     pub fn parse(reply: &GenlReply) -> Result<Stats, ParseError> {
-        let set = AttrSet::Stats;
-        let mut st = Stats::default();
-        for attr in reply.attrs() {
-            let attr = attr?;
-            let idx = usize::from(attr.kind()).wrapping_sub(1);
-            let Some(slot) = st.values.get_mut(idx) else {
-                // Unknown counters (a newer module) are ignored.
-                continue;
-            };
-            *slot = Some(named(set, &attr, attr.get_uint())?);
-        }
-        Ok(st)
+        let values = parse_numbered(reply, AttrSet::Stats, |a| a.get_uint())?;
+        Ok(Stats { values })
     }
 
     /// `(name, value)` for each counter present, in spec order.
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
-        STATS_NAMES
-            .iter()
-            .zip(self.values)
-            .filter_map(|(n, v)| v.map(|v| (*n, v)))
-            .collect()
+        numbered_entries(&STATS_NAMES, &self.values)
     }
 }
 
 impl Serialize for Stats {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let entries = self.entries();
-        let mut map = s.serialize_map(Some(entries.len()))?;
-        for (name, value) in entries {
-            map.serialize_entry(name, &value)?;
-        }
-        map.end()
+        serialize_entries(s, self.entries())
     }
 }
 
