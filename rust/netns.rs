@@ -17,6 +17,8 @@ use crate::{
     },
     channel::Channel,
     handoff_core::{http, rules},
+    sync::{new_spinlock_bh, SpinLockBh},
+    utcp::Listeners,
 };
 use core::pin::Pin;
 use kernel::{
@@ -203,6 +205,8 @@ pub(crate) struct Stats {
     /// Packets of the local stack dropped for a handed-off connection
     /// (SYN/ACK retransmissions, the held request socket's resets).
     pub(crate) fe_tx_dropped: Atomic<u64>,
+    /// ICMP errors about forwarded connections passed on to the back-end.
+    pub(crate) icmp_forwarded: Atomic<u64>,
     /// Packets that could not be forwarded (no route, no memory).
     pub(crate) fwd_errors: Atomic<u64>,
     // Back-end side.
@@ -227,6 +231,13 @@ pub(crate) struct Stats {
     pub(crate) ctl_bad_msgs: Atomic<u64>,
     /// Control connections refused (peer not a configured node).
     pub(crate) ctl_refused: Atomic<u64>,
+    // UTCP.
+    /// Child sockets the listener shim refused (the connection was held or
+    /// handed off, yet a segment reached TCP).
+    pub(crate) utcp_vetoed: Atomic<u64>,
+    /// Held connections whose listener could not be shimmed (not plain
+    /// IPv4 TCP, closing, or no memory).
+    pub(crate) utcp_unshimmed: Atomic<u64>,
 }
 
 impl Stats {
@@ -257,6 +268,7 @@ impl Stats {
             fwd_bytes: Atomic::new(0),
             fe_tx_dropped: Atomic::new(0),
             fwd_errors: Atomic::new(0),
+            icmp_forwarded: Atomic::new(0),
             be_requests: Atomic::new(0),
             be_accepted: Atomic::new(0),
             be_refused: Atomic::new(0),
@@ -270,6 +282,8 @@ impl Stats {
             ctl_msgs_out: Atomic::new(0),
             ctl_bad_msgs: Atomic::new(0),
             ctl_refused: Atomic::new(0),
+            utcp_vetoed: Atomic::new(0),
+            utcp_unshimmed: Atomic::new(0),
         }
     }
 
@@ -341,6 +355,10 @@ pub(crate) struct NetState {
     /// Connections taken over from front-ends (packet path: BH-safe).
     #[pin]
     pub(crate) backend: Table<Backend>,
+    /// Listeners with the UTCP shim (packet path and control path:
+    /// BH-safe).
+    #[pin]
+    pub(crate) utcp: SpinLockBh<Listeners>,
     /// The control channel, used by the namespace's worker.
     #[pin]
     pub(crate) channel: Mutex<Channel>,
@@ -369,6 +387,8 @@ pub(crate) struct Gauges {
     pub(crate) be_conns: u64,
     /// Peers whose control channel is up.
     pub(crate) peers_up: u64,
+    /// Listeners with the UTCP shim.
+    pub(crate) utcp_listeners: u64,
 }
 
 impl NetState {
@@ -401,6 +421,7 @@ impl NetState {
             fe_in_flight,
             be_conns: self.backend.len() as u64,
             peers_up: u64::from(self.peers_up.load(Relaxed)),
+            utcp_listeners: self.utcp.lock().len() as u64,
         }
     }
 
@@ -461,6 +482,7 @@ impl NetState {
             pending <- Table::new(Pending::new),
             next_id: Atomic::new(1),
             backend <- Table::new(Backend::new),
+            utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),
             limits: Limits::new(),
@@ -541,5 +563,6 @@ extern "C" fn th_rs_tick(net: *mut bindings::net) {
     let st = unsafe { NetState::of(net) };
     front::tick(st, net);
     back::tick(st);
+    crate::utcp::prune(st);
     st.kick();
 }

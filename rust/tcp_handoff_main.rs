@@ -13,6 +13,8 @@
 //!   front-end's and back-end's connection tables and packet rewriting.
 //! - [`channel`]: the persistent control connections between nodes and the
 //!   handoff protocol spoken over them.
+//! - [`utcp`]: upper TCP, the shim on the services' listening sockets that
+//!   keeps held and handed-off connections from `accept()`.
 //! - [`dispatch`]: which node serves a request (rules and policies).
 //! - [`netlink`]: the `tcp_handoff` generic netlink family (configuration
 //!   and counters) and the `/proc/net/tcp_handoff` file.
@@ -33,6 +35,7 @@ mod dispatch;
 mod netlink;
 mod netns;
 mod sync;
+mod utcp;
 
 module! {
     type: TcpHandoff,

@@ -86,7 +86,45 @@ setup_ns() {
 	done
 }
 
+# The client's guard (setup_handoff_cluster): every TCP packet the client
+# receives must come from the service address and port, and no reset may
+# reach it unless a test says how many it expects (TH_EXPECT_RST).
+TH_GUARD_NS=""
+TH_GUARD_FAILED=0
+guard_client() { # ns
+	ip netns exec "$1" nft -f - <<'NFT' || return 1
+table ip th_guard {
+	counter resets {}
+	counter foreign {}
+	chain input {
+		type filter hook input priority 0;
+		tcp flags & rst == rst counter name resets
+		ip saddr . tcp sport != { 198.51.100.1 . 80 } counter name foreign
+	}
+}
+NFT
+	TH_GUARD_NS=$1
+}
+guard_count() { # ns counter
+	ip netns exec "$1" nft list counter ip th_guard "$2" | awk '$1 == "packets" { print $2 }'
+}
+guard_check() {
+	[ -n "$TH_GUARD_NS" ] || return 0
+	local ns=$TH_GUARD_NS resets foreign
+	TH_GUARD_NS=""
+	resets=$(guard_count "$ns" resets)
+	foreign=$(guard_count "$ns" foreign)
+	if [ "${resets:-x}" != "${TH_EXPECT_RST:-0}" ] || [ "${foreign:-x}" != 0 ]; then
+		log "FAIL: the client received $resets resets (expected ${TH_EXPECT_RST:-0}) and $foreign packets not from 198.51.100.1:80"
+		TH_GUARD_FAILED=1
+		th_rc=$ksft_fail
+		return 1
+	fi
+	log "ok: the client received only packets from 198.51.100.1:80, $resets resets"
+}
+
 cleanup_ns() {
+	guard_check
 	local ns
 	for ns in "${NS_LIST[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
@@ -96,8 +134,13 @@ cleanup_ns() {
 }
 
 th_cleanup() {
+	local rc=$?
 	cleanup_ns
 	rm -rf "$TH_TMP"
+	# A guard failure fails a test that would otherwise pass.
+	if [ "$rc" = 0 ] && [ "$TH_GUARD_FAILED" = 1 ]; then
+		exit $ksft_fail
+	fi
 }
 trap th_cleanup EXIT
 
@@ -163,6 +206,8 @@ events { worker_connections 256; }
 http {
 	access_log $dir/access.log;
 	client_body_temp_path $dir/tmp;
+	# Tests stall clients on purpose; the guest is slow.
+	send_timeout 600s;
 	proxy_temp_path $dir/tmp;
 	fastcgi_temp_path $dir/tmp;
 	uwsgi_temp_path $dir/tmp;
@@ -196,7 +241,8 @@ CONF
 # configured with all three nodes (the control channel on br-ctl, port
 # 7000) and short linger times; node1 is the front-end of service
 # 198.51.100.1:80 with rules /a/ -> node2, /b/ -> node3, the rest local.
-# Waits until node1's channels to node2 and node3 are up.
+# Waits until node1's channels to node2 and node3 are up. The client's
+# guard checks, when the test ends, that no stray packet reached it.
 setup_handoff_cluster() {
 	setup_cluster || return 1
 	local i j ns
@@ -212,6 +258,7 @@ setup_handoff_cluster() {
 		ip netns exec "$ns" "$HANDOFFCTL" limits set linger 1000 || return 1
 		start_nginx "$ns" "node$i" || return 1
 	done
+	guard_client "$client" || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80 || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 10 prefix /a/ policy rr to 2 || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 20 prefix /b/ policy rr to 3 || return 1

@@ -39,12 +39,13 @@ use crate::{
     btcp::xmit,
     handoff_core::{
         codec::TcpInit,
-        http,
+        http, icmp,
         packet::{flags, Ipv4Header, TcpHeader},
         rewrite,
         seq::{seq_after, Translation},
     },
     netns::{Limits, NetState, Stats},
+    utcp,
 };
 use kernel::{ffi::c_uint, prelude::*};
 
@@ -458,6 +459,10 @@ pub(crate) unsafe fn inbound(
         {
             return bindings::NF_ACCEPT;
         }
+        // The shim guards the listener before the connection is held.
+        // SAFETY: the request socket's listener is valid while the hook
+        // runs (RCU read-side section; listeners are RCU-freed).
+        unsafe { utcp::attach(st, info.listener) };
         let mut t = st.pending.lock(bucket);
         if t.find(&key).is_none() {
             if st.pending.len() >= Limits::get(&st.limits.max_conns) as usize {
@@ -620,6 +625,71 @@ fn send_head_ack(net: *mut bindings::net, a: &AckSeg) {
         // SAFETY: `net` is live; `buf` holds `n` readable bytes.
         unsafe { bindings::th_send_raw(net, buf.as_ptr().cast(), n as u32) };
     }
+}
+
+/// The inbound hook's work for an ICMP message to a service address: an
+/// error that quotes a reply of a forwarded connection (service → client)
+/// is rewritten for its back-end and sent there (design, "ICMP"); the
+/// rest passes.
+///
+/// # Safety
+///
+/// As for [`inbound`].
+pub(crate) unsafe fn icmp_inbound(
+    st: &NetState,
+    net: *mut bindings::net,
+    skb: *mut sk_buff,
+    nhoff: i32,
+) -> c_uint {
+    let mut buf = [0u8; icmp::MAX_LOOK];
+    // SAFETY: `skb` is valid (function precondition).
+    let len = (unsafe { bindings::th_skb_len(skb) } as usize)
+        .saturating_sub(nhoff.max(0) as usize)
+        .min(buf.len());
+    // SAFETY: `buf` has room for `len` bytes; the helper returns null or a
+    // pointer to that many readable bytes.
+    let p =
+        unsafe { bindings::th_skb_header_pointer(skb, nhoff, len as i32, buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return bindings::NF_ACCEPT;
+    }
+    // SAFETY: as above.
+    let pkt = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
+    let Some(q) = icmp::parse_quote(pkt) else {
+        return bindings::NF_ACCEPT;
+    };
+    // The quoted segment went from the service to the client: its
+    // connection's key is the reverse.
+    let key = Key {
+        saddr: q.daddr,
+        daddr: q.saddr,
+        sport: q.dport,
+        dport: q.sport,
+    };
+    let fwd = {
+        let t = st.pending.lock(bucket_of(st, &key));
+        match t.find(&key) {
+            Some(i) if matches!(t.conns[i].phase, Phase::Forwarding | Phase::Tombstone(_)) => {
+                t.conns[i].fwd
+            }
+            _ => None,
+        }
+    };
+    let Some(fwd) = fwd else {
+        return bindings::NF_ACCEPT;
+    };
+    // SAFETY: the hook may steal `skb`; it is ours from here.
+    let owned = unsafe { OwnedSkb::new(skb) };
+    xmit::forward_icmp(st, net, owned, q.len, &fwd);
+    bindings::NF_STOLEN
+}
+
+/// Whether this node holds, decides on or has handed off the connection of
+/// `key` (the UTCP shim then refuses it a child socket).
+pub(crate) fn holds(st: &NetState, key: &Key) -> bool {
+    let t = st.pending.lock(bucket_of(st, key));
+    t.find(key)
+        .is_some_and(|i| !matches!(t.conns[i].phase, Phase::Released(_)))
 }
 
 /// The outbound hook's verdict on a packet the local stack sends from a

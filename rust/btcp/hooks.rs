@@ -11,6 +11,7 @@ use crate::{
     bindings,
     btcp::{back, front},
     handoff_core::{
+        icmp::IPPROTO_ICMP,
         packet::{self, IPPROTO_TCP},
         tcp_options,
     },
@@ -21,8 +22,11 @@ use kernel::ffi::{c_uint, c_void};
 /// What the hooks learn of a TCP packet: addresses, ports, and how the
 /// header parse went.
 enum Classified {
-    /// Not IPv4 TCP with a readable first fragment: not ours to look at.
+    /// Not IPv4 TCP or ICMP with a readable first fragment: not ours to
+    /// look at.
     Other,
+    /// An IPv4 ICMP message with its network header at `nhoff`.
+    Icmp { nhoff: i32, ip: packet::Ipv4Header },
     /// IPv4 TCP with its network header at `nhoff`; `tcp` is `None` when
     /// its header is malformed. `opts` holds the TCP options (the first
     /// `opts_len` bytes).
@@ -61,6 +65,9 @@ unsafe fn classify(skb: *const bindings::sk_buff) -> Classified {
     let hdr = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), buf.len()) };
     let ip = match packet::parse_ipv4(hdr) {
         Ok(ip) if ip.protocol == IPPROTO_TCP && !ip.is_later_fragment => ip,
+        Ok(ip) if ip.protocol == IPPROTO_ICMP && !ip.is_later_fragment => {
+            return Classified::Icmp { nhoff: off, ip };
+        }
         _ => return Classified::Other,
     };
     let mut tbuf = [0u8; packet::TCP_MIN_LEN];
@@ -137,6 +144,15 @@ extern "C" fn th_rs_hook_in(
     }
     // SAFETY: netfilter passes a valid skb with its network header set.
     let classified = unsafe { classify(skb) };
+    // An error about a forwarded connection's reply goes to its back-end.
+    if let Classified::Icmp { nhoff, ip } = classified {
+        if st.services.contains_v4_addr(ip.daddr) {
+            // SAFETY: `net` is the live namespace of `st`; the hook may
+            // steal `skb`, whose network header is at `nhoff`.
+            return unsafe { front::icmp_inbound(st, net, skb, nhoff) };
+        }
+        return bindings::NF_ACCEPT;
+    }
     if let Classified::Tcp {
         nhoff,
         ip,

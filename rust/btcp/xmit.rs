@@ -10,6 +10,7 @@ use crate::{
     bindings::{self, sk_buff},
     btcp::front::{Forward, OwnedSkb},
     handoff_core::{
+        icmp,
         packet::{IPV4_MIN_LEN, TCP_MIN_LEN},
         rewrite::{self, Rewrite},
         seq::Translation,
@@ -134,6 +135,42 @@ pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd
     } else {
         Stats::inc(&st.stats.fwd_packets, 1);
         Stats::inc(&st.stats.fwd_bytes, u64::from(len));
+    }
+}
+
+/// Rewrites an ICMP error about a forwarded connection for its back-end
+/// (`handoff_core::icmp::error_to_be`; the first `len` bytes from the
+/// network header hold everything it changes) and sends it there.
+/// Consumes the packet whatever happens.
+pub(crate) fn forward_icmp(
+    st: &NetState,
+    net: *mut bindings::net,
+    skb: OwnedSkb,
+    len: usize,
+    fwd: &Forward,
+) {
+    let raw = skb.into_raw();
+    let mut partial = false;
+    // SAFETY: `raw` is owned here and holds at least `len` bytes from its
+    // network header (the quote was parsed from them).
+    let p = unsafe { bindings::th_skb_writable(raw, len as u32, &mut partial) };
+    let ok = !p.is_null() && {
+        // SAFETY: the helper made `len` bytes from `p` linear, writable and
+        // private to this buffer.
+        let pkt = unsafe { core::slice::from_raw_parts_mut(p, len) };
+        icmp::error_to_be(pkt, &fwd.tr, fwd.be_addr).is_ok()
+    };
+    if !ok {
+        Stats::inc(&st.stats.fwd_errors, 1);
+        // SAFETY: `raw` is still owned here.
+        drop(unsafe { OwnedSkb::new(raw) });
+        return;
+    }
+    // SAFETY: `net` is live; the buffer is consumed by the call.
+    if unsafe { bindings::th_fe_xmit(net, raw, u32::from_ne_bytes(fwd.be_addr)) } < 0 {
+        Stats::inc(&st.stats.fwd_errors, 1);
+    } else {
+        Stats::inc(&st.stats.icmp_forwarded, 1);
     }
 }
 

@@ -556,4 +556,5 @@ extern "C" fn th_rs_net_pre_exit(net: *mut bindings::net) {
     // SAFETY: `pre_exit` runs before `exit` frees the state.
     let st = unsafe { NetState::of(net) };
     st.channel.lock().close();
+    crate::utcp::close(st);
 }

@@ -8,6 +8,7 @@
  * define them, as Rust-for-Linux's phy drivers do for their callbacks.
  */
 #include <generated/utsrelease.h>
+#include <linux/kmemleak.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
@@ -252,6 +253,9 @@ int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 	out->wscale_ok = ireq->wscale_ok;
 	out->ecn_ok = ireq->ecn_ok;
 	out->usec_ts = treq->req_usec_ts;
+	/* Listeners are freed after an RCU grace period (SOCK_RCU_FREE), and
+	 * the caller is a netfilter hook, inside an RCU read-side section. */
+	out->listener = inet_reqsk(sk)->rsk_listener;
 	ret = TH_SK_REQUEST;
 	sock_gen_put(sk);
 	return ret;
@@ -464,6 +468,130 @@ bool th_has_listener(struct net *net, __be32 daddr, __be16 dport)
 				    0, 0);
 	rcu_read_unlock();
 	return sk != NULL;
+}
+
+/*
+ * UTCP: the shim on a service's IPv4 listening sockets (rust/utcp/).
+ *
+ * A shimmed listener's icsk_af_ops points at th_utcp_ops: a copy of
+ * ipv4_specific whose syn_recv_sock first asks Rust whether the connection
+ * may have a child socket. A vetoed connection gets none: TCP keeps its
+ * request socket and drops the segment, as when the accept queue is full.
+ * Every child that is created gets ipv4_specific back before anyone else
+ * can see it (it is still locked by sk_clone_lock), so no accepted socket
+ * ever points into this module.
+ *
+ * The table is allocated once per module load and deliberately never freed:
+ * process-context readers (setsockopt on the listener) load the pointer
+ * without any lock and may still hold it when the module goes. At unload,
+ * after every listener is restored and an RCU grace period has passed (so
+ * no receive path is inside th_utcp_syn_recv_sock), the table's one hook
+ * is pointed back at the kernel's own function: a late reader then reads a
+ * faithful copy of ipv4_specific. See Documentation/utcp.rst.
+ */
+static struct inet_connection_sock_af_ops *th_utcp_ops;
+/* The kernel's ipv4_specific, which it does not export (see th_utcp_init). */
+static const struct inet_connection_sock_af_ops *th_ipv4_ops;
+
+static struct sock *
+th_utcp_syn_recv_sock(const struct sock *sk, struct sk_buff *skb,
+		      struct request_sock *req, struct dst_entry *dst,
+		      struct request_sock *req_unhash, bool *own_req,
+		      void (*opt_child_init)(struct sock *newsk,
+					     const struct sock *sk))
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct net *net = sock_net(sk);
+	struct sock *child;
+
+	if (th_net_state(net) &&
+	    th_rs_utcp_veto(net, iph->saddr, th->source, iph->daddr, th->dest)) {
+		/* As tcp_v4_syn_recv_sock() does when it creates no child. */
+		dst_release(dst);
+		return NULL;
+	}
+	child = th_ipv4_ops->syn_recv_sock(sk, skb, req, dst, req_unhash,
+					   own_req, opt_child_init);
+	if (child)
+		WRITE_ONCE(inet_csk(child)->icsk_af_ops, th_ipv4_ops);
+	return child;
+}
+
+static int th_utcp_init(void)
+{
+	struct socket *sock;
+	int err;
+
+	/* Every IPv4 TCP socket starts with ipv4_specific: a throwaway one
+	 * tells its address. */
+	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &sock);
+	if (err)
+		return err;
+	th_ipv4_ops = inet_csk(sock->sk)->icsk_af_ops;
+	sock_release(sock);
+	th_utcp_ops = kmemdup(th_ipv4_ops, sizeof(*th_ipv4_ops), GFP_KERNEL);
+	if (!th_utcp_ops)
+		return -ENOMEM;
+	th_utcp_ops->syn_recv_sock = th_utcp_syn_recv_sock;
+	/* Outlives the module on purpose (see above): not a leak. */
+	kmemleak_ignore(th_utcp_ops);
+	return 0;
+}
+
+/* Called once every listener is restored and a grace period has passed. */
+static void th_utcp_exit(void)
+{
+	WRITE_ONCE(th_utcp_ops->syn_recv_sock, th_ipv4_ops->syn_recv_sock);
+}
+
+/*
+ * Shims @sk, a listener reached through a request socket under RCU.
+ * Returns TH_UTCP_ATTACHED with a reference taken for the caller's record,
+ * TH_UTCP_ALREADY when it is shimmed, TH_UTCP_UNSUPPORTED for a listener
+ * whose operations are not plain IPv4 TCP's (a dual-stack IPv6 listener,
+ * MPTCP) or that is closing.
+ */
+int th_utcp_attach(struct sock *sk)
+{
+	const struct inet_connection_sock_af_ops *ops;
+
+	ops = READ_ONCE(inet_csk(sk)->icsk_af_ops);
+	if (ops == th_utcp_ops)
+		return TH_UTCP_ALREADY;
+	if (ops != th_ipv4_ops || sk_is_mptcp(sk) ||
+	    !refcount_inc_not_zero(&sk->sk_refcnt))
+		return TH_UTCP_UNSUPPORTED;
+	if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
+		sock_put(sk);
+		return TH_UTCP_UNSUPPORTED;
+	}
+	ops = cmpxchg(&inet_csk(sk)->icsk_af_ops, th_ipv4_ops,
+		      (const struct inet_connection_sock_af_ops *)th_utcp_ops);
+	if (ops != th_ipv4_ops) {
+		/* Another CPU shimmed it first. */
+		sock_put(sk);
+		return ops == th_utcp_ops ? TH_UTCP_ALREADY : TH_UTCP_UNSUPPORTED;
+	}
+	return TH_UTCP_ATTACHED;
+}
+
+/* Restores @sk's operations exactly and drops the attach reference. */
+void th_utcp_detach(struct sock *sk)
+{
+	cmpxchg(&inet_csk(sk)->icsk_af_ops,
+		(const struct inet_connection_sock_af_ops *)th_utcp_ops,
+		th_ipv4_ops);
+	sock_put(sk);
+}
+
+/* Whether @sk still listens; its bound address and port (network order). */
+bool th_utcp_listening(const struct sock *sk, __be32 *addr, __be16 *port)
+{
+	*addr = READ_ONCE(inet_sk(sk)->inet_rcv_saddr);
+	*port = READ_ONCE(inet_sk(sk)->inet_sport);
+	return READ_ONCE(sk->sk_state) == TCP_LISTEN;
 }
 
 /* A module reference per live handed-off connection: see design.rst. */
@@ -866,9 +994,14 @@ int th_glue_register(void)
 {
 	int err;
 
+	err = th_utcp_init();
+	if (err)
+		return err;
 	th_kobj = kobject_create_and_add("tcp_handoff", kernel_kobj);
-	if (!th_kobj)
+	if (!th_kobj) {
+		th_utcp_exit();
 		return -ENOMEM;
+	}
 	err = sysfs_create_group(th_kobj, &th_attr_group);
 	if (err)
 		goto put_kobj;
@@ -884,12 +1017,16 @@ unregister_pernet:
 	unregister_pernet_subsys(&th_net_ops);
 put_kobj:
 	kobject_put(th_kobj);
+	th_utcp_exit();
 	return err;
 }
 
 void th_glue_unregister(void)
 {
 	genl_unregister_family(&th_genl_family);
+	/* Restores every shimmed listener (pre_exit) and waits a grace period
+	 * before each namespace's exit. */
 	unregister_pernet_subsys(&th_net_ops);
 	kobject_put(th_kobj);
+	th_utcp_exit();
 }

@@ -62,6 +62,7 @@ struct th_reqsk_info {
 	u8 wscale_ok;
 	u8 ecn_ok;
 	u8 usec_ts;
+	struct sock *listener;	/* valid under the caller's RCU section */
 };
 
 int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
@@ -112,6 +113,16 @@ bool th_skb_take_inject_mark(struct sk_buff *skb);
 __be32 th_route_saddr(struct net *net, __be32 daddr);
 bool th_has_listener(struct net *net, __be32 daddr, __be16 dport);
 bool th_module_get(void);
+
+/* UTCP: the listener shim (rust/utcp/). */
+enum {
+	TH_UTCP_ALREADY = 0,
+	TH_UTCP_ATTACHED = 1,
+	TH_UTCP_UNSUPPORTED = 2,
+};
+int th_utcp_attach(struct sock *sk);
+void th_utcp_detach(struct sock *sk);
+bool th_utcp_listening(const struct sock *sk, __be32 *addr, __be16 *port);
 void th_module_put(void);
 
 /* Control-channel sockets (IPv4). */
@@ -133,6 +144,8 @@ void th_rs_net_pre_exit(struct net *net);
 int th_rs_net_init(struct net *net);
 void th_rs_net_exit(struct net *net);
 void th_rs_tick(struct net *net);
+bool th_rs_utcp_veto(struct net *net, __be32 saddr, __be16 sport,
+		     __be32 daddr, __be16 dport);
 int th_rs_proc_show(struct seq_file *m, struct net *net);
 unsigned int th_rs_hook_in(struct sk_buff *skb, const struct nf_hook_state *state);
 unsigned int th_rs_max_nodes(void);

@@ -60,6 +60,8 @@ fn del(req: &Request) -> Result<c_int> {
     };
     cfg.services.remove(i).map_err(|_| ENOENT)?;
     st.services.publish(&cfg.services);
+    // Listeners of the removed service get their own operations back.
+    crate::utcp::detach_unserved(st, &cfg.services);
     Ok(0)
 }
 

@@ -224,6 +224,26 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
     )?;
     f("be_conns", TCP_HANDOFF_A_STATS_BE_CONNS, g.be_conns)?;
     f("peers_up", TCP_HANDOFF_A_STATS_PEERS_UP, g.peers_up)?;
+    f(
+        "utcp_listeners",
+        TCP_HANDOFF_A_STATS_UTCP_LISTENERS,
+        g.utcp_listeners,
+    )?;
+    f(
+        "utcp_vetoed",
+        TCP_HANDOFF_A_STATS_UTCP_VETOED,
+        v(&s.utcp_vetoed),
+    )?;
+    f(
+        "utcp_unshimmed",
+        TCP_HANDOFF_A_STATS_UTCP_UNSHIMMED,
+        v(&s.utcp_unshimmed),
+    )?;
+    f(
+        "icmp_forwarded",
+        TCP_HANDOFF_A_STATS_ICMP_FORWARDED,
+        v(&s.icmp_forwarded),
+    )?;
     Ok(())
 }
 

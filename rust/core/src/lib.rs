@@ -20,6 +20,7 @@
 
 pub mod codec;
 pub mod http;
+pub mod icmp;
 pub mod packet;
 pub mod rewrite;
 pub mod rules;

@@ -53,11 +53,11 @@ pub struct Rewrite<'a> {
     pub partial: bool,
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([
         *b.get(at)?,
         *b.get(at + 1)?,
@@ -66,12 +66,12 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     ]))
 }
 
-fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
+pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
     b.get_mut(at..at + 2)?.copy_from_slice(&v.to_be_bytes());
     Some(())
 }
 
-fn put32(b: &mut [u8], at: usize, v: u32) -> Option<()> {
+pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) -> Option<()> {
     b.get_mut(at..at + 4)?.copy_from_slice(&v.to_be_bytes());
     Some(())
 }

@@ -86,6 +86,12 @@ impl Translation {
         seq.wrapping_sub(self.seq_delta)
     }
 
+    /// A sequence number of the front-end's space (as the client saw it) in
+    /// the back-end's: the inverse of [`Self::be_to_client_seq`].
+    pub fn fe_to_be_seq(&self, seq: u32) -> u32 {
+        seq.wrapping_add(self.seq_delta)
+    }
+
     /// Acknowledgement number of a client segment, as the back-end expects.
     pub fn client_to_be_ack(&self, ack: u32) -> u32 {
         ack.wrapping_add(self.seq_delta)

@@ -93,10 +93,11 @@ pub mod stats_attr {
     pub const TABLE_FULL: u16 = 19;
     pub const HANDOFF_OK: u16 = 21;
     pub const PEERS_UP: u16 = 47;
+    pub const ICMP_FORWARDED: u16 = 51;
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 47] = [
+const STATS_NAMES: [&str; 51] = [
     "nodes",
     "services",
     "rx-packets",
@@ -144,6 +145,10 @@ const STATS_NAMES: [&str; 47] = [
     "fe-in-flight",
     "be-conns",
     "peers-up",
+    "utcp-listeners",
+    "utcp-vetoed",
+    "utcp-unshimmed",
+    "icmp-forwarded",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -954,7 +959,11 @@ mod tests {
             AttrSet::Stats.attr_name(stats_attr::PEERS_UP.into()),
             Some("peers-up")
         );
-        assert_eq!(AttrSet::Stats.attr_name(48), None);
+        assert_eq!(
+            AttrSet::Stats.attr_name(stats_attr::ICMP_FORWARDED.into()),
+            Some("icmp-forwarded")
+        );
+        assert_eq!(AttrSet::Stats.attr_name(52), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
     }
 
