@@ -219,6 +219,9 @@ pub(crate) struct Stats {
     /// Packets sent to clients directly, translated.
     pub(crate) be_tx_packets: Atomic<u64>,
     pub(crate) be_tx_bytes: Atomic<u64>,
+    /// Front-end entries ended because their back-end did not know them
+    /// (RECONCILE answered: a lost TERMINATE, a restarted back-end).
+    pub(crate) reconciled: Atomic<u64>,
     /// TERMINATE messages sent (back-end) and received (front-end).
     pub(crate) terminate_sent: Atomic<u64>,
     pub(crate) terminate_received: Atomic<u64>,
@@ -274,6 +277,7 @@ impl Stats {
             be_refused: Atomic::new(0),
             be_tx_packets: Atomic::new(0),
             be_tx_bytes: Atomic::new(0),
+            reconciled: Atomic::new(0),
             terminate_sent: Atomic::new(0),
             terminate_received: Atomic::new(0),
             ctl_connects: Atomic::new(0),

@@ -104,6 +104,11 @@ table ip th_guard {
 }
 NFT
 	TH_GUARD_NS=$1
+	# For the report when the guard fails: the resets themselves.
+	if command -v tcpdump >/dev/null; then
+		ip netns exec "$1" tcpdump -n -U -i eth0 -w "$TH_TMP/guard.pcap" \
+			'tcp[tcpflags] & tcp-rst != 0' >/dev/null 2>&1 &
+	fi
 }
 guard_count() { # ns counter
 	ip netns exec "$1" nft list counter ip th_guard "$2" | awk '$1 == "packets" { print $2 }'
@@ -116,6 +121,8 @@ guard_check() {
 	foreign=$(guard_count "$ns" foreign)
 	if [ "${resets:-x}" != "${TH_EXPECT_RST:-0}" ] || [ "${foreign:-x}" != 0 ]; then
 		log "FAIL: the client received $resets resets (expected ${TH_EXPECT_RST:-0}) and $foreign packets not from 198.51.100.1:80"
+		[ ! -s "$TH_TMP/guard.pcap" ] ||
+			tcpdump -n -v -r "$TH_TMP/guard.pcap" 2>/dev/null | head -20 | sed 's/^/#   /'
 		TH_GUARD_FAILED=1
 		th_rc=$ksft_fail
 		return 1
@@ -160,25 +167,32 @@ setup_cluster() {
 	ip -n "$sw" link add br-ctl type bridge
 	ip -n "$sw" link set br-data up
 	ip -n "$sw" link set br-ctl up
-	local i host
+	local i
 	for i in client 1 2 3; do
-		if [ "$i" = client ]; then host=$client; else eval "host=\$node$i"; fi
-		ip link add eth0 netns "$host" type veth peer name "d-$i" netns "$sw"
-		ip -n "$sw" link set "d-$i" master br-data up
-		ip -n "$host" link set eth0 up
-		if [ "$i" = client ]; then
-			ip -n "$host" addr add 198.51.100.100/25 dev eth0
-			ip -n "$host" addr add 2001:db8:1::100/64 dev eth0 nodad
-			continue
-		fi
-		ip -n "$host" addr add "198.51.100.$i/25" dev eth0
-		ip -n "$host" addr add "2001:db8:1::$i/64" dev eth0 nodad
-		ip link add eth1 netns "$host" type veth peer name "c-$i" netns "$sw"
-		ip -n "$sw" link set "c-$i" master br-ctl up
-		ip -n "$host" link set eth1 up
-		ip -n "$host" addr add "198.51.100.$((128 + i))/25" dev eth1
-		ip -n "$host" addr add "2001:db8:2::$i/64" dev eth1 nodad
+		cluster_links "$i"
 	done
+}
+
+# cluster_links client|N: plugs the client or node N (its namespace made
+# already) into the bridges, with its addresses.
+cluster_links() {
+	local i=$1 host
+	if [ "$i" = client ]; then host=$client; else eval "host=\$node$i"; fi
+	ip link add eth0 netns "$host" type veth peer name "d-$i" netns "$sw"
+	ip -n "$sw" link set "d-$i" master br-data up
+	ip -n "$host" link set eth0 up
+	if [ "$i" = client ]; then
+		ip -n "$host" addr add 198.51.100.100/25 dev eth0
+		ip -n "$host" addr add 2001:db8:1::100/64 dev eth0 nodad
+		return
+	fi
+	ip -n "$host" addr add "198.51.100.$i/25" dev eth0
+	ip -n "$host" addr add "2001:db8:1::$i/64" dev eth0 nodad
+	ip link add eth1 netns "$host" type veth peer name "c-$i" netns "$sw"
+	ip -n "$sw" link set "c-$i" master br-ctl up
+	ip -n "$host" link set eth1 up
+	ip -n "$host" addr add "198.51.100.$((128 + i))/25" dev eth1
+	ip -n "$host" addr add "2001:db8:2::$i/64" dev eth1 nodad
 }
 
 # start_nginx NS NAME: nginx on port 80 of the namespace, serving pages
@@ -245,24 +259,31 @@ CONF
 # guard checks, when the test ends, that no stray packet reached it.
 setup_handoff_cluster() {
 	setup_cluster || return 1
-	local i j ns
+	local i
 	for i in 1 2 3; do
-		eval "ns=\$node$i"
-		for j in 1 2 3; do
-			if [ "$i" = "$j" ]; then
-				ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 local || return 1
-			else
-				ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 || return 1
-			fi
-		done
-		ip netns exec "$ns" "$HANDOFFCTL" limits set linger 1000 || return 1
-		start_nginx "$ns" "node$i" || return 1
+		cluster_node_config "$i" || return 1
 	done
 	guard_client "$client" || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80 || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 10 prefix /a/ policy rr to 2 || return 1
 	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 20 prefix /b/ policy rr to 3 || return 1
 	wait_peers_up "$node1" 2 || return 1
+}
+
+# cluster_node_config N: node N knows all three nodes, lingers 1 s, and
+# runs nginx.
+cluster_node_config() {
+	local i=$1 j ns
+	eval "ns=\$node$i"
+	for j in 1 2 3; do
+		if [ "$i" = "$j" ]; then
+			ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 local || return 1
+		else
+			ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 || return 1
+		fi
+	done
+	ip netns exec "$ns" "$HANDOFFCTL" limits set linger 1000 || return 1
+	start_nginx "$ns" "node$i"
 }
 
 # wait_peers_up NS N: waits (up to 15 s) until NS has N peers up.

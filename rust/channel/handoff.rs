@@ -16,7 +16,9 @@
 //!
 //! TERMINATE goes both ways and says which way in its reason: the back-end
 //! reports a closed connection ([`TERM_CLOSED`]), the front-end withdraws a
-//! handoff it gave up on ([`TERM_ABORT`]).
+//! handoff it gave up on ([`TERM_ABORT`]). [`reconcile`] is the safety net
+//! for a TERMINATE that never arrived: the front-end lists what it forwards
+//! and the back-end answers [`TERM_UNKNOWN`] for what it does not know.
 
 use super::Channel;
 use crate::{
@@ -29,8 +31,9 @@ use crate::{
     dispatch,
     handoff_core::{
         codec::{
-            Endpoint, HandoffAck, HandoffNak, HandoffRequest, Message, NakReason, TcpInit,
-            Terminate,
+            Endpoint, HandoffAck, HandoffNak, HandoffRequest, Message, NakReason, Reconcile,
+            TcpInit, Terminate, TERMINATE_ABORT as TERM_ABORT, TERMINATE_CLOSED as TERM_CLOSED,
+            TERMINATE_UNKNOWN as TERM_UNKNOWN,
         },
         http,
         packet::flags,
@@ -41,10 +44,9 @@ use crate::{
 };
 use kernel::prelude::*;
 
-/// TERMINATE from a back-end: the connection is closed.
-const TERM_CLOSED: u16 = 0;
-/// TERMINATE from a front-end: forget the handoff, it was served elsewhere.
-const TERM_ABORT: u16 = 1;
+/// How often a front-end lists its forwarded connections to each back-end
+/// (and once right after the channel comes up).
+pub(super) const RECONCILE_MS: u64 = 10_000;
 
 /// Builds `seg` and hands it to the local stack as if received from the
 /// client. Returns false when it could not be injected.
@@ -356,14 +358,91 @@ pub(super) fn on_message(
                     c.phase = Phase::Tombstone(now_ms());
                     drop(p);
                     Stats::inc(&st.stats.terminate_received, 1);
+                    if t.reason == TERM_UNKNOWN {
+                        Stats::inc(&st.stats.reconciled, 1);
+                    }
                 }
+                // A reconciliation answer may cross the TERMINATE that
+                // already ended the entry.
+                _ if t.reason == TERM_UNKNOWN => {}
                 _ => {
                     drop(p);
                     Stats::inc(&st.stats.ctl_bad_msgs, 1);
                 }
             }
         }
+        Message::Reconcile(r) => answer_reconcile(st, ch, from, r),
         _ => Stats::inc(&st.stats.ctl_bad_msgs, 1),
+    }
+}
+
+/// Front-end: lists the connections it forwards to each peer whose
+/// reconciliation is due (see [`Reconcile`]), [`Reconcile::MAX_IDS`] per
+/// message.
+pub(super) fn reconcile(st: &NetState, ch: &mut Channel, now: u64) {
+    let mut i = 0;
+    while i < ch.peers.len() {
+        let p = &ch.peers[i];
+        i += 1;
+        if !p.up || now < p.next_reconcile {
+            continue;
+        }
+        let node = p.id;
+        ch.peers[i - 1].next_reconcile = now + RECONCILE_MS;
+        let mut ids = KVec::new();
+        let mut short = false;
+        st.pending.for_each(|_, b| {
+            for c in b.conns.iter() {
+                if c.node == node
+                    && c.phase == Phase::Forwarding
+                    && ids.push(c.conn_id, GFP_ATOMIC).is_err()
+                {
+                    short = true;
+                }
+            }
+        });
+        if short {
+            // Try again soon with what memory allows then.
+            ch.peers[i - 1].next_reconcile = now + 1000;
+        }
+        let mut raw = [0u8; 8 * Reconcile::MAX_IDS];
+        for chunk in ids.chunks(Reconcile::MAX_IDS) {
+            let msg = Reconcile::encode_ids(chunk, &mut raw)
+                .and_then(|n| Reconcile::from_raw(&raw[..n]))
+                .map(Message::Reconcile);
+            if let Ok(msg) = msg {
+                ch.send(st, node, &msg);
+            }
+        }
+    }
+}
+
+/// Back-end: answers a front-end's [`Reconcile`] with a TERMINATE for
+/// each listed connection this node does not have.
+fn answer_reconcile(st: &NetState, ch: &mut Channel, from: u32, r: &Reconcile<'_>) {
+    let mut known = KVec::new();
+    let mut short = false;
+    st.backend.for_each(|_, b| {
+        for c in b.conns.iter().filter(|c| c.fe_node == from) {
+            short |= known.push(c.conn_id, GFP_ATOMIC).is_err();
+        }
+    });
+    if short {
+        // Without the whole list nothing is torn down by mistake: the
+        // front-end asks again next round.
+        return;
+    }
+    known.sort_unstable();
+    for id in r.ids() {
+        if known.binary_search(&id).is_err() {
+            let msg = Message::Terminate(Terminate {
+                conn_id: id,
+                reason: TERM_UNKNOWN,
+            });
+            if ch.send(st, from, &msg) {
+                Stats::inc(&st.stats.terminate_sent, 1);
+            }
+        }
     }
 }
 

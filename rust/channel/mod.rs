@@ -14,7 +14,10 @@
 //! peer's HELLO names a configured node whose address is the connection's
 //! source. Anything else is refused and counted. A lost or silent
 //! connection is closed and retried with exponential back-off (100 ms up
-//! to 5 s); KEEPALIVEs every second keep a silent peer detectable.
+//! to 5 s); KEEPALIVEs every second keep a silent peer detectable. Every
+//! 10 s, and whenever a channel comes up, a front-end lists the connections
+//! it forwards to that peer (RECONCILE), so one whose TERMINATE was lost
+//! does not stay forever.
 //!
 //! The messages themselves (framing, bodies) are `handoff_core::codec`;
 //! what they do is in [`handoff`].
@@ -62,6 +65,9 @@ pub(crate) struct Peer {
     backoff: u64,
     last_rx: u64,
     last_tx: u64,
+    /// When the front-end next lists its forwarded connections to this
+    /// peer (`handoff::reconcile`).
+    pub(crate) next_reconcile: u64,
 }
 
 impl Peer {
@@ -80,6 +86,7 @@ impl Peer {
             backoff: BACKOFF_MIN_MS,
             last_rx: 0,
             last_tx: 0,
+            next_reconcile: 0,
         }
     }
 }
@@ -449,6 +456,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                     if !ch.peers[i].up {
                         ch.peers[i].up = true;
                         ch.peers[i].backoff = BACKOFF_MIN_MS;
+                        ch.peers[i].next_reconcile = now;
                         Stats::inc(&st.stats.ctl_connects, 1);
                         pr_info!("node {}: control channel up\n", ch.peers[i].id);
                     }
@@ -535,6 +543,7 @@ fn run(st: &NetState, net: *mut bindings::net) {
     handoff::decide(st, net, &mut ch);
     handoff::timeouts(st, net, &mut ch, now);
     handoff::terminates(st, &mut ch);
+    handoff::reconcile(st, &mut ch, now);
     flush(st, net, &mut ch, now);
     st.set_peers_up(ch.peers.iter().filter(|p| p.up).count() as u32);
     st.set_peer_states(&ch);

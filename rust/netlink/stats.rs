@@ -244,6 +244,11 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         TCP_HANDOFF_A_STATS_ICMP_FORWARDED,
         v(&s.icmp_forwarded),
     )?;
+    f(
+        "reconciled",
+        TCP_HANDOFF_A_STATS_RECONCILED,
+        v(&s.reconciled),
+    )?;
     Ok(())
 }
 

@@ -100,6 +100,8 @@ pub enum MsgType {
     Terminate = 5,
     /// [`Keepalive`].
     Keepalive = 6,
+    /// [`Reconcile`].
+    Reconcile = 7,
 }
 
 impl MsgType {
@@ -112,6 +114,7 @@ impl MsgType {
             4 => MsgType::HandoffNak,
             5 => MsgType::Terminate,
             6 => MsgType::Keepalive,
+            7 => MsgType::Reconcile,
             _ => return None,
         })
     }
@@ -125,6 +128,7 @@ impl MsgType {
             MsgType::HandoffNak => 4,
             MsgType::Terminate => 5,
             MsgType::Keepalive => 6,
+            MsgType::Reconcile => 7,
         }
     }
 }
@@ -848,6 +852,92 @@ impl Keepalive {
     }
 }
 
+/// Front-end to back-end: the connections (ids) the front-end forwards to
+/// the receiver. The back-end answers a [`Terminate`] with reason
+/// [`TERMINATE_UNKNOWN`] for each id it does not know, so an entry whose
+/// TERMINATE was lost (a channel that broke with it queued, a back-end that
+/// restarted) does not forward forever: established entries never expire
+/// by idleness, this is how they are reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconcile<'a> {
+    /// The ids, 8 bytes each, big-endian (see [`Reconcile::ids`]).
+    raw: &'a [u8],
+}
+
+/// [`Terminate::reason`]: the connection ended normally (FIN or RST seen).
+pub const TERMINATE_CLOSED: u16 = 0;
+/// [`Terminate::reason`]: the front-end gave the handoff up; the back-end
+/// must forget it.
+pub const TERMINATE_ABORT: u16 = 1;
+/// [`Terminate::reason`]: answer to [`Reconcile`]: the back-end does not
+/// know the connection.
+pub const TERMINATE_UNKNOWN: u16 = 2;
+
+impl<'a> Reconcile<'a> {
+    /// Most ids in one message.
+    pub const MAX_IDS: usize = 128;
+
+    /// A message listing the ids already encoded in `raw` (8 bytes each,
+    /// big-endian; see [`Reconcile::encode_ids`]).
+    pub fn from_raw(raw: &'a [u8]) -> Result<Self, CodecError> {
+        if raw.len() % 8 != 0 || raw.len() / 8 > Self::MAX_IDS {
+            return Err(CodecError::BadField);
+        }
+        Ok(Reconcile { raw })
+    }
+
+    /// Encodes up to [`Self::MAX_IDS`] ids into `out` (at least 8 bytes per
+    /// id), returning the bytes used; give them to [`Self::from_raw`].
+    pub fn encode_ids(ids: &[u64], out: &mut [u8]) -> Result<usize, CodecError> {
+        if ids.len() > Self::MAX_IDS {
+            return Err(CodecError::Oversized);
+        }
+        let mut w = Writer::new(out);
+        for id in ids {
+            w.u64(*id)?;
+        }
+        Ok(w.pos)
+    }
+
+    /// The ids listed.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + 'a {
+        self.raw
+            .chunks_exact(8)
+            .map(|c| u64::from_be_bytes(<[u8; 8]>::try_from(c).unwrap_or([0; 8])))
+    }
+
+    /// How many ids are listed.
+    pub fn len(&self) -> usize {
+        self.raw.len() / 8
+    }
+
+    /// Whether no id is listed.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Encodes the body into `out`, returning its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, CodecError> {
+        let mut w = Writer::new(out);
+        w.u16(u16::try_from(self.len()).map_err(|_| CodecError::Oversized)?)?;
+        w.put(self.raw)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body: a count, then that many ids.
+    pub fn decode(body: &'a [u8]) -> Result<Self, CodecError> {
+        let mut r = Reader { buf: body };
+        let n = usize::from(r.u16()?);
+        if n > Self::MAX_IDS {
+            return Err(CodecError::BadField);
+        }
+        // Bytes after the ids are ignored (forward compatibility).
+        Ok(Reconcile {
+            raw: r.take(n * 8)?,
+        })
+    }
+}
+
 /// Any control message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message<'a> {
@@ -863,6 +953,8 @@ pub enum Message<'a> {
     Terminate(Terminate),
     /// See [`Keepalive`].
     Keepalive(Keepalive),
+    /// See [`Reconcile`].
+    Reconcile(Reconcile<'a>),
 }
 
 impl<'a> Message<'a> {
@@ -875,6 +967,7 @@ impl<'a> Message<'a> {
             Message::HandoffNak(_) => MsgType::HandoffNak,
             Message::Terminate(_) => MsgType::Terminate,
             Message::Keepalive(_) => MsgType::Keepalive,
+            Message::Reconcile(_) => MsgType::Reconcile,
         }
     }
 
@@ -887,6 +980,7 @@ impl<'a> Message<'a> {
             Message::HandoffNak(m) => m.encode(out),
             Message::Terminate(m) => m.encode(out),
             Message::Keepalive(m) => m.encode(out),
+            Message::Reconcile(m) => m.encode(out),
         }
     }
 
@@ -900,6 +994,7 @@ impl<'a> Message<'a> {
             MsgType::HandoffNak => Message::HandoffNak(HandoffNak::decode(body)?),
             MsgType::Terminate => Message::Terminate(Terminate::decode(body)?),
             MsgType::Keepalive => Message::Keepalive(Keepalive::decode(body)?),
+            MsgType::Reconcile => Message::Reconcile(Reconcile::decode(body)?),
         })
     }
 }
@@ -975,7 +1070,54 @@ mod tests {
 
     const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
-    fn samples() -> [Message<'static>; 9] {
+    /// Ids 1, 2 and u64::MAX, as a [`Reconcile`] lists them.
+    const RECONCILE_IDS: [u8; 24] = {
+        let mut b = [0u8; 24];
+        b[7] = 1;
+        b[15] = 2;
+        let mut i = 16;
+        while i < 24 {
+            b[i] = 0xff;
+            i += 1;
+        }
+        b
+    };
+
+    #[test]
+    fn reconcile_lists_ids_and_rejects_bad_counts() {
+        let mut raw = [0u8; 8 * 3];
+        let n = Reconcile::encode_ids(&[1, 2, u64::MAX], &mut raw).unwrap();
+        assert_eq!(raw[..n], RECONCILE_IDS);
+        let r = Reconcile::from_raw(&raw[..n]).unwrap();
+        let ids: [u64; 3] = {
+            let mut it = r.ids();
+            [it.next().unwrap(), it.next().unwrap(), it.next().unwrap()]
+        };
+        assert_eq!(ids, [1, 2, u64::MAX]);
+        assert_eq!(r.len(), 3);
+        assert!(Reconcile::from_raw(&raw[..7]).is_err());
+        let many = [0u8; 8 * (Reconcile::MAX_IDS + 1)];
+        assert_eq!(Reconcile::from_raw(&many).err(), Some(CodecError::BadField));
+        let ids = [0u64; Reconcile::MAX_IDS + 1];
+        let mut big = [0u8; 8 * (Reconcile::MAX_IDS + 1)];
+        assert_eq!(
+            Reconcile::encode_ids(&ids, &mut big).err(),
+            Some(CodecError::Oversized)
+        );
+        // A count that disagrees with the body, either way.
+        assert_eq!(
+            Reconcile::decode(&[0, 2, 0, 0, 0, 0, 0, 0, 0, 1]).err(),
+            Some(CodecError::Truncated)
+        );
+        assert_eq!(Reconcile::decode(&[0, 0, 9]).map(|r| r.len()), Ok(0));
+        assert_eq!(
+            Reconcile::decode(&[0x01, 0x00]).err(),
+            Some(CodecError::BadField)
+        );
+        assert_eq!(Reconcile::decode(&[0]).err(), Some(CodecError::Truncated));
+    }
+
+    fn samples() -> [Message<'static>; 11] {
         [
             Message::Hello(Hello {
                 node_id: 7,
@@ -1049,6 +1191,8 @@ mod tests {
                 in_flight: 0,
                 load: u32::MAX,
             }),
+            Message::Reconcile(Reconcile::from_raw(&RECONCILE_IDS).unwrap()),
+            Message::Reconcile(Reconcile::from_raw(&[]).unwrap()),
         ]
     }
 
@@ -1084,6 +1228,7 @@ mod tests {
                 Message::HandoffNak(_) => HandoffNak::LEN,
                 Message::Terminate(_) => Terminate::LEN,
                 Message::Keepalive(_) => Keepalive::LEN,
+                Message::Reconcile(r) => 2 + 8 * r.len(),
             };
             assert_eq!(n, want);
         }
@@ -1306,10 +1451,10 @@ mod tests {
         assert_eq!(NakReason::from_u16(1), NakReason::NoListener);
         assert_eq!(NakReason::from_u16(6), NakReason::Internal);
         assert_eq!(NakReason::from_u16(7), NakReason::Unknown(7));
-        for v in 1..=6u8 {
+        for v in 1..=7u8 {
             assert_eq!(MsgType::from_u8(v).map(MsgType::as_u8), Some(v));
         }
-        assert_eq!(MsgType::from_u8(7), None);
+        assert_eq!(MsgType::from_u8(8), None);
     }
 
     #[test]

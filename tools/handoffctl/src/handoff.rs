@@ -97,7 +97,7 @@ pub mod stats_attr {
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 51] = [
+const STATS_NAMES: [&str; 52] = [
     "nodes",
     "services",
     "rx-packets",
@@ -149,6 +149,7 @@ const STATS_NAMES: [&str; 51] = [
     "utcp-vetoed",
     "utcp-unshimmed",
     "icmp-forwarded",
+    "reconciled",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -963,7 +964,7 @@ mod tests {
             AttrSet::Stats.attr_name(stats_attr::ICMP_FORWARDED.into()),
             Some("icmp-forwarded")
         );
-        assert_eq!(AttrSet::Stats.attr_name(52), None);
+        assert_eq!(AttrSet::Stats.attr_name(53), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
     }
 
