@@ -66,8 +66,13 @@ struct Cli {
     #[arg(short = 'n', long, value_name = "NAME", global = true)]
     netns: Option<String>,
 
+    /// Read commands from FILE ('-' for stdin), one per line, like ip -batch;
+    /// stops at the first that fails
+    #[arg(short = 'b', long, value_name = "FILE")]
+    batch: Option<String>,
+
     #[command(subcommand)]
-    object: Object,
+    object: Option<Object>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -747,6 +752,110 @@ fn wants_json(args: &[String]) -> bool {
     false
 }
 
+/// Splits one batch line into words: blanks separate them, `"..."` and
+/// `'...'` quote, `#` starts a comment outside quotes.
+fn batch_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.get_or_insert_with(String::new).push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                cur.get_or_insert_with(String::new);
+            }
+            (None, '#') if cur.is_none() => break,
+            (None, c) if c.is_whitespace() => words.extend(cur.take()),
+            (None, c) => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("unterminated quote".into());
+    }
+    words.extend(cur);
+    Ok(words)
+}
+
+/// Runs every command of a batch file in one process (and one namespace
+/// switch): the cheap way to load hundreds of rules. Each line is what
+/// would follow `handoffctl` on a command line, without global options.
+/// Stops at the first failing line, naming it on stderr, with that
+/// command's exit code.
+fn batch(file: &str, netns: Option<&str>, out: Output) -> ExitCode {
+    let text = if file == "-" {
+        let mut t = String::new();
+        io::Read::read_to_string(&mut io::stdin(), &mut t).map(|_| t)
+    } else {
+        std::fs::read_to_string(file)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            out.error(&AppError::Other {
+                msg: format!("cannot read batch file {file}: {e}"),
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            });
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(ns) = netns {
+        if let Err(e) = enter_netns(ns) {
+            out.error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    }
+    for (n, line) in text.lines().enumerate() {
+        let fail = |err: AppError| {
+            out.error(&err);
+            let _ = writeln!(
+                io::stderr(),
+                "handoffctl: batch {file} line {} failed",
+                n + 1
+            );
+            ExitCode::from(err.exit_code())
+        };
+        let words = match batch_words(line) {
+            Ok(w) if w.is_empty() => continue,
+            Ok(w) => w,
+            Err(e) => return fail(AppError::Usage(e)),
+        };
+        let argv = std::iter::once("handoffctl".to_string()).chain(words);
+        let object = match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                object: Some(object),
+                batch: None,
+                netns: None,
+                ..
+            }) => object,
+            Ok(_) => {
+                return fail(AppError::Usage(
+                    "a batch line is one command, without --batch or --netns".into(),
+                ))
+            }
+            Err(e) => {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or("invalid usage");
+                let msg = first.strip_prefix("error: ").unwrap_or(first);
+                return fail(AppError::Usage(msg.into()));
+            }
+        };
+        match plan(&object)
+            .map_err(AppError::from)
+            .and_then(|a| execute(a, out))
+        {
+            Ok(text) => {
+                if !text.is_empty() && write_stdout(&text).is_err() {
+                    return ExitCode::from(1);
+                }
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
@@ -776,14 +885,23 @@ fn main() -> ExitCode {
         pretty: cli.pretty,
     };
 
-    let result = plan(&cli.object)
-        .map_err(AppError::from)
-        .and_then(|action| {
+    let result = match (&cli.object, &cli.batch) {
+        (Some(_), Some(_)) => Err(AppError::Usage(
+            "--batch takes its commands from the file, not the command line".into(),
+        )),
+        (Some(object), None) => plan(object).map_err(AppError::from).and_then(|action| {
             if let Some(ns) = &cli.netns {
                 enter_netns(ns)?;
             }
             execute(action, out)
-        });
+        }),
+        (None, Some(file)) => {
+            return batch(file, cli.netns.as_deref(), out);
+        }
+        (None, None) => Err(AppError::Usage(
+            "an OBJECT (node, service, rule, limits, stats) or --batch FILE is required".into(),
+        )),
+    };
     match result {
         Ok(text) => {
             if !text.is_empty() && write_stdout(&text).is_err() {
@@ -841,7 +959,7 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.json);
-        match plan(&cli.object).unwrap() {
+        match plan(cli.object.as_ref().unwrap()).unwrap() {
             Action::NodeAdd(n) => {
                 assert_eq!(n.id, 2);
                 assert_eq!(n.port, 7000);
@@ -851,19 +969,28 @@ mod tests {
         }
         let cli = parse(&["-n", "ns1", "node", "show"]).unwrap();
         assert_eq!(cli.netns.as_deref(), Some("ns1"));
-        assert!(matches!(plan(&cli.object).unwrap(), Action::NodeShow(None)));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::NodeShow(None)
+        ));
         let cli = parse(&["node", "show", "3", "-p"]).unwrap();
         assert!(cli.pretty);
         assert!(matches!(
-            plan(&cli.object).unwrap(),
+            plan(cli.object.as_ref().unwrap()).unwrap(),
             Action::NodeShow(Some(3))
         ));
         let cli = parse(&["service", "add", "[2001:db8::1]:80"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::ServiceAdd(_)));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::ServiceAdd(_)
+        ));
         let cli = parse(&["stats", "show"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::StatsShow));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::StatsShow
+        ));
         let cli = parse(&["raw", "node-add", "99:00000001", "1:02000000"]).unwrap();
-        match plan(&cli.object).unwrap() {
+        match plan(cli.object.as_ref().unwrap()).unwrap() {
             Action::Raw {
                 dump,
                 op,
@@ -882,7 +1009,7 @@ mod tests {
             "2,3",
         ])
         .unwrap();
-        match plan(&cli.object).unwrap() {
+        match plan(cli.object.as_ref().unwrap()).unwrap() {
             Action::RuleAdd(r) => {
                 assert_eq!(r.prio, 10);
                 assert_eq!(r.targets, vec![2, 3]);
@@ -891,32 +1018,60 @@ mod tests {
             _ => panic!("wrong action"),
         }
         let cli = parse(&["rule", "del", "prio", "10"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleDel(10)));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::RuleDel(10)
+        ));
         let cli = parse(&["-j", "rule", "show"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleShow));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::RuleShow
+        ));
         let cli = parse(&["rule", "ls"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::RuleShow));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::RuleShow
+        ));
         let cli = parse(&["limits", "set", "linger", "500"]).unwrap();
-        match plan(&cli.object).unwrap() {
+        match plan(cli.object.as_ref().unwrap()).unwrap() {
             Action::LimitsSet(l) => assert_eq!(l, vec![(handoff::limits_attr::LINGER_MS, 500)]),
             _ => panic!("wrong action"),
         }
         let cli = parse(&["limits", "show"]).unwrap();
-        assert!(matches!(plan(&cli.object).unwrap(), Action::LimitsShow));
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::LimitsShow
+        ));
         let cli = parse(&["raw", "rule-get"]).unwrap();
         assert!(matches!(
-            plan(&cli.object).unwrap(),
+            plan(cli.object.as_ref().unwrap()).unwrap(),
             Action::Raw { op: 10, .. }
         ));
         let cli = parse(&["raw", "--dump", "3"]).unwrap();
         assert!(matches!(
-            plan(&cli.object).unwrap(),
+            plan(cli.object.as_ref().unwrap()).unwrap(),
             Action::Raw {
                 dump: true,
                 op: 3,
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn batch_lines_split_like_a_shell() {
+        assert_eq!(
+            batch_words("rule add prio 1 host 'a b' # c").unwrap(),
+            ["rule", "add", "prio", "1", "host", "a b"]
+        );
+        assert!(batch_words("  # only a comment").unwrap().is_empty());
+        assert!(batch_words("").unwrap().is_empty());
+        assert_eq!(batch_words("x \"\" y").unwrap(), ["x", "", "y"]);
+        assert_eq!(batch_words("a#b").unwrap(), ["a#b"]);
+        assert!(batch_words("host 'a").is_err());
+        // Either --batch or an object: main refuses both or neither.
+        assert!(parse(&["-b", "f"]).unwrap().object.is_none());
+        assert!(parse(&[]).unwrap().batch.is_none());
     }
 
     #[test]
@@ -945,7 +1100,8 @@ mod tests {
             &["limits", "set", "linger", "1"],
         ] {
             let cli = parse(bad).unwrap();
-            let err = AppError::from(plan(&cli.object).err().expect("must fail"));
+            let object = cli.object.expect("an object");
+            let err = AppError::from(plan(&object).err().expect("must fail"));
             assert_eq!(err.exit_code(), 2, "{:?}", bad);
             assert_eq!(err.errno(), libc::EINVAL);
         }
