@@ -63,8 +63,10 @@ selftests: module tools
 check: lint host-test tools module
 	bash scripts/selftests.sh
 
-# The long runs (soaks, full matrices, multi-VM) join here as they land.
-check-full: check
+# make check plus the long variants (TH_FULL=1): the full TCP option
+# product; soaks and multi-VM runs join here as they land.
+check-full: lint host-test tools module
+	TH_FULL=1 bash scripts/selftests.sh
 
 demo: module tools
 	bash scripts/demo.sh

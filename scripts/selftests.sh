@@ -4,45 +4,121 @@
 #
 #   scripts/selftests.sh [TEST...]
 #
-# Prints the guest's KTAP stream, adds one result of its own (the kernel log
-# is free of KASAN/UBSAN/lockdep/WARN splats), and ends with the line
-# 'selftests: N passed, N failed'. Exits non-zero on any failure.
+# The tests are shared out over TH_JOBS guests that run side by side (default:
+# one per host CPU, at most 2; each guest gets one vCPU then), each with its
+# own module load, kmemleak scan and kernel-log check. Prints each guest's
+# KTAP stream, adds one result per guest of its own (the kernel log is free
+# of KASAN/UBSAN/lockdep/WARN splats), and ends with the line
+# 'selftests: N passed, N failed, N skipped'. Exits non-zero on any failure.
+#
+# TH_FULL=1 (make check-full) also runs the long variants of the tests
+# (full option products, soaks), with longer timeouts.
 . "$(dirname "$0")/common.sh"
 
 # TH_RESULTS (a folder name under results/) keeps concurrent runs apart.
 ko=$(bash "$TOP/scripts/module.sh" debug)
 name=${TH_RESULTS:-selftests}
 results=$TOP/results/$name
+# How long each test took last time, to share them out evenly.
+declare -A weight
+while read -r t secs; do
+	weight[$t]=$secs
+done < <(cat "$results"/guest*/run.log 2>/dev/null |
+	grep -aoE '[a-z0-9_]+\.sh: exit [0-9]+ after [0-9]+ s' | awk '{ sub(":", "", $1); print $1, $5 }')
 rm -rf "$results"
 mkdir -p "$results"
 cp "$ko" "$results/tcp_handoff.ko"
-set +e
-bash "$TOP/scripts/vm.sh" --flavour debug --results "$results" -- \
-	bash "$SRC_IN_ROOT/selftests/run_tests.sh" "$SRC_IN_ROOT/results/$name/tcp_handoff.ko" "$@"
-rc=$?
-set -e
-touch "$results/output.txt"
-count() { grep -cE "$1" "$results/output.txt" || true; }
-pass=$(count '^ok [0-9]+ ')
-skip=$(count '^ok [0-9]+ .*# SKIP')
-fail=$(count '^not ok [0-9]+ ')
-pass=$((pass - skip))
-planned=$(sed -n '0,/^1\.\.[0-9]*$/s/^1\.\.\([0-9]*\)$/\1/p' "$results/output.txt")
-ran=$((pass + skip + fail))
-if [ -n "$planned" ] && [ "$ran" -lt "$planned" ]; then
-	echo "not ok - $((planned - ran)) planned tests never reported (guest died?)"
-	fail=$((fail + planned - ran))
-fi
-if [ -e "$results/splat" ]; then
-	echo "not ok - kernel log clean (no KASAN/UBSAN/lockdep/WARN/BUG)"
-	fail=$((fail + 1))
-elif [ -s "$results/dmesg.txt" ]; then
-	echo "ok - kernel log clean (no KASAN/UBSAN/lockdep/WARN/BUG)"
-	pass=$((pass + 1))
+
+if [ $# -gt 0 ]; then
+	tests=("$@")
 else
-	echo "not ok - kernel log clean: the guest wrote no kernel log"
-	fail=$((fail + 1))
+	read -r -a tests <<<"$(make -s --no-print-directory -C "$TOP/selftests" print-tests)"
 fi
-[ "$rc" = 0 ] || [ "$fail" -gt 0 ] || { echo "not ok - guest exit code $rc"; fail=$((fail + 1)); }
+jobs=${TH_JOBS:-$(nproc)}
+[ "$jobs" -le 2 ] || jobs=2
+[ "$jobs" -le "${#tests[@]}" ] || jobs=${#tests[@]}
+[ "$jobs" -ge 1 ] || jobs=1
+smp=2
+[ "$jobs" -eq 1 ] || smp=1
+
+env=()
+timeout=3000
+if [ "${TH_FULL:-0}" = 1 ]; then
+	env=(env TH_FULL=1)
+	timeout=14400
+fi
+
+# Longest first, each to the guest with the least work so far (by the last
+# run's durations; a test never timed counts one minute). Each guest then
+# runs its share in the Makefile's order.
+declare -a group load
+for ((k = 0; k < jobs; k++)); do load[k]=0; done
+declare -a guest_of
+while read -r secs i; do
+	best=0
+	for ((k = 1; k < jobs; k++)); do
+		[ "${load[k]}" -lt "${load[best]}" ] && best=$k
+	done
+	guest_of[i]=$best
+	load[best]=$((load[best] + secs))
+done < <(for i in "${!tests[@]}"; do echo "${weight[${tests[i]}]:-60} $i"; done | sort -rn)
+for i in "${!tests[@]}"; do
+	group[guest_of[i]]+=" ${tests[i]}"
+done
+
+pids=()
+for ((k = 0; k < jobs; k++)); do
+	dir=$results/guest$k
+	mkdir -p "$dir"
+	# shellcheck disable=SC2086 # the group is a word list
+	(
+		set +e
+		TH_SMP=$smp bash "$TOP/scripts/vm.sh" --flavour debug --timeout "$timeout" \
+			--results "$dir" -- "${env[@]}" bash "$SRC_IN_ROOT/selftests/run_tests.sh" \
+			"$SRC_IN_ROOT/results/$name/tcp_handoff.ko" ${group[k]} >"$dir/run.log" 2>&1
+		echo $? >"$dir/rc"
+	) &
+	pids+=($!)
+	log "guest $k: ${group[k]# }"
+done
+# Progress while the guests run: each test's verdict as it comes; the
+# whole logs follow at the end.
+tail -q -n +1 -F "$results"/guest*/run.log 2>/dev/null |
+	grep --line-buffered -aE '^(ok|not ok) [0-9]+ |exit [0-9]+ after' &
+progress=$!
+wait "${pids[@]}"
+kill "$progress" 2>/dev/null
+
+pass=0 skip=0 fail=0
+for ((k = 0; k < jobs; k++)); do
+	dir=$results/guest$k
+	echo "# ---- guest $k:${group[k]}"
+	cat "$dir/run.log"
+	touch "$dir/output.txt"
+	count() { grep -acE "$1" "$dir/output.txt" || true; }
+	p=$(count '^ok [0-9]+ ')
+	s=$(count '^ok [0-9]+ .*# SKIP')
+	f=$(count '^not ok [0-9]+ ')
+	p=$((p - s))
+	planned=$(sed -n '0,/^1\.\.[0-9]*$/s/^1\.\.\([0-9]*\)$/\1/p' "$dir/output.txt")
+	ran=$((p + s + f))
+	if [ -n "$planned" ] && [ "$ran" -lt "$planned" ]; then
+		echo "not ok - guest $k: $((planned - ran)) planned tests never reported (guest died?)"
+		f=$((f + planned - ran))
+	fi
+	if [ -e "$dir/splat" ]; then
+		echo "not ok - guest $k: kernel log clean (no KASAN/UBSAN/lockdep/WARN/BUG)"
+		f=$((f + 1))
+	elif [ -s "$dir/dmesg.txt" ]; then
+		echo "ok - guest $k: kernel log clean (no KASAN/UBSAN/lockdep/WARN/BUG)"
+		p=$((p + 1))
+	else
+		echo "not ok - guest $k: kernel log clean: the guest wrote no kernel log"
+		f=$((f + 1))
+	fi
+	rc=$(cat "$dir/rc" 2>/dev/null || echo 1)
+	[ "$rc" = 0 ] || [ "$f" -gt 0 ] || { echo "not ok - guest $k: exit code $rc"; f=$((f + 1)); }
+	pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + f))
+done
 echo "selftests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -8,6 +8,7 @@
 #
 # TCG by default. KVM=1 asks for KVM, used only when a short probe boot
 # shows that it works (on some hosts /dev/kvm exists but guests hang).
+# TH_SMP sets the number of vCPUs (default 2).
 # The guest has no network device: tests build their own in namespaces.
 # Exits with COMMAND's exit code; 1 when the kernel log shows a splat
 # (KASAN, UBSAN, lockdep, WARN, BUG, Oops) or the guest died.
@@ -45,7 +46,7 @@ echo >>"$results/command.sh"
 qemu_cmd() { # accel timeout
 	local accel=$1 t=$2
 	in_sysroot timeout --foreground -k 10 "$t" qemu-system-x86_64 -accel "$accel" -cpu max \
-		-m "$mem" -smp 2 -display none -no-reboot -nodefaults -serial stdio -net none \
+		-m "$mem" -smp "${TH_SMP:-2}" -display none -no-reboot -nodefaults -serial stdio -net none \
 		-kernel "$ktree/arch/x86/boot/bzImage" \
 		-virtfs local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$res_in_root,mount_tag=results,security_model=none,multidevs=remap" \

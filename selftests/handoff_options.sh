@@ -7,6 +7,8 @@
 # each one either completes a 1 MiB download through a handoff, or is
 # refused by the back-end (it cannot grant what the front-end granted) and
 # served by the front-end, as the design says. Never a broken transfer.
+# make check-full adds the whole product of the three options on the three
+# hosts.
 source "$(dirname "$0")/lib.sh"
 require_module
 require_tool nginx
@@ -65,8 +67,29 @@ case_ "FE large rmem, BE small, client no SACK" node2 \
 	"node1:tcp_rmem=4096 1048576 33554432" "node2:tcp_rmem=4096 16384 65536" client:tcp_sack=0
 case_ "FE answers with SYN cookies" node1 node1:tcp_syncookies=2
 case_ "SYN cookies on the FE, client without timestamps" node1 node1:tcp_syncookies=2 client:tcp_timestamps=0
-check_eq "each back-end refusal was counted (3 cases)" 3 "$(( $(stat_of "$node1" handoff-nak) - nak0 ))"
-check_eq "node2 refused exactly those 3" 3 "$(stat_of "$node2" be-refused)"
+naks=3
+
+# make check-full (TH_FULL=1): the whole product of timestamps, SACK and
+# window scaling on client, front-end and back-end, 512 cases. The back-end
+# refuses (and the front-end serves) exactly when the front-end granted an
+# option the back-end cannot: the client and the front-end have it on and
+# the back-end has it off.
+if [ "${TH_FULL:-0}" = 1 ]; then
+	opts=(tcp_timestamps tcp_sack tcp_window_scaling)
+	for bits in $(seq 0 511); do
+		settings=() want=node2
+		for k in 0 1 2; do
+			c=$((bits >> k & 1)) f=$((bits >> (3 + k) & 1)) b=$((bits >> (6 + k) & 1))
+			settings+=("client:${opts[k]}=$c" "node1:${opts[k]}=$f" "node2:${opts[k]}=$b")
+			[ "$c$f$b" = 110 ] && want=node1
+		done
+		[ "$want" = node1 ] && naks=$((naks + 1))
+		case_ "product $bits" "$want" "${settings[@]}"
+	done
+fi
+
+check_eq "each back-end refusal was counted ($naks cases)" "$naks" "$(( $(stat_of "$node1" handoff-nak) - nak0 ))"
+check_eq "node2 refused exactly those" "$naks" "$(stat_of "$node2" be-refused)"
 check "node1: table empty" wait_stat "$node1" entries 0 80
 check "node2: table empty" wait_stat "$node2" be-conns 0 60
 exit $th_rc

@@ -270,8 +270,10 @@ setup_handoff_cluster() {
 	wait_peers_up "$node1" 2 || return 1
 }
 
-# cluster_node_config N: node N knows all three nodes, lingers 1 s, and
-# runs nginx.
+# cluster_node_config N: node N knows all three nodes, lingers 3 s (a
+# short TIME_WAIT: long enough that a slow guest's last ACK after a
+# TERMINATE still finds its tombstone, short enough to drain tables
+# quickly), and runs nginx.
 cluster_node_config() {
 	local i=$1 j ns
 	eval "ns=\$node$i"
@@ -282,7 +284,7 @@ cluster_node_config() {
 			ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 || return 1
 		fi
 	done
-	ip netns exec "$ns" "$HANDOFFCTL" limits set linger 1000 || return 1
+	ip netns exec "$ns" "$HANDOFFCTL" limits set linger 3000 || return 1
 	start_nginx "$ns" "node$i"
 }
 

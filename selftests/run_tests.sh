@@ -11,6 +11,8 @@ ko=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=$(sed -n 's/^timeout=//p' "$here/settings")
+# The long variants of make check-full (TH_FULL=1) take longer.
+[ "${TH_FULL:-0}" != 1 ] || timeout=$((timeout * 8))
 if [ $# -gt 0 ]; then
 	tests=("$@")
 else
