@@ -19,12 +19,16 @@
 ko=$(bash "$TOP/scripts/module.sh" debug)
 name=${TH_RESULTS:-selftests}
 results=$TOP/results/$name
-# How long each test took last time, to share them out evenly.
+# How long each test takes, to share them out evenly: selftests/timings,
+# then what the last run here measured.
 declare -A weight
 while read -r t secs; do
 	weight[$t]=$secs
-done < <(cat "$results"/guest*/run.log 2>/dev/null |
-	grep -aoE '[a-z0-9_]+\.sh: exit [0-9]+ after [0-9]+ s' | awk '{ sub(":", "", $1); print $1, $5 }')
+done < <(
+	grep -v '^#' "$TOP/selftests/timings" 2>/dev/null
+	cat "$results"/guest*/run.log 2>/dev/null |
+		grep -aoE '[a-z0-9_]+\.sh: exit [0-9]+ after [0-9]+ s' | awk '{ sub(":", "", $1); print $1, $5 }'
+)
 rm -rf "$results"
 mkdir -p "$results"
 cp "$ko" "$results/tcp_handoff.ko"
@@ -48,9 +52,9 @@ if [ "${TH_FULL:-0}" = 1 ]; then
 	timeout=14400
 fi
 
-# Longest first, each to the guest with the least work so far (by the last
-# run's durations; a test never timed counts one minute). Each guest then
-# runs its share in the Makefile's order.
+# Longest first, each to the guest with the least work so far (a test never
+# timed counts one minute). Each guest then runs its share in the
+# Makefile's order.
 declare -a group load
 for ((k = 0; k < jobs; k++)); do load[k]=0; done
 declare -a guest_of
