@@ -468,6 +468,11 @@ impl NetState {
         self.peers_up.load(Relaxed) > 0
     }
 
+    /// The namespace this state belongs to (valid while the state is).
+    pub(crate) fn net(&self) -> *mut bindings::net {
+        self.net as *mut bindings::net
+    }
+
     /// Schedules the namespace's worker (any context).
     pub(crate) fn kick(&self) {
         // SAFETY: `net` is the live namespace this state belongs to (the

@@ -12,7 +12,8 @@
 # 'selftests: N passed, N failed, N skipped'. Exits non-zero on any failure.
 #
 # TH_FULL=1 (make check-full) also runs the long variants of the tests
-# (full option products, soaks), with longer timeouts.
+# (full option products, soaks), with longer timeouts; TH_FULL_STEP=N runs
+# every Nth case of a product only.
 . "$(dirname "$0")/common.sh"
 
 # TH_RESULTS (a folder name under results/) keeps concurrent runs apart.
@@ -48,7 +49,7 @@ smp=2
 env=()
 timeout=3000
 if [ "${TH_FULL:-0}" = 1 ]; then
-	env=(env TH_FULL=1)
+	env=(env TH_FULL=1 TH_FULL_STEP="${TH_FULL_STEP:-1}")
 	timeout=14400
 fi
 

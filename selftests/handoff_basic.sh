@@ -48,6 +48,6 @@ check "node1's tombstones expire" wait_stat "$node1" fe-tombstones 0 100
 check_eq "node1: TERMINATE received for each handoff" 4 "$(stat_of "$node1" terminate-received)"
 check_eq "node1: nothing forwarding" 0 "$(stat_of "$node1" fe-forwarding)"
 check "node1: table empty" wait_stat "$node1" entries 0 60
-check "node2: table empty" wait_stat "$node2" be-conns 0 60
-check "node3: table empty" wait_stat "$node3" be-conns 0 60
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
+check "node3: table empty" wait_stat "$node3" be-conns 0 150
 exit $th_rc

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # When a handoff cannot happen the client is still served, by the
 # front-end itself, and never hangs: the back-end's data link is down (no
-# route to the client: NAK), the back-end has no listener (NAK),
+# route to the client: NAK), the back-end has no listener (NAK), its
+# table is full (NAK), the tuple it would use is busy (NAK), and a host
+# that is not a node tries to open a control channel (refused),
 # the back-end's control link dies under a request (timeout), the channel
 # is down (no handoff tried), and it comes back (handoffs resume).
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +30,77 @@ check_eq "no listener on node3: /b/ served by node1" "served-by node1" "$(get /b
 check_eq "node3 refused twice in all" 2 "$(stat_of "$node3" be-refused)"
 check_eq "node1 counted both NAKs" 2 "$(st handoff-nak)"
 check_eq "node1 served both locally" 2 "$(st fallback-local)"
+
+# node2's table is full: it refuses, node1 serves. One connection, kept
+# open, fills a table of one.
+ip netns exec "$node2" "$HANDOFFCTL" limits set max-conns 1
+ip netns exec "$client" python3 - "$TH_TMP" <<'PY' &
+import os, socket, sys, time
+s = socket.create_connection(("198.51.100.1", 80))
+s.sendall(b"GET /a/ HTTP/1.1\r\nHost: t\r\n\r\n")
+resp = b""
+while b"served-by" not in resp:
+    resp += s.recv(4096)
+open(sys.argv[1] + "/held", "wb").write(resp)
+while not os.path.exists(sys.argv[1] + "/release"):
+    time.sleep(0.2)
+s.close()
+PY
+holder=$!
+check "node2 holds one connection" wait_stat "$node2" be-conns 1 100
+refused=$(stat_of "$node2" be-refused)
+check_eq "node2's table full: /a/ served by node1" "served-by node1" "$(get /a/)"
+check_eq "node2 refused it" $((refused + 1)) "$(stat_of "$node2" be-refused)"
+touch "$TH_TMP/release"
+wait "$holder"
+check "the held one was node2's" grep -q "served-by node2" "$TH_TMP/held"
+ip netns exec "$node2" "$HANDOFFCTL" limits set max-conns 16384
+
+# The client already has a connection from the same port straight to
+# node2: the tuple node2 would use is busy, it refuses, node1 serves.
+guard_allow 198.51.100.2 80
+refused=$(stat_of "$node2" be-refused)
+check_eq "tuple busy on node2: /a/ served by node1" "served-by node1" \
+	"$(ip netns exec "$client" python3 - <<'PY'
+import socket
+def sock():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("198.51.100.100", 40123))
+    return s
+direct = sock()
+direct.connect(("198.51.100.2", 80))
+s = sock()
+s.connect(("198.51.100.1", 80))
+s.sendall(b"GET /a/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+resp = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    resp += b
+print(resp.split(b"\r\n\r\n", 1)[1].decode().strip())
+direct.close()
+PY
+)"
+check_eq "node2 refused it" $((refused + 1)) "$(stat_of "$node2" be-refused)"
+
+# A host that is not a configured node cannot open a control channel.
+ip -n "$node3" addr add 198.51.100.140/25 dev eth1
+ip netns exec "$node3" python3 -c '
+import socket
+s = socket.socket()
+s.bind(("198.51.100.140", 0))
+s.connect(("198.51.100.129", 7000))
+s.sendall(b"\x01" * 64)
+s.settimeout(5)
+try:
+    s.recv(1)
+except OSError:
+    pass
+'
+check "node1 refused an unconfigured peer" test "$(st ctl-refused)" -ge 1
+check_eq "its channels stay up" 2 "$(st peers-up)"
 
 # node2's control link goes down: the request in flight times out.
 ip -n "$node2" link set eth1 down

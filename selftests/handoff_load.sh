@@ -64,6 +64,6 @@ for n in 2 3; do
 done
 check "node1: table empty" wait_stat "$node1" entries 0 150
 check_eq "node1: no forwarding entry left" 0 "$(stat_of "$node1" fe-forwarding)"
-check "node2: table empty" wait_stat "$node2" be-conns 0 100
-check "node3: table empty" wait_stat "$node3" be-conns 0 100
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
+check "node3: table empty" wait_stat "$node3" be-conns 0 150
 exit $th_rc

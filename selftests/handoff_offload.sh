@@ -68,5 +68,5 @@ rtx=$(ip netns exec "$client" nstat -az TcpRetransSegs | awk '/TcpRetransSegs/ {
 check "the client did retransmit meanwhile ($rtx)" test "${rtx:-0}" -ge 1
 ip netns exec "$node1" tc qdisc del dev eth1 root
 check "node1: table empty" wait_stat "$node1" entries 0 80
-check "node2: table empty" wait_stat "$node2" be-conns 0 60
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
 exit $th_rc

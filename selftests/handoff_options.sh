@@ -74,9 +74,10 @@ naks=3
 # refuses (and the front-end serves) exactly when the front-end granted an
 # option the back-end cannot: the client and the front-end have it on and
 # the back-end has it off.
+# TH_FULL_STEP=N runs every Nth case only (a sample of the product).
 if [ "${TH_FULL:-0}" = 1 ]; then
 	opts=(tcp_timestamps tcp_sack tcp_window_scaling)
-	for bits in $(seq 0 511); do
+	for bits in $(seq 0 "${TH_FULL_STEP:-1}" 511); do
 		settings=() want=node2
 		for k in 0 1 2; do
 			c=$((bits >> k & 1)) f=$((bits >> (3 + k) & 1)) b=$((bits >> (6 + k) & 1))
@@ -91,5 +92,5 @@ fi
 check_eq "each back-end refusal was counted ($naks cases)" "$naks" "$(( $(stat_of "$node1" handoff-nak) - nak0 ))"
 check_eq "node2 refused exactly those" "$naks" "$(stat_of "$node2" be-refused)"
 check "node1: table empty" wait_stat "$node1" entries 0 80
-check "node2: table empty" wait_stat "$node2" be-conns 0 60
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
 exit $th_rc

@@ -40,5 +40,5 @@ for ns in "$client" "$node1" "$node2" "$node3"; do
 	check_eq "no packet became ct invalid in ${ns%%-*}" 0 "$invalid"
 done
 check "node1: table empty" wait_stat "$node1" entries 0 80
-check "node2: table empty" wait_stat "$node2" be-conns 0 60
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
 exit $th_rc

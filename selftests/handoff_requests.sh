@@ -62,5 +62,5 @@ check_eq "head sent one byte at a time, served by node2" 1 "$(case_of bytewise)"
 check_eq "two pipelined requests, both answered by node2" 2 "$(case_of pipelined)"
 check_eq "node1 handed every connection off" 0 "$(stat_of "$node1" handoff-nak)"
 check "node1: table empty" wait_stat "$node1" entries 0 80
-check "node2: table empty" wait_stat "$node2" be-conns 0 60
+check "node2: table empty" wait_stat "$node2" be-conns 0 150
 exit $th_rc

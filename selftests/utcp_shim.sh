@@ -69,8 +69,8 @@ check_eq "the new listener is shimmed" 1 "$(stat_of "$node1" utcp-listeners)"
 # rmmod restores the listener: it must keep serving, and close, without the
 # module's code.
 check "node1's table drains" wait_stat "$node1" entries 0 80
-check "node2's table drains" wait_stat "$node2" be-conns 0 60
-check "node3's table drains" wait_stat "$node3" be-conns 0 60
+check "node2's table drains" wait_stat "$node2" be-conns 0 150
+check "node3's table drains" wait_stat "$node3" be-conns 0 150
 check "rmmod with a shimmed listener" rmmod tcp_handoff
 check_eq "the restored listener serves /a/ itself" "served-by node1" "$(get /a/)"
 check_eq "and again" "served-by node1" "$(get /b/)"

@@ -266,31 +266,60 @@ pub(crate) unsafe fn outbound(
     Some(verdict)
 }
 
-/// Housekeeping, every tick: entries of closed connections go after the
-/// linger time.
+/// Housekeeping, every tick: entries of closed connections go, and with
+/// them the local socket's hold on the tuple.
+///
+/// The front-end forwards late client packets for `linger` after it hears
+/// TERMINATE, which is after this node saw the connection close: this
+/// node keeps translating for twice that. Then the entry goes, and so must
+/// anything that could still answer under the back-end's own address: a
+/// TIME_WAIT socket of the tuple is removed with it, and a socket still
+/// closing (FIN retransmissions) keeps the entry until it is done.
 pub(crate) fn tick(st: &NetState) {
     let now = super::front::now_ms();
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
-    let mut gone = KVec::new();
+    let mut due = KVec::new();
     st.backend.for_each(|_, b| {
-        let mut i = 0;
-        while i < b.conns.len() {
-            let expired = match b.conns[i].phase {
-                Phase::Closing(at) | Phase::Aborted(at) => {
-                    !b.conns[i].terminate_pending && now.saturating_sub(at) >= linger
-                }
+        for c in b.conns.iter().filter(|c| !c.terminate_pending) {
+            let expired = match c.phase {
+                Phase::Closing(at) => now.saturating_sub(at) >= 2 * linger,
+                Phase::Aborted(at) => now.saturating_sub(at) >= linger,
                 _ => false,
             };
-            if expired {
-                if let Ok(c) = b.conns.remove(i) {
-                    st.backend.removed(1);
-                    // On failure the entry is dropped here, under the lock.
-                    let _ = gone.push(c, GFP_ATOMIC);
-                }
-            } else {
-                i += 1;
+            // Without memory the entry waits for the next tick.
+            if expired && due.push(c.key, GFP_ATOMIC).is_err() {
+                break;
             }
         }
     });
-    drop(gone);
+    for key in due {
+        // SAFETY: the namespace is live while its timer runs;
+        // network-order arguments.
+        let held = unsafe {
+            bindings::th_tuple_release(
+                st.net(),
+                u32::from_ne_bytes(key.client),
+                key.cport.to_be(),
+                u32::from_ne_bytes(key.local),
+                key.port.to_be(),
+            )
+        };
+        if held != bindings::TH_SK_NONE as i32 {
+            continue;
+        }
+        let gone = {
+            let mut b = st.backend.lock(bucket_of(st, &key));
+            match b.get_mut(&key) {
+                Some(c) if matches!(c.phase, Phase::Closing(_) | Phase::Aborted(_)) => {
+                    b.remove(&key)
+                }
+                _ => None,
+            }
+        };
+        if gone.is_some() {
+            st.backend.removed(1);
+        }
+        // Dropped here, outside the lock (it may hold a module reference).
+        drop(gone);
+    }
 }

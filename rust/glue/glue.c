@@ -19,6 +19,7 @@
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
+#include <net/inet_timewait_sock.h>
 #include <net/ip.h>
 #include <net/route.h>
 #include <net/tcp.h>
@@ -257,6 +258,35 @@ int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 	 * the caller is a netfilter hook, inside an RCU read-side section. */
 	out->listener = inet_reqsk(sk)->rsk_listener;
 	ret = TH_SK_REQUEST;
+	sock_gen_put(sk);
+	return ret;
+}
+
+/*
+ * The back-end lets a closed connection's tuple go. A TIME_WAIT socket
+ * still holding it is removed: with the module's entry gone it would answer
+ * late segments under the node's own address. Returns TH_SK_FULL or
+ * TH_SK_REQUEST while a live socket owns the tuple (the caller waits), else
+ * TH_SK_NONE.
+ */
+int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
+		     __be32 daddr, __be16 dport)
+{
+	struct sock *sk;
+	int ret;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
+				       0, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return TH_SK_NONE;
+	if (sk->sk_state == TCP_TIME_WAIT) {
+		/* Drops the lookup's reference too. */
+		inet_twsk_deschedule_put(inet_twsk(sk));
+		return TH_SK_NONE;
+	}
+	ret = sk->sk_state == TCP_NEW_SYN_RECV ? TH_SK_REQUEST : TH_SK_FULL;
 	sock_gen_put(sk);
 	return ret;
 }

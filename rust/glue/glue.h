@@ -67,6 +67,8 @@ struct th_reqsk_info {
 
 int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 		    __be16 dport, int dif, struct th_reqsk_info *out);
+int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
+		     __be32 daddr, __be16 dport);
 void th_net_unregister_hooks(struct net *net);
 int th_net_proc_create(struct net *net);
 void th_net_proc_remove(struct net *net);
