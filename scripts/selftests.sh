@@ -75,6 +75,7 @@ pids=()
 for ((k = 0; k < jobs; k++)); do
 	dir=$results/guest$k
 	mkdir -p "$dir"
+	: >"$dir/run.log" # before the progress tail below looks for it
 	# shellcheck disable=SC2086 # the group is a word list
 	(
 		set +e
