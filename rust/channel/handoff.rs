@@ -371,7 +371,7 @@ pub(super) fn on_message(
                 }
             }
         }
-        Message::Reconcile(r) => answer_reconcile(st, ch, from, r),
+        Message::Reconcile(r) => answer_reconcile(ch, from, r),
         _ => Stats::inc(&st.stats.ctl_bad_msgs, 1),
     }
 }
@@ -417,33 +417,58 @@ pub(super) fn reconcile(st: &NetState, ch: &mut Channel, now: u64) {
     }
 }
 
-/// Back-end: answers a front-end's [`Reconcile`] with a TERMINATE for
-/// each listed connection this node does not have.
-fn answer_reconcile(st: &NetState, ch: &mut Channel, from: u32, r: &Reconcile<'_>) {
-    let mut known = KVec::new();
-    let mut short = false;
-    st.backend.for_each(|_, b| {
-        for c in b.conns.iter().filter(|c| c.fe_node == from) {
-            short |= known.push(c.conn_id, GFP_ATOMIC).is_err();
-        }
-    });
-    if short {
+/// Back-end: notes the ids a front-end asks about; [`answer_reconciles`]
+/// answers them all after the run has read every peer's input.
+fn answer_reconcile(ch: &mut Channel, from: u32, r: &Reconcile<'_>) {
+    if ch.asked.reserve(r.len(), GFP_KERNEL).is_err() {
         // Without the whole list nothing is torn down by mistake: the
         // front-end asks again next round.
         return;
     }
-    known.sort_unstable();
     for id in r.ids() {
-        if known.binary_search(&id).is_err() {
-            let msg = Message::Terminate(Terminate {
-                conn_id: id,
-                reason: TERM_UNKNOWN,
-            });
-            if ch.send(st, from, &msg) {
-                Stats::inc(&st.stats.terminate_sent, 1);
+        // Room was reserved above.
+        let _ = ch.asked.push_within_capacity((from, id));
+    }
+}
+
+/// Back-end: answers TERMINATE ([`TERM_UNKNOWN`]) for each id asked this
+/// run ([`answer_reconcile`]) that no entry of the table carries.
+///
+/// A front-end lists up to [`Reconcile::MAX_IDS`] ids per message, so one
+/// round over a large table arrives as hundreds of messages; the table is
+/// scanned once per worker run, not once per message. The scan follows the
+/// messages, and every id a front-end lists had its back-end entry before
+/// the HANDOFF_ACK that made the front-end forward it: a live connection is
+/// never reported unknown. An entry removed after the scan is caught by the
+/// next round.
+pub(super) fn answer_reconciles(st: &NetState, ch: &mut Channel) {
+    if ch.asked.is_empty() {
+        return;
+    }
+    let asked = core::mem::take(&mut ch.asked);
+    let mut known = KVec::new();
+    let mut short = known.reserve(st.backend.len(), GFP_KERNEL).is_err();
+    st.backend.for_each(|_, b| {
+        for c in b.conns.iter() {
+            short |= known.push((c.fe_node, c.conn_id), GFP_ATOMIC).is_err();
+        }
+    });
+    if !short {
+        known.sort_unstable();
+        for &(from, id) in asked.iter() {
+            if known.binary_search(&(from, id)).is_err() {
+                let msg = Message::Terminate(Terminate {
+                    conn_id: id,
+                    reason: TERM_UNKNOWN,
+                });
+                if ch.send(st, from, &msg) {
+                    Stats::inc(&st.stats.terminate_sent, 1);
+                }
             }
         }
     }
+    // Without the whole table (`short`) nothing is torn down by mistake:
+    // the front-end asks again next round.
 }
 
 /// Front-end: the back-end took connection `a.conn_id` over.

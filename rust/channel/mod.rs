@@ -114,6 +114,9 @@ pub(crate) struct Channel {
     listener: Option<Sock>,
     pub(crate) peers: KVec<Peer>,
     incoming: KVec<Incoming>,
+    /// Back-end: (front-end, id) pairs asked about this run, answered by
+    /// `handoff::answer_reconciles`.
+    pub(crate) asked: KVec<(u32, u64)>,
     /// Set in `pre_exit`: the namespace is going, nothing reopens.
     closed: bool,
 }
@@ -125,6 +128,7 @@ impl Channel {
             listener: None,
             peers: KVec::new(),
             incoming: KVec::new(),
+            asked: KVec::new(),
             closed: false,
         }
     }
@@ -540,6 +544,7 @@ fn run(st: &NetState, net: *mut bindings::net) {
     connect(st, net, &mut ch, now);
     service_incoming(st, net, &mut ch, now);
     service_peers(st, net, &mut ch, now);
+    handoff::answer_reconciles(st, &mut ch);
     handoff::decide(st, net, &mut ch);
     handoff::timeouts(st, net, &mut ch, now);
     handoff::terminates(st, &mut ch);

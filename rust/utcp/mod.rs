@@ -100,22 +100,32 @@ pub(crate) unsafe fn attach(st: &NetState, listener: *mut bindings::sock) {
     if listener.is_null() {
         return;
     }
+    // The shim itself is switched without the list's lock: nearly every
+    // held connection finds its listener shimmed already, and that answer
+    // costs one load. Only a listener shimmed just now takes the
+    // namespace's lock, to be recorded.
+    // SAFETY: `listener` is valid (function precondition).
+    match unsafe { bindings::th_utcp_attach(listener) } as u32 {
+        bindings::TH_UTCP_ATTACHED => {}
+        bindings::TH_UTCP_ALREADY => return,
+        _ => {
+            Stats::inc(&st.stats.utcp_unshimmed, 1);
+            return;
+        }
+    }
+    // INVARIANT: attached just now, with its reference; dropping the
+    // record (on every path below) detaches again.
+    let shimmed = Shimmed(listener);
     let mut l = st.utcp.lock();
+    // `close` may have run between the attach and the lock: then the
+    // record is dropped on return, which restores the listener at once.
     if l.closed || l.list.reserve(1, GFP_ATOMIC).is_err() {
         Stats::inc(&st.stats.utcp_unshimmed, 1);
         return;
     }
-    // SAFETY: `listener` is valid (function precondition).
-    match unsafe { bindings::th_utcp_attach(listener) } as u32 {
-        bindings::TH_UTCP_ATTACHED => {
-            // INVARIANT: attached just now, with its reference.
-            if let Err(e) = l.list.push_within_capacity(Shimmed(listener)) {
-                // Cannot happen (room was reserved); dropping detaches.
-                drop(e);
-            }
-        }
-        bindings::TH_UTCP_ALREADY => {}
-        _ => Stats::inc(&st.stats.utcp_unshimmed, 1),
+    if let Err(e) = l.list.push_within_capacity(shimmed) {
+        // Cannot happen (room was reserved); dropping detaches.
+        drop(e);
     }
 }
 
