@@ -11,7 +11,7 @@ setup_cluster || exit $ksft_fail
 
 for i in 1 2 3; do
 	eval "ns=\$node$i"
-	ip netns exec "$ns" "$HANDOFFCTL" service add "198.51.100.$i:80"
+	"$HANDOFFCTL" -n "$ns" service add "198.51.100.$i:80"
 	start_nginx "$ns" "node$i" || { log "FAIL: nginx on node$i"; exit $ksft_fail; }
 done
 for i in 1 2 3; do

@@ -23,7 +23,7 @@ table inet filter {
 }
 NFT
 done
-ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
 start_nginx "$node1" node1 || { log "FAIL: nginx"; exit $ksft_fail; }
 for n in 1 2 3; do
 	check_eq "request $n" "served-by node1" "$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/)"

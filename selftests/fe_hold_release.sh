@@ -11,7 +11,7 @@ require_tool nginx
 require_tool curl
 require_tool nstat
 setup_cluster || exit $ksft_fail
-ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
 start_nginx "$node1" node1 || { log "FAIL: nginx"; exit $ksft_fail; }
 st() { stat_of "$node1" "$1"; }
 

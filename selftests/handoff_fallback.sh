@@ -12,7 +12,7 @@ require_module
 require_tool nginx
 require_tool curl
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
-ip netns exec "$node1" "$HANDOFFCTL" limits set handoff-timeout 1500
+"$HANDOFFCTL" -n "$node1" limits set handoff-timeout 1500
 get() { ip netns exec "$client" curl -s --max-time 10 "http://198.51.100.1$1"; }
 st() { stat_of "$node1" "$1"; }
 
@@ -33,7 +33,7 @@ check_eq "node1 served both locally" 2 "$(st fallback-local)"
 
 # node2's table is full: it refuses, node1 serves. One connection, kept
 # open, fills a table of one.
-ip netns exec "$node2" "$HANDOFFCTL" limits set max-conns 1
+"$HANDOFFCTL" -n "$node2" limits set max-conns 1
 ip netns exec "$client" python3 - "$TH_TMP" <<'PY' &
 import os, socket, sys, time
 s = socket.create_connection(("198.51.100.1", 80))
@@ -54,7 +54,7 @@ check_eq "node2 refused it" $((refused + 1)) "$(stat_of "$node2" be-refused)"
 touch "$TH_TMP/release"
 wait "$holder"
 check "the held one was node2's" grep -q "served-by node2" "$TH_TMP/held"
-ip netns exec "$node2" "$HANDOFFCTL" limits set max-conns 16384
+"$HANDOFFCTL" -n "$node2" limits set max-conns 16384
 
 # The client already has a connection from the same port straight to
 # node2: the tuple node2 would use is busy, it refuses, node1 serves.

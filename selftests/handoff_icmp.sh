@@ -42,7 +42,7 @@ while True:
 open(tmp + "/body", "wb").write(data.split(b"\r\n\r\n", 1)[1])
 PY
 reader=$!
-for _ in $(seq 100); do [ -s "$TH_TMP/port" ] && break; sleep 0.2; done
+for _ in $(seq 100); do [ -s "$TH_TMP/port" ] && break; th_sleep 0.2; done
 check "the download is handed off" wait_stat "$node1" fe-forwarding 1 100
 sleep 3 # the client's window fills; node2 waits
 kill "$dump"; wait "$dump" 2>/dev/null

@@ -16,35 +16,35 @@ require_tool curl
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 want_sum=$(sha256sum "$TH_TMP/random-1m" | cut -d' ' -f1)
 
-sys() { # ns key value
-	ip netns exec "$1" sysctl -qw "net.ipv4.$2=$3"
-}
-defaults() {
-	local ns
-	for ns in "$client" "$node1" "$node2"; do
-		sys "$ns" tcp_timestamps 1
-		sys "$ns" tcp_sack 1
-		sys "$ns" tcp_window_scaling 1
-		sys "$ns" tcp_rmem "4096 131072 6291456"
-	done
-	sys "$node1" tcp_syncookies 1
-}
-
-# case NAME EXPECTED-NODE SETTINGS...: SETTINGS are ns:key=value.
+# case NAME EXPECTED-NODE SETTINGS...: SETTINGS are ns:key=value, applied
+# over the defaults; one process per host.
 case_() {
-	local name=$1 want=$2 s ns kv
+	local name=$1 want=$2 s h kv
 	shift 2
-	defaults
+	local -A set=(
+		[client]="net.ipv4.tcp_timestamps=1 net.ipv4.tcp_sack=1 net.ipv4.tcp_window_scaling=1"
+		[node1]="net.ipv4.tcp_timestamps=1 net.ipv4.tcp_sack=1 net.ipv4.tcp_window_scaling=1 net.ipv4.tcp_syncookies=1"
+		[node2]="net.ipv4.tcp_timestamps=1 net.ipv4.tcp_sack=1 net.ipv4.tcp_window_scaling=1"
+	)
+	local -A rmem=([client]="4096 131072 6291456" [node1]="4096 131072 6291456" [node2]="4096 131072 6291456")
 	for s in "$@"; do
-		ns=${s%%:*} kv=${s#*:}
-		eval "ns=\$$ns"
-		sys "$ns" "${kv%%=*}" "${kv#*=}"
+		h=${s%%:*} kv=${s#*:}
+		case $kv in
+		tcp_rmem=*) rmem[$h]=${kv#*=} ;;
+		*) set[$h]+=" net.ipv4.$kv" ;;
+		esac
 	done
-	local out node sum
+	for h in client node1 node2; do
+		# shellcheck disable=SC2086 # a list of settings
+		ns_sysctl "${!h}" ${set[$h]} "net.ipv4.tcp_rmem=${rmem[$h]}"
+	done
+	local out node="" sum k v
 	out=$(ip netns exec "$client" curl -s --max-time 60 -D "$TH_TMP/hdr" -o "$TH_TMP/body" \
 		-w '%{http_code}' http://198.51.100.1/a/big)
-	node=$(awk 'tolower($1) == "x-node:" { print $2 }' "$TH_TMP/hdr" | tr -d '\r')
-	sum=$(sha256sum "$TH_TMP/body" | cut -d' ' -f1)
+	while read -r k v; do
+		[ "${k,,}" = x-node: ] && node=${v%$'\r'}
+	done <"$TH_TMP/hdr"
+	read -r sum _ < <(sha256sum "$TH_TMP/body")
 	check_eq "$name: 1 MiB byte-identical" "$want_sum" "$sum"
 	check_eq "$name: status" 200 "$out"
 	check_eq "$name: served by" "$want" "$node"

@@ -29,7 +29,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
 PY
 client_pid=$!
-for _ in $(seq 100); do [ -s "$TH_TMP/first" ] && break; sleep 0.2; done
+for _ in $(seq 100); do [ -s "$TH_TMP/first" ] && break; th_sleep 0.2; done
 check "node2 served the first request" grep -q "served-by node2" "$TH_TMP/first"
 check "node1 forwards the connection" wait_stat "$node1" fe-forwarding 1 50
 
@@ -47,7 +47,7 @@ check_eq "the entry stays while node2 is unreachable" 1 "$(stat_of "$node1" fe-f
 # Its veths go with the namespace, a moment later.
 for _ in $(seq 100); do
 	ip -n "$sw" link show d-2 >/dev/null 2>&1 || break
-	sleep 0.1
+	th_sleep 0.1
 done
 rebuild_node2() { setup_ns node2 && cluster_links 2 && cluster_node_config 2; }
 check "node2 is rebuilt, empty" rebuild_node2

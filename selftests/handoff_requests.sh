@@ -14,9 +14,12 @@ www2=$TH_TMP/nginx-node2/www
 
 head -c 1024 /dev/urandom >"$www2/a/1k"
 head -c 67108864 /dev/urandom >"$www2/a/64m"
+# /a/big is lib.sh's random 1 MiB object.
 for f in 1k big 64m; do
+	file=$www2/a/$f
+	[ "$f" = big ] && file=$TH_TMP/random-1m
 	sum=$(ip netns exec "$client" curl -s --max-time 120 http://198.51.100.1/a/$f | sha256sum | cut -d' ' -f1)
-	check_eq "/a/$f downloaded byte-identical" "$(sha256sum "$www2/a/$f" | cut -d' ' -f1)" "$sum"
+	check_eq "/a/$f downloaded byte-identical" "$(sha256sum "$file" | cut -d' ' -f1)" "$sum"
 done
 rm -f "$www2/a/64m"
 

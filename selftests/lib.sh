@@ -44,8 +44,11 @@ check_fails() { # description exit-code text command...
 	shift 3
 	"$@" >"$TH_TMP/out" 2>&1
 	rc=$?
-	if [ "$rc" = "$want" ] && grep -qF -- "$text" "$TH_TMP/out"; then
-		log "ok: $desc (exit $rc: $(head -c 200 "$TH_TMP/out" | tr '\n' ' '))"
+	local out
+	out=$(<"$TH_TMP/out")
+	if [ "$rc" = "$want" ] && [[ $out == *"$text"* ]]; then
+		out=${out:0:200}
+		log "ok: $desc (exit $rc: ${out//$'\n'/ })"
 	else
 		log "FAIL: $desc: wanted exit $want and '$text', got exit $rc:"
 		sed 's/^/#   /' "$TH_TMP/out"
@@ -72,19 +75,42 @@ require_module() {
 
 hctl() { "$HANDOFFCTL" "$@"; }
 
-# setup_ns VAR... : creates one namespace per name, stores its unique name
-# in the variable of that name, brings lo up.
-setup_ns() {
+# Every process started in the guest costs about a tenth of a second (a
+# debug kernel under TCG), a dynamically linked one more. The helpers below
+# therefore batch: one `ip -batch` per namespace, one `handoffctl -batch`
+# per node, and handoffctl's own `-n` instead of `ip netns exec`.
+
+# new_ns VAR... : creates one namespace per name and stores its unique name
+# in the variable of that name.
+new_ns() {
 	# The locals must not shadow the caller's variable names.
-	local __var __name
+	local __var __name __names=()
 	for __var in "$@"; do
-		__name="$__var-$(mktemp -u XXXXXX)"
-		ip netns add "$__name" || return 1
-		ip -n "$__name" link set lo up
-		NS_LIST+=("$__name")
+		printf -v __name '%s-%04x%04x' "$__var" "$RANDOM" "$RANDOM"
+		__names+=("$__name")
 		eval "$__var=$__name"
 	done
+	printf 'netns add %s\n' "${__names[@]}" | ip -batch - || return 1
+	NS_LIST+=("${__names[@]}")
 }
+
+# setup_ns VAR... : new_ns, and lo up in each.
+setup_ns() {
+	local __name
+	new_ns "$@" || return 1
+	for __name in "$@"; do
+		ip -n "${!__name}" link set lo up || return 1
+	done
+}
+
+# For the kernel tree's ynl CLI (python): the guest's root is read-only, so
+# Python would compile ynl, which ships no bytecode, at every start; with
+# this its bytecode goes to /tmp, where the next call finds it. (Not for
+# every program: Debian's packages ship theirs, which a prefix would hide.)
+TH_YNL_PYC=/tmp/pycache-ynl
+
+# in_ns NS: runs ip's batch commands from stdin in namespace NS.
+in_ns() { ip -n "$1" -batch -; }
 
 # The client's guard (setup_handoff_cluster): every TCP packet the client
 # receives must come from the service address and port, and no reset may
@@ -118,15 +144,19 @@ NFT
 guard_allow() {
 	ip netns exec "$TH_GUARD_NS" nft add element ip th_guard allowed "{ $1 . $2 }"
 }
-guard_count() { # ns counter
-	ip netns exec "$1" nft list counter ip th_guard "$2" | awk '$1 == "packets" { print $2 }'
-}
 guard_check() {
 	[ -n "$TH_GUARD_NS" ] || return 0
 	local ns=$TH_GUARD_NS resets foreign
 	TH_GUARD_NS=""
-	resets=$(guard_count "$ns" resets)
-	foreign=$(guard_count "$ns" foreign)
+	# Both counters from one listing: "counter NAME {", then "packets N".
+	local name="" w1 w2 rest
+	while read -r w1 w2 rest; do
+		case $w1 in
+		counter) name=$w2 ;;
+		packets) [ "$name" = resets ] && resets=$w2
+			[ "$name" = foreign ] && foreign=$w2 ;;
+		esac
+	done < <(ip netns exec "$ns" nft list counters table ip th_guard)
 	if [ "${resets:-x}" != "${TH_EXPECT_RST:-0}" ] || [ "${foreign:-x}" != 0 ]; then
 		log "FAIL: the client received $resets resets (expected ${TH_EXPECT_RST:-0}) and $foreign packets from an address it did not talk to"
 		[ ! -s "$TH_TMP/guard.pcap" ] ||
@@ -140,11 +170,12 @@ guard_check() {
 
 cleanup_ns() {
 	guard_check
-	local ns
-	for ns in "${NS_LIST[@]}"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
+	[ ${#NS_LIST[@]} -gt 0 ] || return 0
+	local pids
+	pids=$(printf 'netns pids %s\n' "${NS_LIST[@]}" | ip -force -batch - 2>/dev/null)
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$pids" ] || kill $pids 2>/dev/null
+	printf 'netns del %s\n' "${NS_LIST[@]}" | ip -force -batch - 2>/dev/null
 	NS_LIST=()
 }
 
@@ -159,9 +190,26 @@ th_cleanup() {
 }
 trap th_cleanup EXIT
 
+# ns_sysctl NS KEY=VALUE...: sets sysctls of namespace NS in one process
+# (KEY as sysctl names it, e.g. net.ipv4.tcp_sack), in order.
+ns_sysctl() {
+	local ns=$1 kv k args=()
+	shift
+	for kv in "$@"; do
+		k=${kv%%=*}
+		args+=("/proc/sys/${k//.//}" "${kv#*=}")
+	done
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ip netns exec "$ns" sh -c 'while [ $# -gt 1 ]; do echo "$2" >"$1" || exit 1; shift 2; done' \
+		sh "${args[@]}"
+}
+
 # A stat of this namespace's counters (netlink), e.g. stat_of NS rx-packets.
 stat_of() { # ns name
-	ip netns exec "$1" "$HANDOFFCTL" stats show | awk -v k="$2" '$1 == k { print $2 }'
+	local k v
+	while read -r k v; do
+		[ "$k" = "$2" ] && { echo "$v"; return; }
+	done < <("$HANDOFFCTL" -n "$1" stats show)
 }
 # The same counter from /proc/net/tcp_handoff (names use underscores).
 proc_stat_of() { # ns name
@@ -170,56 +218,69 @@ proc_stat_of() { # ns name
 
 # setup_cluster: creates sw, client, node1..3 with the topology above.
 setup_cluster() {
-	setup_ns sw client node1 node2 node3 || return 1
-	ip -n "$sw" link add br-data type bridge
-	ip -n "$sw" link add br-ctl type bridge
-	ip -n "$sw" link set br-data up
-	ip -n "$sw" link set br-ctl up
-	local i
-	for i in client 1 2 3; do
-		cluster_links "$i"
+	new_ns sw client node1 node2 node3 || return 1
+	in_ns "$sw" <<-EOF || return 1
+		link set lo up
+		link add br-data type bridge
+		link add br-ctl type bridge
+		link set br-data up
+		link set br-ctl up
+	EOF
+	cluster_links client 1 2 3
+}
+
+# cluster_links client|N...: plugs the client or node N (its namespace made
+# already) into the bridges, with its addresses.
+cluster_links() {
+	local i host
+	# The pairs are made from here, each end in its namespace.
+	for i in "$@"; do
+		if [ "$i" = client ]; then host=$client; else eval "host=\$node$i"; fi
+		echo "link add eth0 netns $host type veth peer name d-$i netns $sw"
+		[ "$i" = client ] || echo "link add eth1 netns $host type veth peer name c-$i netns $sw"
+	done | ip -batch - || return 1
+	for i in "$@"; do
+		echo "link set d-$i master br-data up"
+		[ "$i" = client ] || echo "link set c-$i master br-ctl up"
+	done | in_ns "$sw" || return 1
+	for i in "$@"; do
+		if [ "$i" = client ]; then
+			in_ns "$client" <<-EOF || return 1
+				link set lo up
+				link set eth0 up
+				addr add 198.51.100.100/25 dev eth0
+				addr add 2001:db8:1::100/64 dev eth0 nodad
+			EOF
+			continue
+		fi
+		eval "host=\$node$i"
+		in_ns "$host" <<-EOF || return 1
+			link set lo up
+			link set eth0 up
+			addr add 198.51.100.$i/25 dev eth0
+			addr add 2001:db8:1::$i/64 dev eth0 nodad
+			link set eth1 up
+			addr add 198.51.100.$((128 + i))/25 dev eth1
+			addr add 2001:db8:2::$i/64 dev eth1 nodad
+		EOF
 	done
 }
 
-# cluster_links client|N: plugs the client or node N (its namespace made
-# already) into the bridges, with its addresses.
-cluster_links() {
-	local i=$1 host
-	if [ "$i" = client ]; then host=$client; else eval "host=\$node$i"; fi
-	ip link add eth0 netns "$host" type veth peer name "d-$i" netns "$sw"
-	ip -n "$sw" link set "d-$i" master br-data up
-	ip -n "$host" link set eth0 up
-	if [ "$i" = client ]; then
-		ip -n "$host" addr add 198.51.100.100/25 dev eth0
-		ip -n "$host" addr add 2001:db8:1::100/64 dev eth0 nodad
-		return
-	fi
-	ip -n "$host" addr add "198.51.100.$i/25" dev eth0
-	ip -n "$host" addr add "2001:db8:1::$i/64" dev eth0 nodad
-	ip link add eth1 netns "$host" type veth peer name "c-$i" netns "$sw"
-	ip -n "$sw" link set "c-$i" master br-ctl up
-	ip -n "$host" link set eth1 up
-	ip -n "$host" addr add "198.51.100.$((128 + i))/25" dev eth1
-	ip -n "$host" addr add "2001:db8:2::$i/64" dev eth1 nodad
-}
-
 # start_nginx NS NAME: nginx on port 80 of the namespace, serving pages
-# that name the node ("served-by NAME"), and a 1 MiB object /big.
+# that name the node ("served-by NAME") at /, /a/ and /b/, and the same
+# random 1 MiB object ($TH_TMP/random-1m) as /big, /a/big and /b/big, so a
+# body can be checked byte for byte whichever node served it. /a/up/ takes
+# uploads (PUT), so a test can check them byte for byte.
 start_nginx() {
 	local ns=$1 name=$2 dir=$TH_TMP/nginx-$2
-	mkdir -p "$dir/www" "$dir/tmp"
+	[ -d "$dir/tmp" ] || mkdir -p "$dir/www/a" "$dir/www/b" "$dir/tmp" || return 1
 	echo "served-by $name" >"$dir/www/index.html"
-	head -c 1048576 /dev/zero | tr '\0' 'x' >"$dir/www/big"
-	# /a/ and /b/ are what the handoff tests' rules route; the same
-	# random 1 MiB object on every node, so a body can be checked
-	# byte for byte whichever node served it.
-	mkdir -p "$dir/www/a" "$dir/www/b"
 	echo "served-by $name" >"$dir/www/a/index.html"
 	echo "served-by $name" >"$dir/www/b/index.html"
 	[ -f "$TH_TMP/random-1m" ] || head -c 1048576 /dev/urandom >"$TH_TMP/random-1m"
-	cp "$TH_TMP/random-1m" "$dir/www/a/big"
-	cp "$TH_TMP/random-1m" "$dir/www/b/big"
-	cat >"$dir/nginx.conf" <<CONF
+	local conf
+	# A here-document read by a builtin: no process for the file.
+	IFS= read -r -d '' conf <<CONF || :
 user root;
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -240,7 +301,9 @@ http {
 		root $dir/www;
 		add_header X-Node $name always;
 		client_max_body_size 8m;
-		# Uploads land in up/, so a test can check them byte for byte.
+		location = /big { alias $TH_TMP/random-1m; }
+		location = /a/big { alias $TH_TMP/random-1m; }
+		location = /b/big { alias $TH_TMP/random-1m; }
 		location /a/up/ {
 			dav_methods PUT;
 			create_full_put_path on;
@@ -249,14 +312,10 @@ http {
 	}
 }
 CONF
-	ip netns exec "$ns" nginx -c "$dir/nginx.conf" || return 1
-	# Wait until it listens.
-	local n
-	for n in $(seq 50); do
-		ip netns exec "$ns" ss -Hltn 'sport = :80' | grep -q LISTEN && return 0
-		sleep 0.1
-	done
-	return 1
+	printf '%s' "$conf" >"$dir/nginx.conf"
+	# nginx binds and listens before it detaches: when this returns, the
+	# server accepts connections.
+	ip netns exec "$ns" nginx -c "$dir/nginx.conf"
 }
 
 # setup_handoff_cluster: setup_cluster, nginx on every node, every node
@@ -267,14 +326,18 @@ CONF
 # guard checks, when the test ends, that no stray packet reached it.
 setup_handoff_cluster() {
 	setup_cluster || return 1
+	guard_client "$client" || return 1
 	local i
-	for i in 1 2 3; do
+	# One process for every node's folders (start_nginx skips its own).
+	mkdir -p "$TH_TMP"/nginx-node{1,2,3}/{www/a,www/b,tmp} || return 1
+	for i in 3 2 1; do
 		cluster_node_config "$i" || return 1
 	done
-	guard_client "$client" || return 1
-	ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80 || return 1
-	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 10 prefix /a/ policy rr to 2 || return 1
-	ip netns exec "$node1" "$HANDOFFCTL" rule add prio 20 prefix /b/ policy rr to 3 || return 1
+	"$HANDOFFCTL" -n "$node1" -b - <<-EOF || return 1
+		service add 198.51.100.1:80
+		rule add prio 10 prefix /a/ policy rr to 2
+		rule add prio 20 prefix /b/ policy rr to 3
+	EOF
 	wait_peers_up "$node1" 2 || return 1
 }
 
@@ -283,37 +346,48 @@ setup_handoff_cluster() {
 # TERMINATE still finds its tombstone, short enough to drain tables
 # quickly), and runs nginx.
 cluster_node_config() {
-	local i=$1 j ns
+	local i=$1 j ns local
 	eval "ns=\$node$i"
 	for j in 1 2 3; do
-		if [ "$i" = "$j" ]; then
-			ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 local || return 1
-		else
-			ip netns exec "$ns" "$HANDOFFCTL" node add "$j" addr "198.51.100.$((128 + j))" port 7000 || return 1
-		fi
-	done
-	ip netns exec "$ns" "$HANDOFFCTL" limits set linger 3000 || return 1
+		local=""
+		[ "$i" = "$j" ] && local=" local"
+		echo "node add $j addr 198.51.100.$((128 + j)) port 7000$local"
+	done >"$TH_TMP/node$i.conf"
+	echo "limits set linger 3000" >>"$TH_TMP/node$i.conf"
+	"$HANDOFFCTL" -n "$ns" -b "$TH_TMP/node$i.conf" || return 1
 	start_nginx "$ns" "node$i"
 }
 
+# Waits are deadlines in tenths of a second, stretched by TH_SLOW (the
+# debug kernel under TCG is slow, and a wait costs nothing unless it
+# fails).
+TH_SLOW=${TH_SLOW:-3}
+# th_sleep SECONDS: sleeps without starting a process (a read that times
+# out on a pipe nobody writes to).
+exec {TH_SLEEP_FD}<> <(:)
+th_sleep() { read -r -t "$1" -u "$TH_SLEEP_FD" _ || :; }
+# th_deadline TENTHS: sets TH_END, the deadline TENTHS from now, stretched.
+th_deadline() { TH_END=$(( ${EPOCHREALTIME/./} + $1 * 100000 * TH_SLOW )); }
+th_before_deadline() { [ "${EPOCHREALTIME/./}" -lt "$TH_END" ]; }
+
 # wait_peers_up NS N: waits (up to 15 s) until NS has N peers up.
 wait_peers_up() {
-	local n
-	for n in $(seq 150); do
-		[ "$(stat_of "$1" peers-up)" = "$2" ] && return 0
-		sleep 0.1
-	done
+	wait_stat "$1" peers-up "$2" 150 && return 0
 	log "peers up in $1: $(stat_of "$1" peers-up), wanted $2"
-	ip netns exec "$1" "$HANDOFFCTL" node show | sed 's/^/# /'
+	"$HANDOFFCTL" -n "$1" node show | sed 's/^/# /'
 	return 1
 }
 
 # wait_stat NS NAME VALUE [TENTHS]: waits until a counter has a value.
 wait_stat() {
-	local n
-	for n in $(seq "${4:-100}"); do
-		[ "$(stat_of "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
+	local TH_END k v
+	th_deadline "${4:-100}"
+	while :; do
+		while read -r k v; do
+			[ "$k" = "$2" ] && break
+		done < <("$HANDOFFCTL" -n "$1" stats show)
+		[ "$k" = "$2" ] && [ "$v" = "$3" ] && return 0
+		th_before_deadline || return 1
+		th_sleep 0.1
 	done
-	return 1
 }

@@ -15,7 +15,7 @@ ip -n "$client" addr add 198.51.100.100/24 dev eth0
 ip -n "$node" addr add 198.51.100.1/24 dev eth0
 ip -n "$client" link set eth0 up
 ip -n "$node" link set eth0 up
-ip netns exec "$node" "$HANDOFFCTL" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node" service add 198.51.100.1:80
 # Let neighbour discovery finish so scapy's packets are not queued.
 ip netns exec "$client" ping -c1 -W2 198.51.100.1 >/dev/null
 

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 require_module
 setup_ns ns || exit $ksft_fail
-h() { ip netns exec "$ns" "$HANDOFFCTL" "$@"; }
+h() { "$HANDOFFCTL" -n "$ns" "$@"; }
 
 for i in $(seq 64); do
 	echo "node add $i addr 2001:db8:2::$i port 7000"

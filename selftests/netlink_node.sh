@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 require_module
 setup_ns ns || exit $ksft_fail
-h() { ip netns exec "$ns" "$HANDOFFCTL" "$@"; }
+h() { "$HANDOFFCTL" -n "$ns" "$@"; }
 
 check "add node 2 (IPv4)" h node add 2 addr 198.51.100.2 port 7000
 check "add node 3 (IPv6, weight 5)" h node add 3 addr 2001:db8:2::3 port 7000 weight 5

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 require_module
 setup_ns ns || exit $ksft_fail
-h() { ip netns exec "$ns" "$HANDOFFCTL" "$@"; }
+h() { "$HANDOFFCTL" -n "$ns" "$@"; }
 
 check "add 198.51.100.10:80" h service add 198.51.100.10:80
 check "add 198.51.100.10:8080" h service add 198.51.100.10:8080

@@ -45,11 +45,11 @@ check_eq "nginx on node1 accepted it once" 1 "$(grep -c 'GET /a/ ' "$TH_TMP/ngin
 ip netns exec "$node1" nft delete table ip th_bypass
 
 check "removing the service restores the listener" \
-	ip netns exec "$node1" "$HANDOFFCTL" service del 198.51.100.1:80
+	"$HANDOFFCTL" -n "$node1" service del 198.51.100.1:80
 check_eq "no listener shimmed" 0 "$(stat_of "$node1" utcp-listeners)"
 check_eq "/a/ is served by node1 itself" "served-by node1" "$(get /a/)"
 check "the service is added again" \
-	ip netns exec "$node1" "$HANDOFFCTL" service add 198.51.100.1:80
+	"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
 check_eq "/a/ is handed off again" "served-by node2" "$(get /a/)"
 check_eq "the listener is shimmed again" 1 "$(stat_of "$node1" utcp-listeners)"
 
@@ -61,7 +61,7 @@ check "nginx on node1 stops" wait_stat "$node1" utcp-listeners 0 100
 check "nginx on node1 starts again" ip netns exec "$node1" nginx -c "$conf"
 for _ in $(seq 50); do
 	ip netns exec "$node1" ss -Hltn 'sport = :80' | grep -q LISTEN && break
-	sleep 0.1
+	th_sleep 0.1
 done
 check_eq "/b/ is handed off to node3" "served-by node3" "$(get /b/)"
 check_eq "the new listener is shimmed" 1 "$(stat_of "$node1" utcp-listeners)"
@@ -77,7 +77,7 @@ check_eq "and again" "served-by node1" "$(get /b/)"
 kill "$(cat "$TH_TMP/nginx-node1/nginx.pid")"
 for _ in $(seq 50); do
 	ip netns exec "$node1" ss -Hltn 'sport = :80' | grep -q LISTEN || break
-	sleep 0.1
+	th_sleep 0.1
 done
 check "the restored listener closed" sh -c "! ip netns exec $node1 ss -Hltn 'sport = :80' | grep -q LISTEN"
 cleanup_ns
