@@ -450,6 +450,24 @@ impl Node {
         }
         s
     }
+
+    /// The `node add` command that creates this node (for `save`).
+    pub fn to_command(&self) -> String {
+        let mut s = format!("node add {}", self.id);
+        if let Some(a) = self.addr {
+            s.push_str(&format!(" addr {a}"));
+        }
+        if let Some(p) = self.port {
+            s.push_str(&format!(" port {p}"));
+        }
+        if let Some(w) = self.weight {
+            s.push_str(&format!(" weight {w}"));
+        }
+        if self.local {
+            s.push_str(" local");
+        }
+        s
+    }
 }
 
 /// A service as reported by service-get.
@@ -488,6 +506,11 @@ impl Service {
     /// The one-line text form (`[v6]:port` for IPv6).
     pub fn to_line(&self) -> String {
         format!("service {}", SocketAddr::new(self.addr, self.port))
+    }
+
+    /// The `service add` command that creates this service (for `save`).
+    pub fn to_command(&self) -> String {
+        format!("service add {}", SocketAddr::new(self.addr, self.port))
     }
 }
 
@@ -584,6 +607,49 @@ impl Rule {
         s.push_str(&format!(" hits {}", self.hits));
         s
     }
+
+    /// The `rule add` command that creates this rule (for `save`); values
+    /// are escaped so that a batch reads them back unchanged.
+    pub fn to_command(&self) -> String {
+        let mut s = format!("rule add prio {}", self.prio);
+        for (kw, v) in [
+            ("method", &self.method),
+            ("host", &self.host),
+            ("prefix", &self.prefix),
+            ("suffix", &self.suffix),
+            ("exact", &self.exact),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(" {kw} {}", batch_escape(v)));
+            }
+        }
+        let short = RULE_POLICIES
+            .iter()
+            .find(|(long, _)| *long == self.policy)
+            .map_or(self.policy.as_str(), |(_, short)| short);
+        s.push_str(&format!(" policy {short}"));
+        if !self.targets.is_empty() {
+            let ids: Vec<String> = self.targets.iter().map(u32::to_string).collect();
+            s.push_str(&format!(" to {}", ids.join(",")));
+        }
+        s
+    }
+}
+
+/// `v` as one word of a batch line: blanks, quotes, `#` and backslashes
+/// get a backslash; the empty string is `''`.
+pub fn batch_escape(v: &str) -> String {
+    if v.is_empty() {
+        return "''".into();
+    }
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c.is_whitespace() || matches!(c, '\'' | '"' | '#' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Reads a reply whose attributes are numbered 1..=N in spec order (the

@@ -122,6 +122,12 @@ enum Object {
         #[command(subcommand)]
         cmd: StatsCmd,
     },
+    /// Print the whole configuration (limits, nodes, services, rules) as
+    /// commands that `restore` or `--batch` read back
+    Save,
+    /// Read a configuration that `save` printed from stdin and apply it;
+    /// stops at the first command that fails
+    Restore,
     /// Send a request with arbitrary attributes (debugging and tests)
     #[command(hide = true)]
     Raw {
@@ -500,6 +506,7 @@ enum Action {
     LimitsSet(Vec<(u16, u32)>),
     LimitsShow,
     StatsShow,
+    Save,
     Raw {
         dump: bool,
         family: String,
@@ -534,6 +541,12 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
         Object::Stats {
             cmd: StatsCmd::Show,
         } => Action::StatsShow,
+        Object::Save => Action::Save,
+        Object::Restore => {
+            return Err(UsageError(
+                "restore reads its commands from stdin and cannot be nested in a batch".into(),
+            ))
+        }
         Object::Raw {
             dump,
             family,
@@ -687,6 +700,14 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 }
             }
         }
+        Action::Save => {
+            let config = save(&mut client)?;
+            text = if out.json {
+                out.json(&config)
+            } else {
+                config.to_commands()
+            };
+        }
         Action::Raw {
             dump, op, attrs, ..
         } => {
@@ -731,6 +752,82 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
     Ok(text)
 }
 
+/// The whole configuration of a namespace, as `save` prints it.
+#[derive(Serialize)]
+struct Config {
+    limits: Limits,
+    nodes: Vec<Node>,
+    services: Vec<Service>,
+    rules: Vec<Rule>,
+}
+
+impl Config {
+    /// One command per line, in an order that restores into an empty
+    /// namespace: limits, nodes, services, rules (in prio order).
+    fn to_commands(&self) -> String {
+        let mut text = String::new();
+        let limits: Vec<String> = self
+            .limits
+            .entries()
+            .iter()
+            .map(|(name, value)| format!("{name} {value}"))
+            .collect();
+        if !limits.is_empty() {
+            text.push_str(&format!("limits set {}\n", limits.join(" ")));
+        }
+        for n in &self.nodes {
+            text.push_str(&n.to_command());
+            text.push('\n');
+        }
+        for svc in &self.services {
+            text.push_str(&svc.to_command());
+            text.push('\n');
+        }
+        for r in &self.rules {
+            text.push_str(&r.to_command());
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Dumps every part of the configuration.
+fn save(client: &mut Client) -> Result<Config, AppError> {
+    let mut req = client.request(cmd::LIMITS_GET, false);
+    let outcome = client.run(&mut req)?;
+    let Some(reply) = outcome.replies.first() else {
+        return Err(malformed(netlink::ParseError(
+            "limits-get returned no limits".into(),
+        )));
+    };
+    let limits = Limits::parse(reply).map_err(malformed)?;
+    let mut dump = |op| -> Result<Vec<netlink::GenlReply>, AppError> {
+        let mut req = client.request(op, true);
+        Ok(client.run(&mut req)?.replies)
+    };
+    let nodes = dump(cmd::NODE_GET)?
+        .iter()
+        .map(Node::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    let services = dump(cmd::SERVICE_GET)?
+        .iter()
+        .map(Service::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    let rules = dump(cmd::RULE_GET)?
+        .iter()
+        .map(Rule::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    Ok(Config {
+        limits,
+        nodes,
+        services,
+        rules,
+    })
+}
+
 /// Whether the raw command line asked for JSON; used only to report clap's
 /// own usage errors as JSON too.
 fn wants_json(args: &[String]) -> bool {
@@ -753,13 +850,21 @@ fn wants_json(args: &[String]) -> bool {
 }
 
 /// Splits one batch line into words: blanks separate them, `"..."` and
-/// `'...'` quote, `#` starts a comment outside quotes.
+/// `'...'` quote, a backslash outside quotes takes the next character
+/// literally, `#` starts a comment outside quotes.
 fn batch_words(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut cur: Option<String> = None;
     let mut quote: Option<char> = None;
+    let mut escaped = false;
     for c in line.chars() {
+        if escaped {
+            cur.get_or_insert_with(String::new).push(c);
+            escaped = false;
+            continue;
+        }
         match (quote, c) {
+            (None, '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => cur.get_or_insert_with(String::new).push(c),
             (None, '"' | '\'') => {
@@ -773,6 +878,9 @@ fn batch_words(line: &str) -> Result<Vec<String>, String> {
     }
     if quote.is_some() {
         return Err("unterminated quote".into());
+    }
+    if escaped {
+        return Err("a backslash ends the line".into());
     }
     words.extend(cur);
     Ok(words)
@@ -886,6 +994,9 @@ fn main() -> ExitCode {
     };
 
     let result = match (&cli.object, &cli.batch) {
+        (Some(Object::Restore), None) => {
+            return batch("-", cli.netns.as_deref(), out);
+        }
         (Some(_), Some(_)) => Err(AppError::Usage(
             "--batch takes its commands from the file, not the command line".into(),
         )),
@@ -899,7 +1010,7 @@ fn main() -> ExitCode {
             return batch(file, cli.netns.as_deref(), out);
         }
         (None, None) => Err(AppError::Usage(
-            "an OBJECT (node, service, rule, limits, stats) or --batch FILE is required".into(),
+            "an OBJECT (node, service, rule, limits, stats, save, restore) or --batch FILE is required".into(),
         )),
     };
     match result {
@@ -1201,5 +1312,83 @@ mod tests {
             }),
             "{\"error\":\"File exists: x\",\"errno\":17}\n"
         );
+    }
+
+    #[test]
+    fn batch_escape_round_trips() {
+        for v in [
+            "/a/",
+            "",
+            "a b",
+            "#x",
+            "it's",
+            "say \"hi\"",
+            "back\\slash",
+            "*.example.com",
+            "\t",
+        ] {
+            let line = format!("rule add host {}", handoff::batch_escape(v));
+            assert_eq!(batch_words(&line).unwrap()[3], v, "{line}");
+        }
+        assert!(batch_words("host a\\").is_err());
+    }
+
+    #[test]
+    fn save_prints_commands_that_plan_back() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let config = Config {
+            limits: Limits::default(),
+            nodes: vec![
+                Node {
+                    id: 1,
+                    addr: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 129))),
+                    port: Some(7000),
+                    weight: Some(1),
+                    local: true,
+                    state: None,
+                },
+                Node {
+                    id: 2,
+                    addr: Some(IpAddr::V6("2001:db8:2::2".parse::<Ipv6Addr>().unwrap())),
+                    port: Some(7000),
+                    weight: Some(5),
+                    local: false,
+                    state: Some("up".into()),
+                },
+            ],
+            services: vec![Service {
+                addr: IpAddr::V6("2001:db8:1::10".parse::<Ipv6Addr>().unwrap()),
+                port: 80,
+            }],
+            rules: vec![Rule {
+                prio: 10,
+                method: Some("GET".into()),
+                host: Some("*.example.com".into()),
+                prefix: Some("/a b#'\"".into()),
+                suffix: None,
+                exact: None,
+                policy: "round-robin".into(),
+                targets: vec![2, 3],
+                hits: 7,
+            }],
+        };
+        let text = config.to_commands();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [
+                "node add 1 addr 198.51.100.129 port 7000 weight 1 local",
+                "node add 2 addr 2001:db8:2::2 port 7000 weight 5",
+                "service add [2001:db8:1::10]:80",
+                "rule add prio 10 method GET host *.example.com prefix /a\\ b\\#\\'\\\" policy rr to 2,3",
+            ]
+        );
+        for line in text.lines() {
+            let argv = std::iter::once("handoffctl".to_string()).chain(batch_words(line).unwrap());
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let action = plan(cli.object.as_ref().unwrap()).unwrap();
+            if let Action::RuleAdd(r) = action {
+                assert!(matches!(r.path, Some(handoff::PathSpec::Prefix(p)) if p == "/a b#'\""));
+            }
+        }
     }
 }
