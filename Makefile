@@ -28,8 +28,11 @@ kernel-prod:
 module:
 	bash scripts/module.sh debug
 
+# The man page and the bash completion come from the clap definition.
 tools:
 	$(CARGO) build --release --locked --manifest-path tools/handoffctl/Cargo.toml
+	$(HANDOFFCTL) man >tools/handoffctl/target/handoffctl.8
+	$(HANDOFFCTL) completion bash >tools/handoffctl/target/handoffctl.bash
 
 # Host-side tests of the pure-logic core and the tool.
 host-test:

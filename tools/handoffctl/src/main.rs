@@ -128,6 +128,13 @@ enum Object {
     /// Read a configuration that `save` printed from stdin and apply it;
     /// stops at the first command that fails
     Restore,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. handoffctl man | man -l -)
+    Man,
     /// Send a request with arbitrary attributes (debugging and tests)
     #[command(hide = true)]
     Raw {
@@ -542,6 +549,11 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             cmd: StatsCmd::Show,
         } => Action::StatsShow,
         Object::Save => Action::Save,
+        Object::Completion { .. } | Object::Man => {
+            return Err(UsageError(
+                "completion and man print text; they are not batch commands".into(),
+            ))
+        }
         Object::Restore => {
             return Err(UsageError(
                 "restore reads its commands from stdin and cannot be nested in a batch".into(),
@@ -994,6 +1006,20 @@ fn main() -> ExitCode {
     };
 
     let result = match (&cli.object, &cli.batch) {
+        (Some(Object::Completion { shell }), None) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "handoffctl", &mut io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        (Some(Object::Man), None) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            return match clap_mangen::Man::new(cmd)
+                .section("8")
+                .render(&mut io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            };
+        }
         (Some(Object::Restore), None) => {
             return batch("-", cli.netns.as_deref(), out);
         }

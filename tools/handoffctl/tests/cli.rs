@@ -176,3 +176,31 @@ fn raw_against_nlctrl() {
     assert_eq!(v["errno"], 2);
     assert!(stderr(&o).starts_with("handoffctl: No such file or directory"));
 }
+
+#[test]
+fn completion_and_man_page_come_from_the_definition() {
+    let bash = run(&["completion", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let text = stdout(&bash);
+    assert!(text.contains("complete -F _handoffctl"), "{text}");
+    for word in [
+        "node", "service", "rule", "limits", "stats", "save", "restore",
+    ] {
+        assert!(text.contains(word), "bash completion lacks {word}");
+    }
+    for shell in ["zsh", "fish"] {
+        let o = run(&["completion", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        assert!(stdout(&o).contains("handoffctl"), "{shell}");
+    }
+    assert_eq!(run(&["completion", "tcsh"]).status.code(), Some(2));
+
+    let man = run(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = stdout(&man);
+    // Section 8, like ip(8) and ipvsadm(8).
+    assert!(page.contains(".TH handoffctl 8"), "{page}");
+    for word in ["node", "restore", "netns", "batch"] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+}
