@@ -40,6 +40,7 @@ use crate::{
         rewrite::{build_segment, SegOptions, Segment},
         seq::Translation,
     },
+    netlink::event::{self, Event},
     netns::{Limits, NetState, Stats},
 };
 use kernel::prelude::*;
@@ -154,20 +155,21 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
                 .and_then(|req| dispatch::choose(st, ch, &req)),
             _ => None,
         };
-        let sent = target.is_some_and(|node| request(st, net, ch, node, &key, &head, &ack, id));
-        if sent {
-            Stats::inc(&st.stats.handoff_requests, 1);
-        } else {
-            if target.is_some() {
+        let sent = target.map(|node| (node, request(st, net, ch, node, &key, &head, &ack, id)));
+        match sent {
+            Some((_, Ok(()))) => Stats::inc(&st.stats.handoff_requests, 1),
+            Some((node, Err(reason))) => {
                 Stats::inc(&st.stats.fallback_local, 1);
+                failed(net, node, &key, reason);
+                release_local(st, net, &key);
             }
-            release_local(st, net, &key);
+            None => release_local(st, net, &key),
         }
     }
 }
 
-/// Sends the HANDOFF_REQUEST of connection `key` to `node`; false when the
-/// connection cannot move (served locally then).
+/// Sends the HANDOFF_REQUEST of connection `key` to `node`; why not when
+/// the connection cannot move (served locally then).
 #[allow(clippy::too_many_arguments)]
 fn request(
     st: &NetState,
@@ -178,14 +180,14 @@ fn request(
     head: &[u8],
     ack: &ClientAck,
     id: u64,
-) -> bool {
+) -> Result<(), &'static str> {
     let Some(info) = reqsk_info(net, key) else {
-        return false;
+        return Err("no-request-socket");
     };
     // ECN state and microsecond timestamps cannot be carried over: such
     // connections stay here (design §4).
     if info.ecn_ok != 0 || info.usec_ts != 0 {
-        return false;
+        return Err("not-movable");
     }
     let ts = info.tstamp_ok != 0;
     let sack = info.sack_ok != 0;
@@ -224,19 +226,28 @@ fn request(
     });
     if !ch.send(st, node, &msg) {
         Stats::inc(&st.stats.handoff_no_channel, 1);
-        return false;
+        return Err("no-channel");
     }
     let mut t = st.pending.lock(front::bucket_of_id(id));
-    match t.by_id(id) {
-        Some(c) => {
-            c.node = node;
-            c.fe = Some(fe_init);
-            true
-        }
-        // Gone meanwhile (the namespace's table was flushed): nothing to
-        // serve; the back-end's answer will find no connection.
-        None => true,
+    if let Some(c) = t.by_id(id) {
+        c.node = node;
+        c.fe = Some(fe_init);
     }
+    // Else gone meanwhile (the namespace's table was flushed): nothing to
+    // serve; the back-end's answer will find no connection.
+    Ok(())
+}
+
+/// Reports a handoff given up (served locally) to the events group.
+fn failed(net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
+    event::notify(
+        net,
+        &Event::HandoffFailed {
+            node,
+            client: (key.saddr, key.sport),
+            reason,
+        },
+    );
 }
 
 /// Front-end: handoffs that got no answer in time are served here, and
@@ -255,6 +266,7 @@ pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel,
         let Some((key, node, id)) = late else { return };
         Stats::inc(&st.stats.handoff_timeout, 1);
         Stats::inc(&st.stats.fallback_local, 1);
+        failed(net, node, &key, "timeout");
         release_local(st, net, &key);
         let abort = Message::Terminate(Terminate {
             conn_id: id,
@@ -276,6 +288,7 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
         let Some(key) = key else { return };
         Stats::inc(&st.stats.handoff_no_channel, 1);
         Stats::inc(&st.stats.fallback_local, 1);
+        failed(net, node, &key, "no-channel");
         release_local(st, net, &key);
     }
 }
@@ -345,6 +358,7 @@ pub(super) fn on_message(
                 Some(key) => {
                     Stats::inc(&st.stats.handoff_nak, 1);
                     Stats::inc(&st.stats.fallback_local, 1);
+                    failed(net, from, &key, "nak");
                     release_local(st, net, &key);
                 }
                 None => Stats::inc(&st.stats.ctl_bad_msgs, 1),
@@ -410,8 +424,14 @@ pub(super) fn reconcile(st: &NetState, ch: &mut Channel, now: u64) {
             let msg = Reconcile::encode_ids(chunk, &mut raw)
                 .and_then(|n| Reconcile::from_raw(&raw[..n]))
                 .map(Message::Reconcile);
-            if let Ok(msg) = msg {
-                ch.send(st, node, &msg);
+            let sent = msg.is_ok_and(|msg| ch.send(st, node, &msg));
+            if !sent {
+                // The send queue is full (or the channel went): the rest of
+                // the round waits for a retry soon.
+                if let Some(p) = ch.peers.get_mut(i - 1) {
+                    p.next_reconcile = now + 1000;
+                }
+                break;
             }
         }
     }
@@ -490,6 +510,10 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                     && matches!(c.phase, Phase::Requested(_))
                     && be_addr != [0; 4] =>
             {
+                let asked_at = match c.phase {
+                    Phase::Requested(at) => at,
+                    _ => 0,
+                };
                 c.fe.map(|fe| {
                     let tr = Translation::new(
                         fe.isn,
@@ -500,13 +524,20 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                         a.be_init.wscale.unwrap_or(0),
                     );
                     let fwd = Forward { tr, be_addr };
-                    (c.key, c.ack.seq, fwd, front::start_forwarding(c, fwd))
+                    let key = c.key;
+                    (
+                        key,
+                        asked_at,
+                        c.ack.seq,
+                        fwd,
+                        front::start_forwarding(c, fwd),
+                    )
                 })
             }
             _ => None,
         }
     };
-    let Some((key, seq, fwd, mut skbs)) = started else {
+    let Some((key, asked_at, seq, fwd, mut skbs)) = started else {
         // Given up already (timeout) or unknown: the back-end must forget it.
         Stats::inc(&st.stats.ctl_bad_msgs, 1);
         let abort = Message::Terminate(Terminate {
@@ -517,6 +548,15 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         return;
     };
     Stats::inc(&st.stats.handoff_ok, 1);
+    event::notify(
+        net,
+        &Event::HandoffDone {
+            node: from,
+            client: (key.saddr, key.sport),
+            // The clock is jiffies: a resolution of a few milliseconds.
+            latency_us: now_ms().saturating_sub(asked_at).saturating_mul(1000),
+        },
+    );
     // The local request socket goes silently (a reset only this stack sees).
     reset(net, key.saddr, key.sport, key.daddr, key.dport, seq);
     // Flush what the client sent meanwhile, then forward directly.

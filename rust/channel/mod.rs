@@ -29,6 +29,7 @@ use crate::{
     bindings,
     btcp::front::now_ms,
     handoff_core::codec::{self, Hello, Keepalive, Message},
+    netlink::event::{self, Event},
     netns::{Addr, NetState, Stats},
 };
 use kernel::{error::code::EAGAIN, prelude::*};
@@ -214,12 +215,9 @@ impl Channel {
 
 /// Encodes `msg` as one frame at the end of `p.tx`.
 fn queue_frame(st: &NetState, p: &mut Peer, msg: &Message<'_>) -> bool {
-    let need = match msg {
-        Message::HandoffRequest(r) => {
-            codec::HEADER_LEN + codec::HandoffRequest::FIXED_LEN + r.request.len()
-        }
-        _ => codec::HEADER_LEN + 128,
-    };
+    // Exactly the frame's length: a fixed guess once silently dropped every
+    // RECONCILE of more than 15 ids (encoding failed for lack of room).
+    let need = codec::HEADER_LEN + msg.body_len();
     if p.tx.len() + need > TX_MAX {
         return false;
     }
@@ -268,6 +266,13 @@ fn disconnect(
         if p.up {
             Stats::inc(&st.stats.ctl_disconnects, 1);
             pr_info!("node {}: control channel down ({})\n", p.id, why);
+            event::notify(
+                net,
+                &Event::PeerDown {
+                    node: p.id,
+                    reason: why,
+                },
+            );
         }
         p.sock = None;
         p.up = false;
@@ -289,24 +294,43 @@ fn drop_front(v: &mut KVec<u8>, n: usize) {
     v.truncate(v.len() - n);
 }
 
-/// Reads what `sock` has into `rx`; false when the connection ended.
-fn read_into(sock: &Sock, rx: &mut KVec<u8>) -> bool {
+/// What [`read_into`] found.
+#[derive(PartialEq, Eq)]
+enum Read {
+    /// The socket has nothing more now.
+    Drained,
+    /// `rx` holds a largest frame's worth; the rest waits in the socket
+    /// (TCP's flow control holds the sender back meanwhile).
+    Full,
+    /// The connection ended (or memory ran out).
+    Ended,
+}
+
+/// Reads what `sock` has into `rx`, up to [`codec::MAX_FRAME`] bytes.
+///
+/// A burst of requests larger than that is normal under load: the caller
+/// handles the frames read and then reads again, so the channel is never
+/// torn down for being busy.
+fn read_into(sock: &Sock, rx: &mut KVec<u8>) -> Read {
     let mut buf = [0u8; 1024];
-    loop {
+    while rx.len() < codec::MAX_FRAME {
         match sock.recv(&mut buf) {
-            Ok(0) => return false,
+            Ok(0) => return Read::Ended,
             Ok(n) => {
-                if rx.len() + n > codec::MAX_FRAME * 2
-                    || rx.extend_from_slice(&buf[..n], GFP_KERNEL).is_err()
-                {
-                    return false;
+                if rx.extend_from_slice(&buf[..n], GFP_KERNEL).is_err() {
+                    return Read::Ended;
                 }
             }
-            Err(e) if e == EAGAIN => return true,
-            Err(_) => return false,
+            Err(e) if e == EAGAIN => return Read::Drained,
+            Err(_) => return Read::Ended,
         }
     }
+    Read::Full
 }
+
+/// How many times one worker run refills a peer's buffer before it lets
+/// others run (it kicks itself to go on).
+const READ_ROUNDS: u32 = 8;
 
 /// The length of the complete frame at the start of `rx`, `Ok(None)` when
 /// more bytes are needed, `Err` when the stream is broken.
@@ -327,7 +351,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
     let mut i = 0;
     while i < ch.incoming.len() {
         let inc = &mut ch.incoming[i];
-        let alive = read_into(&inc.sock, &mut inc.rx);
+        let alive = read_into(&inc.sock, &mut inc.rx) != Read::Ended;
         let mut verdict: Option<Option<u32>> = None;
         match next_frame(&inc.rx) {
             Ok(Some(n)) => {
@@ -366,8 +390,11 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         p.backoff = BACKOFF_MIN_MS;
         p.last_rx = now;
         p.hello_sent = queue_frame(st, p, &hello(&local));
+        // As on the connecting side: reconcile at once.
+        p.next_reconcile = now;
         Stats::inc(&st.stats.ctl_connects, 1);
         pr_info!("node {}: control channel up (accepted)\n", p.id);
+        event::notify(net, &Event::PeerUp { node: p.id });
     }
 }
 
@@ -410,8 +437,10 @@ fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
 fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let Some(local) = ch.local else { return };
     let mut i = 0;
+    let mut rounds = 0;
     while i < ch.peers.len() {
         let mut down: Option<&'static str> = None;
+        let mut full = false;
         {
             let p = &mut ch.peers[i];
             let Some(state) = p.sock.as_ref().map(Sock::state) else {
@@ -432,8 +461,10 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                     p.hello_sent = queue_frame(st, p, &hello(&local));
                 }
                 if let Some(sock) = &p.sock {
-                    if !read_into(sock, &mut p.rx) {
-                        down = Some("end of stream or read error");
+                    match read_into(sock, &mut p.rx) {
+                        Read::Drained => {}
+                        Read::Full => full = true,
+                        Read::Ended => down = Some("end of stream or read error"),
                     }
                 }
             }
@@ -463,6 +494,12 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                         ch.peers[i].next_reconcile = now;
                         Stats::inc(&st.stats.ctl_connects, 1);
                         pr_info!("node {}: control channel up\n", ch.peers[i].id);
+                        event::notify(
+                            net,
+                            &Event::PeerUp {
+                                node: ch.peers[i].id,
+                            },
+                        );
                     }
                 }
                 Ok((_, Message::Keepalive(_))) => {}
@@ -496,6 +533,16 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 down = Some("peer silent");
             }
         }
+        if down.is_none() && full {
+            // More is waiting in the socket: read this peer again, or let
+            // the next run do it.
+            rounds += 1;
+            if rounds < READ_ROUNDS {
+                continue;
+            }
+            st.kick();
+        }
+        rounds = 0;
         if let Some(why) = down {
             disconnect(st, net, ch, i, now, why);
         }

@@ -865,6 +865,15 @@ struct net *th_hook_state_net(const struct nf_hook_state *state)
 
 /* Generic netlink. */
 
+/*
+ * The generator keeps its group table static (it writes the family struct
+ * only for the "genetlink" protocol); this one takes the same index and
+ * name from the generated headers.
+ */
+static const struct genl_multicast_group th_genl_mcgrps[] = {
+	[TCP_HANDOFF_NLGRP_EVENTS] = { .name = TCP_HANDOFF_MCGRP_EVENTS, },
+};
+
 static struct genl_family th_genl_family __ro_after_init = {
 	.name		= TCP_HANDOFF_FAMILY_NAME,
 	.version	= TCP_HANDOFF_FAMILY_VERSION,
@@ -872,8 +881,40 @@ static struct genl_family th_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.split_ops	= tcp_handoff_nl_ops,
 	.n_split_ops	= ARRAY_SIZE(tcp_handoff_nl_ops),
+	.mcgrps		= th_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(th_genl_mcgrps),
 	.resv_start_op	= TCP_HANDOFF_CMD_MAX + 1,
 };
+
+/* Whether anyone in @net listens to the events group (cheap; no lock). */
+bool th_genl_event_wanted(struct net *net)
+{
+	return genl_has_listeners(&th_genl_family, net, TCP_HANDOFF_NLGRP_EVENTS);
+}
+
+/* A new event message (any context); NULL without memory. */
+struct sk_buff *th_genl_event_new(void **hdr)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &th_genl_family, 0,
+			   TCP_HANDOFF_CMD_EVENT_NTF);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Ends and sends an event to @net's listeners; consumes @skb. */
+void th_genl_event_send(struct net *net, struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&th_genl_family, net, skb, 0,
+				TCP_HANDOFF_NLGRP_EVENTS, GFP_ATOMIC);
+}
 
 struct net *th_genl_info_net(const struct genl_info *info)
 {

@@ -94,6 +94,9 @@ void th_genl_set_err(struct genl_info *info, const char *msg,
 struct sk_buff *th_genl_reply_new(const struct genl_info *info, void **hdr);
 int th_genl_reply_send(struct sk_buff *skb, void *hdr, struct genl_info *info);
 void th_genl_msg_free(struct sk_buff *skb);
+bool th_genl_event_wanted(struct net *net);
+struct sk_buff *th_genl_event_new(void **hdr);
+void th_genl_event_send(struct net *net, struct sk_buff *skb, void *hdr);
 struct net *th_genl_dump_net(const struct netlink_callback *cb);
 long *th_genl_dump_cursor(struct netlink_callback *cb);
 void *th_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb);

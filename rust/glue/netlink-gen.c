@@ -191,3 +191,7 @@ const struct genl_split_ops tcp_handoff_nl_ops[14] = {
 		.flags	= GENL_CMD_CAP_DO,
 	},
 };
+
+static const struct genl_multicast_group tcp_handoff_nl_mcgrps[] = {
+	[TCP_HANDOFF_NLGRP_EVENTS] = { "events", },
+};

@@ -35,4 +35,8 @@ int tcp_handoff_nl_rule_get_dumpit(struct sk_buff *skb,
 int tcp_handoff_nl_limits_set_doit(struct sk_buff *skb, struct genl_info *info);
 int tcp_handoff_nl_limits_get_doit(struct sk_buff *skb, struct genl_info *info);
 
+enum {
+	TCP_HANDOFF_NLGRP_EVENTS,
+};
+
 #endif /* _LINUX_TCP_HANDOFF_GEN_H */

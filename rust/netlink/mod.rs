@@ -12,6 +12,7 @@
 //! the extack.
 
 mod addr;
+pub(crate) mod event;
 mod limits;
 mod msg;
 mod node;

@@ -229,6 +229,35 @@ pub(crate) struct Msg {
 }
 
 impl Msg {
+    /// Builds a message of the events group with `fill` and sends it to
+    /// `net`'s listeners (any context).
+    ///
+    /// # Safety
+    ///
+    /// `net` must be a live network namespace.
+    pub(crate) unsafe fn multicast(
+        net: *mut bindings::net,
+        fill: impl FnOnce(&mut Msg) -> Result,
+    ) -> Result {
+        let mut hdr = core::ptr::null_mut();
+        // SAFETY: `hdr` is writable.
+        let skb = unsafe { bindings::th_genl_event_new(&mut hdr) };
+        if skb.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: `skb` is the message buffer just allocated.
+        let mut msg = Msg { skb };
+        if let Err(e) = fill(&mut msg) {
+            // SAFETY: `skb` was allocated above and not sent.
+            unsafe { bindings::th_genl_msg_free(skb) };
+            return Err(e);
+        }
+        // SAFETY: `skb`/`hdr` form a message started above; `net` is live
+        // (function precondition); sending consumes the skb.
+        unsafe { bindings::th_genl_event_send(net, skb, hdr) };
+        Ok(())
+    }
+
     /// Appends an attribute with payload `data`.
     pub(crate) fn put(&mut self, ty: u32, data: &[u8]) -> Result {
         // SAFETY: `skb` is valid (type invariant); `data` is readable.

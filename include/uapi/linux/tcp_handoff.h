@@ -43,6 +43,24 @@ enum tcp_handoff_rule_policy {
 	TCP_HANDOFF_RULE_POLICY_HASH_URL,
 };
 
+/**
+ * enum tcp_handoff_event_kind - What an event of the "events" multicast group
+ *   reports.
+ * @TCP_HANDOFF_EVENT_KIND_HANDOFF_DONE: A back-end took a connection over (the
+ *   front-end received its HANDOFF_ACK).
+ * @TCP_HANDOFF_EVENT_KIND_HANDOFF_FAILED: A handoff was given up and the
+ *   connection is served by the front-end: the back-end refused it, it timed
+ *   out, or the channel was down.
+ * @TCP_HANDOFF_EVENT_KIND_PEER_UP: The control channel to a peer came up.
+ * @TCP_HANDOFF_EVENT_KIND_PEER_DOWN: The control channel to a peer went down.
+ */
+enum tcp_handoff_event_kind {
+	TCP_HANDOFF_EVENT_KIND_HANDOFF_DONE,
+	TCP_HANDOFF_EVENT_KIND_HANDOFF_FAILED,
+	TCP_HANDOFF_EVENT_KIND_PEER_UP,
+	TCP_HANDOFF_EVENT_KIND_PEER_DOWN,
+};
+
 enum {
 	TCP_HANDOFF_A_NODE_ID = 1,
 	TCP_HANDOFF_A_NODE_ADDR4,
@@ -149,6 +167,18 @@ enum {
 };
 
 enum {
+	TCP_HANDOFF_A_EVENT_KIND = 1,
+	TCP_HANDOFF_A_EVENT_NODE,
+	TCP_HANDOFF_A_EVENT_CLIENT_ADDR4,
+	TCP_HANDOFF_A_EVENT_CLIENT_PORT,
+	TCP_HANDOFF_A_EVENT_REASON,
+	TCP_HANDOFF_A_EVENT_LATENCY_US,
+
+	__TCP_HANDOFF_A_EVENT_MAX,
+	TCP_HANDOFF_A_EVENT_MAX = (__TCP_HANDOFF_A_EVENT_MAX - 1)
+};
+
+enum {
 	TCP_HANDOFF_CMD_NODE_ADD = 1,
 	TCP_HANDOFF_CMD_NODE_DEL,
 	TCP_HANDOFF_CMD_NODE_GET,
@@ -161,9 +191,12 @@ enum {
 	TCP_HANDOFF_CMD_RULE_GET,
 	TCP_HANDOFF_CMD_LIMITS_SET,
 	TCP_HANDOFF_CMD_LIMITS_GET,
+	TCP_HANDOFF_CMD_EVENT_NTF,
 
 	__TCP_HANDOFF_CMD_MAX,
 	TCP_HANDOFF_CMD_MAX = (__TCP_HANDOFF_CMD_MAX - 1)
 };
+
+#define TCP_HANDOFF_MCGRP_EVENTS	"events"
 
 #endif /* _UAPI_LINUX_TCP_HANDOFF_H */

@@ -958,6 +958,20 @@ pub enum Message<'a> {
 }
 
 impl<'a> Message<'a> {
+    /// The length of the encoded body ([`Self::encode_body`] writes exactly
+    /// this much); a frame adds [`HEADER_LEN`] (and [`HMAC_LEN`] if tagged).
+    pub fn body_len(&self) -> usize {
+        match self {
+            Message::Hello(_) => Hello::LEN,
+            Message::HandoffRequest(r) => HandoffRequest::FIXED_LEN + r.request.len(),
+            Message::HandoffAck(_) => HandoffAck::LEN,
+            Message::HandoffNak(_) => HandoffNak::LEN,
+            Message::Terminate(_) => Terminate::LEN,
+            Message::Keepalive(_) => Keepalive::LEN,
+            Message::Reconcile(r) => 2 + 8 * r.len(),
+        }
+    }
+
     /// The message's wire type.
     pub fn msg_type(&self) -> MsgType {
         match self {
@@ -1231,8 +1245,18 @@ mod tests {
                 Message::Reconcile(r) => 2 + 8 * r.len(),
             };
             assert_eq!(n, want);
+            assert_eq!(msg.body_len(), n);
         }
         assert_eq!(HandoffRequest::FIXED_LEN, 88);
+        // The largest RECONCILE fits a frame, and its length is exact.
+        let ids: [u64; Reconcile::MAX_IDS] = core::array::from_fn(|i| i as u64 * 7919);
+        let mut raw = [0u8; 8 * Reconcile::MAX_IDS];
+        let used = Reconcile::encode_ids(&ids, &mut raw).unwrap();
+        let msg = Message::Reconcile(Reconcile::from_raw(&raw[..used]).unwrap());
+        let mut frame = [0u8; MAX_FRAME];
+        let n = encode_message(&msg, 1, &mut frame).unwrap();
+        assert_eq!(n, HEADER_LEN + msg.body_len());
+        assert_eq!(decode_message(&frame[..n]).unwrap().1, msg);
     }
 
     #[test]

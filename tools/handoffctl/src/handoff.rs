@@ -37,7 +37,25 @@ pub mod cmd {
     pub const RULE_GET: u8 = 10;
     pub const LIMITS_SET: u8 = 11;
     pub const LIMITS_GET: u8 = 12;
+    /// Notifications of the `events` group (never a request).
+    pub const EVENT_NTF: u8 = 13;
 }
+
+/// `TCP_HANDOFF_A_EVENT_*`.
+pub mod event_attr {
+    pub const KIND: u16 = 1;
+    pub const NODE: u16 = 2;
+    pub const CLIENT_ADDR4: u16 = 3;
+    pub const CLIENT_PORT: u16 = 4;
+    pub const REASON: u16 = 5;
+    pub const LATENCY_US: u16 = 6;
+}
+
+/// The family's multicast group of events.
+pub const EVENTS_GROUP: &str = "events";
+
+/// `enum tcp_handoff_event_kind`, spec names by value.
+pub const EVENT_KINDS: [&str; 4] = ["handoff-done", "handoff-failed", "peer-up", "peer-down"];
 
 /// `TCP_HANDOFF_A_NODE_*`.
 pub mod node_attr {
@@ -193,6 +211,7 @@ pub enum AttrSet {
     Stats,
     Rule,
     Limits,
+    Event,
 }
 
 impl AttrSet {
@@ -204,6 +223,14 @@ impl AttrSet {
             AttrSet::Stats => &STATS_NAMES,
             AttrSet::Rule => &RULE_NAMES,
             AttrSet::Limits => &LIMITS_NAMES,
+            AttrSet::Event => &[
+                "kind",
+                "node",
+                "client-addr4",
+                "client-port",
+                "reason",
+                "latency-us",
+            ],
         }
     }
 
@@ -369,6 +396,7 @@ fn set_name(set: AttrSet) -> &'static str {
         AttrSet::Stats => "stats",
         AttrSet::Rule => "rule",
         AttrSet::Limits => "limits",
+        AttrSet::Event => "event",
     }
 }
 
@@ -777,6 +805,33 @@ mod tests {
     }
 
     #[test]
+    fn events_decode_and_print() {
+        let mut attrs = nla(event_attr::KIND, &0u32.to_ne_bytes());
+        attrs.extend(nla(event_attr::NODE, &2u32.to_ne_bytes()));
+        attrs.extend(nla(event_attr::CLIENT_ADDR4, &[198, 51, 100, 100]));
+        attrs.extend(nla(event_attr::CLIENT_PORT, &40000u16.to_be_bytes()));
+        attrs.extend(nla(event_attr::LATENCY_US, &3000u32.to_ne_bytes()));
+        let ev = Event::parse(&reply(cmd::EVENT_NTF, attrs)).unwrap();
+        assert_eq!(
+            ev.to_line(),
+            "handoff done node 2 client 198.51.100.100:40000 latency 3000us"
+        );
+        let mut attrs = nla(event_attr::KIND, &3u32.to_ne_bytes());
+        attrs.extend(nla(event_attr::NODE, &3u32.to_ne_bytes()));
+        attrs.extend(nla(event_attr::REASON, b"peer silent\0"));
+        let ev = Event::parse(&reply(cmd::EVENT_NTF, attrs)).unwrap();
+        assert_eq!(ev.to_line(), "peer down node 3 reason peer silent");
+        assert_eq!(
+            serde_json::to_string(&ev).unwrap(),
+            r#"{"event":"peer-down","node":3,"client":null,"reason":"peer silent","latency-us":null}"#
+        );
+        // A kind this tool does not know is shown by number.
+        let attrs = nla(event_attr::KIND, &9u32.to_ne_bytes());
+        assert_eq!(Event::parse(&reply(13, attrs)).unwrap().to_line(), "9");
+        assert!(Event::parse(&reply(13, Vec::new())).is_err());
+    }
+
+    #[test]
     fn numbers_match_uapi_header() {
         // Values of include/uapi/linux/tcp_handoff.h.
         assert_eq!(FAMILY_NAME, "tcp_handoff");
@@ -797,6 +852,10 @@ mod tests {
         assert_eq!(AttrSet::Node.attr_name(0), None);
         assert_eq!(AttrSet::Node.attr_name(8), None);
         assert_eq!(AttrSet::Stats.attr_name(3), Some("rx-packets"));
+        assert_eq!(cmd::EVENT_NTF, 13);
+        assert_eq!(event_attr::LATENCY_US, 6);
+        assert_eq!(AttrSet::Event.attr_name(4), Some("client-port"));
+        assert_eq!(EVENT_KINDS[3], "peer-down");
     }
 
     #[test]
@@ -1158,5 +1217,74 @@ mod tests {
         a.extend(nla(stats_attr::PEERS_UP, &2u32.to_ne_bytes()));
         let st = Stats::parse(&reply(cmd::STATS_GET, a)).unwrap();
         assert_eq!(st.entries(), vec![("handoff-ok", 4), ("peers-up", 2)]);
+    }
+}
+
+/// An event of the `events` group, as `monitor` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// The spec name (`handoff-done`), or the number if unknown.
+    pub event: String,
+    pub node: Option<u32>,
+    pub client: Option<SocketAddr>,
+    pub reason: Option<String>,
+    #[serde(rename = "latency-us")]
+    pub latency_us: Option<u64>,
+}
+
+impl Event {
+    pub fn parse(reply: &GenlReply) -> Result<Event, ParseError> {
+        let set = AttrSet::Event;
+        let (mut kind, mut node, mut addr, mut port, mut reason, mut latency) =
+            (None, None, None, None, None, None);
+        for attr in reply.attrs() {
+            let attr = attr?;
+            match attr.kind() {
+                event_attr::KIND => kind = Some(named(set, &attr, attr.get_u32())?),
+                event_attr::NODE => node = Some(named(set, &attr, attr.get_u32())?),
+                event_attr::CLIENT_ADDR4 => {
+                    addr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                }
+                event_attr::CLIENT_PORT => port = Some(named(set, &attr, attr.get_be16())?),
+                event_attr::REASON => reason = Some(attr.get_string()),
+                event_attr::LATENCY_US => latency = Some(named(set, &attr, attr.get_uint())?),
+                _ => {}
+            }
+        }
+        let Some(kind) = kind else {
+            return Err(ParseError("event without a kind".into()));
+        };
+        let event = usize::try_from(kind)
+            .ok()
+            .and_then(|i| EVENT_KINDS.get(i))
+            .map_or_else(|| kind.to_string(), |n| (*n).to_string());
+        Ok(Event {
+            event,
+            node,
+            client: addr
+                .zip(port)
+                .map(|(a, p)| SocketAddr::new(IpAddr::V4(a), p)),
+            reason,
+            latency_us: latency,
+        })
+    }
+
+    /// One line, like `ip monitor`: `handoff done node 2 client A:P
+    /// latency 3000us`.
+    pub fn to_line(&self) -> String {
+        let mut s = self.event.replacen('-', " ", 1);
+        if let Some(n) = self.node {
+            s.push_str(&format!(" node {n}"));
+        }
+        if let Some(c) = self.client {
+            s.push_str(&format!(" client {c}"));
+        }
+        if let Some(r) = &self.reason {
+            s.push_str(&format!(" reason {r}"));
+        }
+        if let Some(l) = self.latency_us {
+            s.push_str(&format!(" latency {l}us"));
+        }
+        s
     }
 }

@@ -128,6 +128,9 @@ enum Object {
     /// Read a configuration that `save` printed from stdin and apply it;
     /// stops at the first command that fails
     Restore,
+    /// Print events as they happen: handoffs done and failed, control
+    /// channels up and down (like ip monitor; -j: one JSON object a line)
+    Monitor,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         #[arg(value_name = "SHELL")]
@@ -549,9 +552,9 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             cmd: StatsCmd::Show,
         } => Action::StatsShow,
         Object::Save => Action::Save,
-        Object::Completion { .. } | Object::Man => {
+        Object::Completion { .. } | Object::Man | Object::Monitor => {
             return Err(UsageError(
-                "completion and man print text; they are not batch commands".into(),
+                "completion, man and monitor are not batch commands".into(),
             ))
         }
         Object::Restore => {
@@ -840,6 +843,56 @@ fn save(client: &mut Client) -> Result<Config, AppError> {
     })
 }
 
+/// Prints the family's events until killed (or stdout closes). Each line
+/// is written as it comes, so a pipe or file sees events at once.
+fn monitor(netns: Option<&str>, out: Output) -> Result<String, AppError> {
+    if let Some(ns) = netns {
+        enter_netns(ns)?;
+    }
+    let mut client = Client::connect(handoff::FAMILY_NAME)?;
+    let Some(&(_, group)) = client
+        .family
+        .mcast_groups
+        .iter()
+        .find(|(name, _)| name == handoff::EVENTS_GROUP)
+    else {
+        return Err(AppError::Other {
+            msg: "the loaded tcp_handoff has no events group (an older module?)".into(),
+            errno: libc::ENOENT,
+        });
+    };
+    client
+        .sock
+        .subscribe(group)
+        .map_err(|err| AppError::Netlink { err, set: None })?;
+    // Like tcpdump's "listening on": scripts wait for it before they act.
+    let _ = writeln!(io::stderr(), "handoffctl: listening for tcp_handoff events");
+    let family = client.family.id;
+    loop {
+        let events = match client.sock.notifications(family) {
+            Ok(ev) => ev,
+            Err(NlError::Io { err, .. }) if err.raw_os_error() == Some(libc::ENOBUFS) => {
+                // The kernel dropped events this reader was too slow for:
+                // say so, and go on.
+                let _ = writeln!(io::stderr(), "handoffctl: events were lost (ENOBUFS)");
+                continue;
+            }
+            Err(err) => return Err(AppError::Netlink { err, set: None }),
+        };
+        for ev in events.iter().filter(|r| r.cmd == cmd::EVENT_NTF) {
+            let ev = handoff::Event::parse(ev).map_err(malformed)?;
+            let line = if out.json {
+                out.json(&ev)
+            } else {
+                format!("{}\n", ev.to_line())
+            };
+            if write_stdout(&line).is_err() {
+                return Ok(String::new());
+            }
+        }
+    }
+}
+
 /// Whether the raw command line asked for JSON; used only to report clap's
 /// own usage errors as JSON too.
 fn wants_json(args: &[String]) -> bool {
@@ -1020,6 +1073,7 @@ fn main() -> ExitCode {
                 Err(_) => ExitCode::from(1),
             };
         }
+        (Some(Object::Monitor), None) => monitor(cli.netns.as_deref(), out),
         (Some(Object::Restore), None) => {
             return batch("-", cli.netns.as_deref(), out);
         }
@@ -1036,7 +1090,8 @@ fn main() -> ExitCode {
             return batch(file, cli.netns.as_deref(), out);
         }
         (None, None) => Err(AppError::Usage(
-            "an OBJECT (node, service, rule, limits, stats, save, restore) or --batch FILE is required".into(),
+            "an OBJECT (node, service, rule, limits, stats, save, restore, monitor) or --batch FILE \
+             is required".into(),
         )),
     };
     match result {

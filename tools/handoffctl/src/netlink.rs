@@ -86,6 +86,9 @@ pub const CTRL_ATTR_VERSION: u16 = 3;
 #[allow(dead_code)]
 pub const CTRL_ATTR_HDRSIZE: u16 = 4;
 pub const CTRL_ATTR_MAXATTR: u16 = 5;
+pub const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
+pub const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
+pub const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 /// The version we put in requests to nlctrl (it does not check it).
 const CTRL_VERSION: u8 = 1;
 
@@ -748,6 +751,8 @@ pub struct FamilyInfo {
     pub id: u16,
     pub version: u32,
     pub maxattr: u32,
+    /// Multicast groups: `(name, id)`.
+    pub mcast_groups: Vec<(String, u32)>,
 }
 
 /// Decodes a `CTRL_CMD_NEWFAMILY` answer.
@@ -755,12 +760,30 @@ pub fn parse_family(reply: &GenlReply) -> Result<FamilyInfo, ParseError> {
     let mut id = None;
     let mut version = 0;
     let mut maxattr = 0;
+    let mut mcast_groups = Vec::new();
     for attr in reply.attrs() {
         let attr = attr?;
         match attr.kind() {
             CTRL_ATTR_FAMILY_ID => id = Some(attr.get_u16()?),
             CTRL_ATTR_VERSION => version = attr.get_u32()?,
             CTRL_ATTR_MAXATTR => maxattr = attr.get_u32()?,
+            CTRL_ATTR_MCAST_GROUPS => {
+                // One nested attribute per group, each with a name and id.
+                for grp in Attrs::new(attr.payload) {
+                    let (mut name, mut gid) = (None, None);
+                    for a in Attrs::new(grp?.payload) {
+                        let a = a?;
+                        match a.kind() {
+                            CTRL_ATTR_MCAST_GRP_NAME => name = Some(a.get_string()),
+                            CTRL_ATTR_MCAST_GRP_ID => gid = Some(a.get_u32()?),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(name), Some(gid)) = (name, gid) {
+                        mcast_groups.push((name, gid));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -769,6 +792,7 @@ pub fn parse_family(reply: &GenlReply) -> Result<FamilyInfo, ParseError> {
             id,
             version,
             maxattr,
+            mcast_groups,
         }),
         None => perr("nlctrl answer without CTRL_ATTR_FAMILY_ID"),
     }
@@ -982,6 +1006,69 @@ impl Socket {
             }
             return Ok(n as usize);
         }
+    }
+
+    /// Joins multicast group `group` and from then on waits for messages
+    /// without a timeout (see [`Self::notifications`]).
+    pub fn subscribe(&mut self, group: u32) -> Result<(), NlError> {
+        // SAFETY: `group` is a valid u32 for the duration of the call and the
+        // length passed matches its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_NETLINK,
+                libc::NETLINK_ADD_MEMBERSHIP,
+                (&group as *const u32).cast(),
+                mem::size_of::<u32>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io_err("cannot join the multicast group"));
+        }
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        // SAFETY: `tv` is a valid timeval for the duration of the call and
+        // the length passed matches its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io_err("cannot clear the receive timeout"));
+        }
+        Ok(())
+    }
+
+    /// Waits for the next datagram and returns the notifications of family
+    /// `family` in it (sequence number 0). An overrun (the kernel dropped
+    /// messages because this reader was slow) is an error.
+    pub fn notifications(&mut self, family: u16) -> Result<Vec<GenlReply>, NlError> {
+        let n = self.recv()?;
+        let mut out = Vec::new();
+        for msg in Msgs::new(&self.buf[..n]) {
+            let msg = msg?;
+            if msg.ty == NLMSG_OVERRUN {
+                return Err(NlError::Protocol(
+                    "receive overrun: events were lost".into(),
+                ));
+            }
+            if msg.ty != family || msg.seq != 0 || msg.payload.len() < GENL_HDRLEN {
+                continue;
+            }
+            out.push(GenlReply {
+                cmd: msg.payload[0],
+                version: msg.payload[1],
+                attrs: msg.payload[GENL_HDRLEN..].to_vec(),
+            });
+        }
+        Ok(out)
     }
 
     /// Sends `req` with a fresh sequence number and collects the answers.
@@ -1388,6 +1475,12 @@ mod tests {
         attrs.extend(nla(CTRL_ATTR_HDRSIZE, &0u32.to_ne_bytes()));
         attrs.extend(nla(CTRL_ATTR_MAXATTR, &7u32.to_ne_bytes()));
         attrs.extend(nla(6 | NLA_F_NESTED, &nla(1, &[0; 8])));
+        let mut grp = nla(CTRL_ATTR_MCAST_GRP_NAME, b"events\0");
+        grp.extend(nla(CTRL_ATTR_MCAST_GRP_ID, &9u32.to_ne_bytes()));
+        attrs.extend(nla(
+            CTRL_ATTR_MCAST_GROUPS | NLA_F_NESTED,
+            &nla(1 | NLA_F_NESTED, &grp),
+        ));
         let reply = GenlReply {
             cmd: 1,
             version: 2,
@@ -1399,7 +1492,8 @@ mod tests {
             FamilyInfo {
                 id: 0x1d,
                 version: 1,
-                maxattr: 7
+                maxattr: 7,
+                mcast_groups: vec![("events".into(), 9)],
             }
         );
         let empty = GenlReply {
