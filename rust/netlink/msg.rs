@@ -202,16 +202,8 @@ impl Request {
         let mut hdr = core::ptr::null_mut();
         // SAFETY: `info` is valid (type invariant); `hdr` is writable.
         let skb = unsafe { bindings::th_genl_reply_new(self.info, &mut hdr) };
-        if skb.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: `skb` is the reply buffer just allocated.
-        let mut msg = Msg { skb };
-        if let Err(e) = fill(&mut msg) {
-            // SAFETY: `skb` was allocated above and not sent.
-            unsafe { bindings::th_genl_msg_free(skb) };
-            return Err(e);
-        }
+        // SAFETY: `skb` is null or the message just started, ours.
+        unsafe { Msg::fill_new(skb, fill) }?;
         // SAFETY: `skb`/`hdr` form a message started above; sending
         // consumes the skb whatever the result.
         kernel::error::to_result(unsafe { bindings::th_genl_reply_send(skb, hdr, self.info) })
@@ -229,6 +221,30 @@ pub(crate) struct Msg {
 }
 
 impl Msg {
+    /// Fills the message `skb` (null when its allocation failed) with
+    /// `fill`; frees it if that fails, so the caller sends it only on `Ok`.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be null or a netlink buffer the caller owns, with a
+    /// message started and not yet ended.
+    unsafe fn fill_new(
+        skb: *mut bindings::sk_buff,
+        fill: impl FnOnce(&mut Msg) -> Result,
+    ) -> Result {
+        if skb.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: `skb` is a started message the caller owns.
+        let mut msg = Msg { skb };
+        if let Err(e) = fill(&mut msg) {
+            // SAFETY: `skb` is owned by the caller, who will not send it.
+            unsafe { bindings::th_genl_msg_free(skb) };
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Builds a message of the events group with `fill` and sends it to
     /// `net`'s listeners (any context).
     ///
@@ -242,16 +258,8 @@ impl Msg {
         let mut hdr = core::ptr::null_mut();
         // SAFETY: `hdr` is writable.
         let skb = unsafe { bindings::th_genl_event_new(&mut hdr) };
-        if skb.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: `skb` is the message buffer just allocated.
-        let mut msg = Msg { skb };
-        if let Err(e) = fill(&mut msg) {
-            // SAFETY: `skb` was allocated above and not sent.
-            unsafe { bindings::th_genl_msg_free(skb) };
-            return Err(e);
-        }
+        // SAFETY: `skb` is null or the message just started, ours.
+        unsafe { Msg::fill_new(skb, fill) }?;
         // SAFETY: `skb`/`hdr` form a message started above; `net` is live
         // (function precondition); sending consumes the skb.
         unsafe { bindings::th_genl_event_send(net, skb, hdr) };

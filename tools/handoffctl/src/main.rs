@@ -460,6 +460,34 @@ impl Client {
         handoff::request(self.family.id, flags, cmd)
     }
 
+    /// Dumps `op` and decodes each reply with `parse`.
+    fn dump<T>(
+        &mut self,
+        op: u8,
+        parse: fn(&netlink::GenlReply) -> Result<T, netlink::ParseError>,
+    ) -> Result<Vec<T>, AppError> {
+        let mut req = self.request(op, true);
+        let outcome = self.run(&mut req)?;
+        outcome
+            .replies
+            .iter()
+            .map(parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)
+    }
+
+    /// The namespace's limits (limits-get).
+    fn limits(&mut self) -> Result<Limits, AppError> {
+        let mut req = self.request(cmd::LIMITS_GET, false);
+        let outcome = self.run(&mut req)?;
+        let Some(reply) = outcome.replies.first() else {
+            return Err(malformed(netlink::ParseError(
+                "limits-get returned no limits".into(),
+            )));
+        };
+        Limits::parse(reply).map_err(malformed)
+    }
+
     fn run(&mut self, req: &mut Request) -> Result<Outcome, AppError> {
         let outcome = self.sock.transact(req).map_err(|err| AppError::Netlink {
             err,
@@ -630,14 +658,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             client.run(&mut req)?;
         }
         Action::ServiceShow => {
-            let mut req = client.request(cmd::SERVICE_GET, true);
-            let outcome = client.run(&mut req)?;
-            let services = outcome
-                .replies
-                .iter()
-                .map(Service::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(malformed)?;
+            let services = client.dump(cmd::SERVICE_GET, Service::parse)?;
             if out.json {
                 text = out.json(&services);
             } else {
@@ -659,14 +680,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             client.run(&mut req)?;
         }
         Action::RuleShow => {
-            let mut req = client.request(cmd::RULE_GET, true);
-            let outcome = client.run(&mut req)?;
-            let rules = outcome
-                .replies
-                .iter()
-                .map(Rule::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(malformed)?;
+            let rules = client.dump(cmd::RULE_GET, Rule::parse)?;
             if out.json {
                 text = out.json(&rules);
             } else {
@@ -682,14 +696,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             client.run(&mut req)?;
         }
         Action::LimitsShow => {
-            let mut req = client.request(cmd::LIMITS_GET, false);
-            let outcome = client.run(&mut req)?;
-            let Some(reply) = outcome.replies.first() else {
-                return Err(malformed(netlink::ParseError(
-                    "limits-get returned no limits".into(),
-                )));
-            };
-            let limits = Limits::parse(reply).map_err(malformed)?;
+            let limits = client.limits()?;
             if out.json {
                 text = out.json(&limits);
             } else {
@@ -808,38 +815,11 @@ impl Config {
 
 /// Dumps every part of the configuration.
 fn save(client: &mut Client) -> Result<Config, AppError> {
-    let mut req = client.request(cmd::LIMITS_GET, false);
-    let outcome = client.run(&mut req)?;
-    let Some(reply) = outcome.replies.first() else {
-        return Err(malformed(netlink::ParseError(
-            "limits-get returned no limits".into(),
-        )));
-    };
-    let limits = Limits::parse(reply).map_err(malformed)?;
-    let mut dump = |op| -> Result<Vec<netlink::GenlReply>, AppError> {
-        let mut req = client.request(op, true);
-        Ok(client.run(&mut req)?.replies)
-    };
-    let nodes = dump(cmd::NODE_GET)?
-        .iter()
-        .map(Node::parse)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed)?;
-    let services = dump(cmd::SERVICE_GET)?
-        .iter()
-        .map(Service::parse)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed)?;
-    let rules = dump(cmd::RULE_GET)?
-        .iter()
-        .map(Rule::parse)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed)?;
     Ok(Config {
-        limits,
-        nodes,
-        services,
-        rules,
+        limits: client.limits()?,
+        nodes: client.dump(cmd::NODE_GET, Node::parse)?,
+        services: client.dump(cmd::SERVICE_GET, Service::parse)?,
+        rules: client.dump(cmd::RULE_GET, Rule::parse)?,
     })
 }
 
