@@ -19,6 +19,13 @@ on "$node1" "$HANDOFFCTL" node show
 on "$node1" "$HANDOFFCTL" -j node show
 on "$node1" "$HANDOFFCTL" rule show
 on "$node1" "$HANDOFFCTL" service show
+# node1's events, as they happen, for the end of the demo.
+"$HANDOFFCTL" -n "$node1" monitor >"$TH_TMP/events" 2>"$TH_TMP/events.err" &
+monitor=$!
+th_deadline 100
+until grep -q listening "$TH_TMP/events.err" 2>/dev/null || ! th_before_deadline; do
+	th_sleep 0.1
+done
 echo
 echo "The client only ever talks to 198.51.100.1; the X-Node header says who answered:"
 for url in /a/ /b/ / /a/big /b/ /a/; do
@@ -27,6 +34,10 @@ for url in /a/ /b/ / /a/big /b/ /a/; do
 	printf '  GET %-7s -> served by %s\n' "$url" "$node"
 done
 on "$node1" "$HANDOFFCTL" stats show
+kill "$monitor"
+wait "$monitor" 2>/dev/null || :
+printf '\n[node1]$ handoffctl monitor   (what it printed meanwhile)\n'
+cat "$TH_TMP/events"
 for n in 2 3; do
 	eval "ns=\$node$n"
 	printf '\n[node%s] back-end counters:\n' "$n"

@@ -41,8 +41,13 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 5000;
 /// Interval between KEEPALIVEs on an idle connection.
 const KEEPALIVE_MS: u64 = 1000;
-/// A peer silent for this long is considered gone.
-const DEAD_MS: u64 = 5000;
+/// A peer silent for this long is considered gone. A closed or reset
+/// connection is noticed at once; this only catches a peer that vanished
+/// without a word (power, link). It is 15 keepalive intervals: a loaded
+/// node's worker can be kept from running for seconds (softirq work on a
+/// busy CPU), and a channel torn down by mistake costs every handoff in
+/// flight.
+const DEAD_MS: u64 = 15_000;
 /// How long an accepted connection may take to say HELLO.
 const HELLO_TIMEOUT_MS: u64 = 3000;
 /// Most bytes queued for one peer before it is considered stuck.
@@ -388,7 +393,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         p.rx = inc.rx;
         p.up = true;
         p.backoff = BACKOFF_MIN_MS;
-        p.last_rx = now;
+        p.last_rx = now_ms();
         p.hello_sent = queue_frame(st, p, &hello(&local));
         // As on the connecting side: reconcile at once.
         p.next_reconcile = now;
@@ -422,7 +427,7 @@ fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
             match Sock::connect(net, local.addr, p.addr, p.port) {
                 Ok(s) => {
                     p.sock = Some(s);
-                    p.last_rx = now;
+                    p.last_rx = now_ms();
                 }
                 Err(_) => {
                     p.next_try = now + p.backoff;
@@ -448,7 +453,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 continue;
             };
             if state == TCP_SYN_SENT {
-                if now.saturating_sub(p.last_rx) > DEAD_MS {
+                if now_ms().saturating_sub(p.last_rx) > DEAD_MS {
                     down = Some("connect timed out");
                 } else {
                     i += 1;
@@ -484,7 +489,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                     break;
                 }
             };
-            ch.peers[i].last_rx = now;
+            ch.peers[i].last_rx = now_ms();
             Stats::inc(&st.stats.ctl_msgs_in, 1);
             match codec::decode_message(&rx[..n]) {
                 Ok((_, Message::Hello(h))) if h.node_id == ch.peers[i].id => {
@@ -529,7 +534,9 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 });
                 queue_frame(st, p, &ka);
             }
-            if p.up && now.saturating_sub(p.last_rx) > DEAD_MS {
+            // Measured now, not at the start of the run: a long run must
+            // not make a peer look silent.
+            if p.up && now_ms().saturating_sub(p.last_rx) > DEAD_MS {
                 down = Some("peer silent");
             }
         }
