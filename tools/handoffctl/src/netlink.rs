@@ -817,6 +817,29 @@ fn io_err(what: &'static str) -> NlError {
     }
 }
 
+/// Sets `SO_RCVTIMEO` of `fd` to `secs` seconds (0: wait for ever).
+fn set_recv_timeout(fd: &OwnedFd, secs: libc::time_t) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: secs,
+        tv_usec: 0,
+    };
+    // SAFETY: `tv` is a valid timeval for the duration of the call and the
+    // length passed matches its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A `NETLINK_GENERIC` socket bound to a kernel-assigned port id.
 #[derive(Debug)]
 pub struct Socket {
@@ -859,24 +882,8 @@ impl Socket {
             return Err(io_err("cannot enable NETLINK_EXT_ACK"));
         }
 
-        let tv = libc::timeval {
-            tv_sec: RECV_TIMEOUT_SECS,
-            tv_usec: 0,
-        };
-        // SAFETY: `tv` is a valid timeval for the duration of the call and
-        // the length passed matches its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io_err("cannot set the receive timeout"));
-        }
+        set_recv_timeout(&fd, RECV_TIMEOUT_SECS)
+            .map_err(|_| io_err("cannot set the receive timeout"))?;
 
         // SAFETY: sockaddr_nl is plain data for which all zeroes is valid.
         let mut addr: libc::sockaddr_nl = unsafe { mem::zeroed() };
@@ -1025,25 +1032,8 @@ impl Socket {
         if rc < 0 {
             return Err(io_err("cannot join the multicast group"));
         }
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        };
-        // SAFETY: `tv` is a valid timeval for the duration of the call and
-        // the length passed matches its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io_err("cannot clear the receive timeout"));
-        }
-        Ok(())
+        // No timeout: events come when they come.
+        set_recv_timeout(&self.fd, 0).map_err(|_| io_err("cannot clear the receive timeout"))
     }
 
     /// Waits for the next datagram and returns the notifications of family
