@@ -222,6 +222,15 @@ pub(crate) struct Stats {
     /// Front-end entries ended because their back-end did not know them
     /// (RECONCILE answered: a lost TERMINATE, a restarted back-end).
     pub(crate) reconciled: Atomic<u64>,
+    /// Front-end handoffs whose answer was late or lost with its channel
+    /// while the back-end may have taken them ("in doubt": held until it
+    /// answers, see `channel::handoff::timeouts`).
+    pub(crate) handoff_in_doubt: Atomic<u64>,
+    /// Front-end handoffs reset after staying in doubt too long.
+    pub(crate) in_doubt_reset: Atomic<u64>,
+    /// Back-end HANDOFF_ACKs sent again, for connections no forwarded
+    /// packet had confirmed yet.
+    pub(crate) ack_resent: Atomic<u64>,
     /// TERMINATE messages sent (back-end) and received (front-end).
     pub(crate) terminate_sent: Atomic<u64>,
     pub(crate) terminate_received: Atomic<u64>,
@@ -278,6 +287,9 @@ impl Stats {
             be_tx_packets: Atomic::new(0),
             be_tx_bytes: Atomic::new(0),
             reconciled: Atomic::new(0),
+            handoff_in_doubt: Atomic::new(0),
+            in_doubt_reset: Atomic::new(0),
+            ack_resent: Atomic::new(0),
             terminate_sent: Atomic::new(0),
             terminate_received: Atomic::new(0),
             ctl_connects: Atomic::new(0),

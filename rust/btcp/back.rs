@@ -77,6 +77,10 @@ pub(crate) struct Conn {
     fin_out: bool,
     /// TERMINATE is to be sent to the front-end.
     pub(crate) terminate_pending: bool,
+    /// A client packet forwarded by the front-end arrived: the front-end
+    /// has the HANDOFF_ACK. Until then the ACK is sent again with each
+    /// reconciliation round (`channel::handoff::reacknowledge`).
+    pub(crate) confirmed: bool,
     module_ref: bool,
 }
 
@@ -94,6 +98,7 @@ impl Conn {
             fin_in: false,
             fin_out: false,
             terminate_pending: false,
+            confirmed: false,
             module_ref: false,
         }
     }
@@ -167,6 +172,9 @@ pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option
     let mut b = st.backend.lock(bucket_of(st, &key));
     let c = b.get_mut(&key)?;
     let mut kick = false;
+    // The module's own replayed segments never come this way (they carry
+    // the inject mark): this one was forwarded.
+    c.confirmed = true;
     if c.phase == Phase::Established {
         if tcp.flags & flags::RST != 0 {
             c.closed(super::front::now_ms());

@@ -42,7 +42,7 @@ use crate::{
         http, icmp,
         packet::{flags, Ipv4Header, TcpHeader},
         rewrite,
-        seq::{seq_after, Translation},
+        seq::{client_saw_response, seq_after, Translation},
     },
     netns::{Limits, NetState, Stats},
     utcp,
@@ -121,6 +121,12 @@ pub(crate) enum Phase {
     Deciding,
     /// HANDOFF_REQUEST sent at the given time; packets are held.
     Requested(u64),
+    /// The answer to the HANDOFF_REQUEST sent at the given time is late or
+    /// was lost with its channel, and serving here could clash with a
+    /// back-end that already answers the client (design §3, "in doubt").
+    /// Packets are held until the back-end's HANDOFF_ACK arrives (again),
+    /// or it says it does not know the connection.
+    InDoubt(u64),
     /// HANDOFF_ACK received; the worker is flushing the held packets.
     Flushing,
     /// Every client packet is translated and sent to the back-end.
@@ -138,7 +144,11 @@ impl Phase {
     fn handed_off(self) -> bool {
         matches!(
             self,
-            Phase::Requested(_) | Phase::Flushing | Phase::Forwarding | Phase::Tombstone(_)
+            Phase::Requested(_)
+                | Phase::InDoubt(_)
+                | Phase::Flushing
+                | Phase::Forwarding
+                | Phase::Tombstone(_)
         )
     }
 }
@@ -151,6 +161,10 @@ pub(crate) struct ClientAck {
     pub(crate) window: u16,
     pub(crate) tsval: u32,
     pub(crate) tsecr: u32,
+    /// The segment's acknowledgement number, if it has the ACK flag.
+    pub(crate) ack: Option<u32>,
+    /// Whether it carries SACK blocks.
+    pub(crate) sack: bool,
 }
 
 /// Where a handed-off connection's packets go.
@@ -177,6 +191,10 @@ pub(crate) struct Conn {
     /// What this node granted in its handshake, as sent to the back-end.
     pub(crate) fe: Option<TcpInit>,
     pub(crate) fwd: Option<Forward>,
+    /// The client acknowledged response data while the handoff was in
+    /// flight: the back-end took the connection over
+    /// ([`client_saw_response`]).
+    pub(crate) response_seen: bool,
     /// Whether this entry holds a module reference (forwarding entries
     /// do: the module cannot be unloaded under a live connection).
     module_ref: bool,
@@ -243,7 +261,7 @@ impl Pending {
             match c.phase {
                 Phase::Flushing | Phase::Forwarding => fwd += 1,
                 Phase::Tombstone(_) => tomb += 1,
-                Phase::Deciding | Phase::Requested(_) => flight += 1,
+                Phase::Deciding | Phase::Requested(_) | Phase::InDoubt(_) => flight += 1,
                 _ => {}
             }
         }
@@ -484,6 +502,7 @@ pub(crate) unsafe fn inbound(
                 conn_id: 0,
                 fe: None,
                 fwd: None,
+                response_seen: false,
                 module_ref: false,
                 acker: Acker {
                     snd_nxt: info.snt_isn.wrapping_add(1),
@@ -520,7 +539,12 @@ pub(crate) unsafe fn inbound(
             xmit::forward(st, net, owned, &fwd);
             return bindings::NF_STOLEN;
         }
-        Phase::Deciding | Phase::Requested(_) | Phase::Flushing => {
+        Phase::Deciding | Phase::Requested(_) | Phase::InDoubt(_) | Phase::Flushing => {
+            if matches!(c.phase, Phase::Requested(_) | Phase::InDoubt(_))
+                && client_saw_response(ack.ack, ack.sack, c.acker.snd_nxt)
+            {
+                c.response_seen = true;
+            }
             // SAFETY: the hook may steal `skb`; it is ours from here.
             let owned = unsafe { OwnedSkb::new(skb) };
             enqueue(st, c, owned);

@@ -177,6 +177,8 @@ extern "C" fn th_rs_hook_in(
                     window: tcp.window,
                     tsval,
                     tsecr,
+                    ack: (tcp.flags & packet::flags::ACK != 0).then_some(tcp.ack),
+                    sack: o.sack.is_some(),
                 };
                 // SAFETY: `net` is the live namespace of `st`; the hook may
                 // steal `skb`, whose network header is at `nhoff`.

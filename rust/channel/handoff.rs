@@ -19,6 +19,16 @@
 //! handoff it gave up on ([`TERM_ABORT`]). [`reconcile`] is the safety net
 //! for a TERMINATE that never arrived: the front-end lists what it forwards
 //! and the back-end answers [`TERM_UNKNOWN`] for what it does not know.
+//!
+//! A handoff whose answer is late or was lost with its channel is "in
+//! doubt" ([`Phase::InDoubt`]): the back-end may already answer the client,
+//! and serving here too would give the client two different byte streams
+//! under one sequence space. The front-end serves it here only when it
+//! knows the back-end has not taken it (a NAK, or [`TERM_UNKNOWN`] when
+//! asked), or when nothing suggests it has (see [`timeouts`]); the back-end
+//! repeats its HANDOFF_ACK until a forwarded packet shows the front-end got
+//! it ([`reacknowledge`]), and a front-end that had served the connection
+//! itself answers that with [`TERM_ABORT`].
 
 use super::Channel;
 use crate::{
@@ -48,6 +58,12 @@ use kernel::prelude::*;
 /// How often a front-end lists its forwarded connections to each back-end
 /// (and once right after the channel comes up).
 pub(super) const RECONCILE_MS: u64 = 10_000;
+
+/// How long a handoff may stay in doubt before the front-end resets the
+/// connection: long enough for a dead channel to be noticed (15 s of
+/// silence), reconnect and answer, yet bounded, so a back-end that never
+/// comes back does not pin the entry.
+const IN_DOUBT_MAX_MS: u64 = 60_000;
 
 /// Builds `seg` and hands it to the local stack as if received from the
 /// client. Returns false when it could not be injected.
@@ -124,7 +140,10 @@ fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
         let Some(c) = t.get_mut(key) else {
             return;
         };
-        if !matches!(c.phase, Phase::Deciding | Phase::Requested(_)) {
+        if !matches!(
+            c.phase,
+            Phase::Deciding | Phase::Requested(_) | Phase::InDoubt(_)
+        ) {
             return;
         }
         front::release(c, now_ms())
@@ -250,42 +269,152 @@ fn failed(net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
     );
 }
 
-/// Front-end: handoffs that got no answer in time are served here, and
-/// the back-end is told to forget them.
+/// Front-end: handoffs that got no answer in time.
+///
+/// A back-end answers every request in order on a reliable channel, so a
+/// late answer is usually just late. What the front-end does depends on
+/// what it knows:
+///
+/// - the client acknowledged response data ([`Conn::response_seen`]): the
+///   back-end has the connection; wait for its HANDOFF_ACK (in doubt);
+/// - the peer spoke since the request was sent: the channel works and the
+///   answer will come; wait for it and ask (a one-id RECONCILE, answered
+///   [`TERM_UNKNOWN`] if the back-end does not hold the connection);
+/// - neither: the request or the channel is likely lost; serve the
+///   connection here and tell the back-end to forget it.
+///
+/// A handoff in doubt for [`IN_DOUBT_MAX_MS`] is reset ([`give_up`]).
+///
+/// [`Conn::response_seen`]: front::Conn::response_seen
 pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let limit = u64::from(Limits::get(&st.limits.handoff_timeout_ms));
     loop {
         let late = st.pending.find_map(|_, t| {
-            t.conns.iter().find_map(|c| match c.phase {
+            t.conns.iter_mut().find_map(|c| match c.phase {
                 Phase::Requested(at) if now.saturating_sub(at) >= limit => {
-                    Some((c.key, c.node, c.conn_id))
+                    let heard = ch.heard_since(c.node, at);
+                    if c.response_seen || heard {
+                        c.phase = Phase::InDoubt(at);
+                        Some((c.key, c.node, c.conn_id, Late::Doubt { ask: heard }))
+                    } else {
+                        Some((c.key, c.node, c.conn_id, Late::Local))
+                    }
+                }
+                Phase::InDoubt(at) if now.saturating_sub(at) >= IN_DOUBT_MAX_MS => {
+                    Some((c.key, c.node, c.conn_id, Late::GiveUp))
                 }
                 _ => None,
             })
         });
-        let Some((key, node, id)) = late else { return };
-        Stats::inc(&st.stats.handoff_timeout, 1);
-        Stats::inc(&st.stats.fallback_local, 1);
-        failed(net, node, &key, "timeout");
-        release_local(st, net, &key);
-        let abort = Message::Terminate(Terminate {
-            conn_id: id,
-            reason: TERM_ABORT,
-        });
-        ch.send(st, node, &abort);
+        let Some((key, node, id, what)) = late else {
+            return;
+        };
+        match what {
+            Late::Doubt { ask } => {
+                Stats::inc(&st.stats.handoff_in_doubt, 1);
+                if ask {
+                    ask_about(st, ch, node, id);
+                }
+            }
+            Late::Local => {
+                Stats::inc(&st.stats.handoff_timeout, 1);
+                Stats::inc(&st.stats.fallback_local, 1);
+                failed(net, node, &key, "timeout");
+                release_local(st, net, &key);
+                let abort = Message::Terminate(Terminate {
+                    conn_id: id,
+                    reason: TERM_ABORT,
+                });
+                ch.send(st, node, &abort);
+            }
+            Late::GiveUp => give_up(st, net, ch, node, &key, id),
+        }
     }
 }
 
-/// The channel to `node` went down: its pending handoffs are served here.
+/// What [`timeouts`] does with a late handoff.
+enum Late {
+    /// Wait for the answer; `ask` when the channel works.
+    Doubt { ask: bool },
+    /// Serve it here.
+    Local,
+    /// In doubt for too long: reset it.
+    GiveUp,
+}
+
+/// Front-end: asks `node` whether it holds connection `id` (a RECONCILE of
+/// one id); the answer is [`TERM_UNKNOWN`] or nothing, its HANDOFF_ACK
+/// being on its way already.
+fn ask_about(st: &NetState, ch: &mut Channel, node: u32, id: u64) {
+    let mut raw = [0u8; 8];
+    let msg = Reconcile::encode_ids(&[id], &mut raw)
+        .and_then(|n| Reconcile::from_raw(&raw[..n]))
+        .map(Message::Reconcile);
+    if let Ok(msg) = msg {
+        ch.send(st, node, &msg);
+    }
+}
+
+/// Front-end: a handoff stayed in doubt for [`IN_DOUBT_MAX_MS`]. The
+/// back-end may hold it but cannot be reached, and serving it here would
+/// clash with what the client already has: the connection is reset. The
+/// local request socket goes silently; the held packets then reach a stack
+/// without a socket for them, which answers each with a reset the client
+/// accepts (its sequence number is the client's acknowledgement). The
+/// back-end is told to forget it, should it come back.
+fn give_up(
+    st: &NetState,
+    net: *mut bindings::net,
+    ch: &mut Channel,
+    node: u32,
+    key: &front::Key,
+    id: u64,
+) {
+    let rel = {
+        let mut t = st.pending.lock(front::bucket_of(st, key));
+        let Some(c) = t.get_mut(key) else { return };
+        let seq = c.ack.seq;
+        (seq, front::release(c, now_ms()))
+    };
+    Stats::inc(&st.stats.in_doubt_reset, 1);
+    failed(net, node, key, "in-doubt");
+    reset(net, key.saddr, key.sport, key.daddr, key.dport, rel.0);
+    front::reinject_all(st, net, rel.1);
+    let abort = Message::Terminate(Terminate {
+        conn_id: id,
+        reason: TERM_ABORT,
+    });
+    ch.send(st, node, &abort);
+}
+
+/// The channel to `node` went down: its handoffs in flight will get no
+/// answer on it. Those whose client saw response data stay in doubt (the
+/// back-end has them, and repeats its HANDOFF_ACK when the channel is
+/// back); the others are served here (should the back-end have taken one
+/// after all, its repeated HANDOFF_ACK is answered [`TERM_ABORT`]).
 pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channel, node: u32) {
     loop {
-        let key = st.pending.find_map(|_, t| {
-            t.conns
-                .iter()
-                .find(|c| c.node == node && matches!(c.phase, Phase::Requested(_)))
-                .map(|c| c.key)
+        let lost = st.pending.find_map(|_, t| {
+            t.conns.iter_mut().find_map(|c| {
+                if c.node != node {
+                    return None;
+                }
+                match c.phase {
+                    Phase::Requested(at) if c.response_seen => {
+                        c.phase = Phase::InDoubt(at);
+                        Some((c.key, true))
+                    }
+                    Phase::Requested(_) => Some((c.key, false)),
+                    Phase::InDoubt(_) if !c.response_seen => Some((c.key, false)),
+                    _ => None,
+                }
+            })
         });
-        let Some(key) = key else { return };
+        let Some((key, doubt)) = lost else { return };
+        if doubt {
+            Stats::inc(&st.stats.handoff_in_doubt, 1);
+            continue;
+        }
         Stats::inc(&st.stats.handoff_no_channel, 1);
         Stats::inc(&st.stats.fallback_local, 1);
         failed(net, node, &key, "no-channel");
@@ -351,7 +480,9 @@ pub(super) fn on_message(
             let key = {
                 let mut t = st.pending.lock(front::bucket_of_id(n.conn_id));
                 t.by_id(n.conn_id)
-                    .filter(|c| c.node == from && matches!(c.phase, Phase::Requested(_)))
+                    .filter(|c| {
+                        c.node == from && matches!(c.phase, Phase::Requested(_) | Phase::InDoubt(_))
+                    })
                     .map(|c| c.key)
             };
             match key {
@@ -375,6 +506,16 @@ pub(super) fn on_message(
                     if t.reason == TERM_UNKNOWN {
                         Stats::inc(&st.stats.reconciled, 1);
                     }
+                }
+                // Asked about a handoff in doubt: the back-end never took
+                // it (or gave it up), so it is served here.
+                Some(c) if matches!(c.phase, Phase::InDoubt(_)) && t.reason == TERM_UNKNOWN => {
+                    let key = c.key;
+                    drop(p);
+                    Stats::inc(&st.stats.reconciled, 1);
+                    Stats::inc(&st.stats.fallback_local, 1);
+                    failed(net, from, &key, "unknown");
+                    release_local(st, net, &key);
                 }
                 // A reconciliation answer may cross the TERMINATE that
                 // already ended the entry.
@@ -403,12 +544,13 @@ pub(super) fn reconcile(st: &NetState, ch: &mut Channel, now: u64) {
         }
         let node = p.id;
         ch.peers[i - 1].next_reconcile = now + RECONCILE_MS;
+        reacknowledge(st, ch, node);
         let mut ids = KVec::new();
         let mut short = false;
         st.pending.for_each(|_, b| {
             for c in b.conns.iter() {
                 if c.node == node
-                    && c.phase == Phase::Forwarding
+                    && matches!(c.phase, Phase::Forwarding | Phase::InDoubt(_))
                     && ids.push(c.conn_id, GFP_ATOMIC).is_err()
                 {
                     short = true;
@@ -435,6 +577,55 @@ pub(super) fn reconcile(st: &NetState, ch: &mut Channel, now: u64) {
             }
         }
     }
+}
+
+/// Back-end: sends HANDOFF_ACK again for every connection taken over from
+/// `node` that no forwarded packet has confirmed yet ([`back::Conn::confirmed`]),
+/// with each reconciliation round (so at once when a channel comes back).
+/// Its first HANDOFF_ACK may have been lost with a channel: the front-end
+/// then holds the connection in doubt, and this one lets it forward. A
+/// front-end that already forwards ignores it; one that served the
+/// connection itself answers [`TERM_ABORT`].
+fn reacknowledge(st: &NetState, ch: &mut Channel, node: u32) {
+    let mut acks = KVec::new();
+    st.backend.for_each(|_, b| {
+        for c in b.conns.iter() {
+            if c.fe_node == node && !c.confirmed {
+                if let Some(a) = ack_of(c) {
+                    // Short of memory, the rest wait for the next round.
+                    let _ = acks.push(a, GFP_ATOMIC);
+                }
+            }
+        }
+    });
+    for a in acks {
+        if !ch.send(st, node, &Message::HandoffAck(a)) {
+            break;
+        }
+        Stats::inc(&st.stats.ack_resent, 1);
+    }
+}
+
+/// The HANDOFF_ACK that describes the established connection `c`.
+fn ack_of(c: &back::Conn) -> Option<HandoffAck> {
+    if !matches!(c.phase, back::Phase::Established | back::Phase::Closing(_)) {
+        return None;
+    }
+    let sa = c.synack?;
+    Some(HandoffAck {
+        conn_id: c.conn_id,
+        be_init: TcpInit {
+            isn: sa.isn,
+            tsval: sa.tsval.unwrap_or(0),
+            ts_ok: sa.tsval.is_some(),
+            sack_ok: sa.sack,
+            wscale: sa.wscale.map(|w| w.min(14)),
+            mss: sa.mss,
+            ecn: false,
+            usec_ts: false,
+        },
+        be_addr: Endpoint::v4(c.key.local, c.key.port),
+    })
 }
 
 /// Back-end: notes the ids a front-end asks about; [`answer_reconciles`]
@@ -469,8 +660,11 @@ pub(super) fn answer_reconciles(st: &NetState, ch: &mut Channel) {
     let mut known = KVec::new();
     let mut short = known.reserve(st.backend.len(), GFP_KERNEL).is_err();
     st.backend.for_each(|_, b| {
+        // An entry given up is not the front-end's connection any more.
         for c in b.conns.iter() {
-            short |= known.push((c.fe_node, c.conn_id), GFP_ATOMIC).is_err();
+            if !matches!(c.phase, back::Phase::Aborted(_)) {
+                short |= known.push((c.fe_node, c.conn_id), GFP_ATOMIC).is_err();
+            }
         }
     });
     if !short {
@@ -507,11 +701,11 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         match t.by_id(a.conn_id) {
             Some(c)
                 if c.node == from
-                    && matches!(c.phase, Phase::Requested(_))
+                    && matches!(c.phase, Phase::Requested(_) | Phase::InDoubt(_))
                     && be_addr != [0; 4] =>
             {
                 let asked_at = match c.phase {
-                    Phase::Requested(at) => at,
+                    Phase::Requested(at) | Phase::InDoubt(at) => at,
                     _ => 0,
                 };
                 c.fe.map(|fe| {
@@ -534,11 +728,22 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                     )
                 })
             }
+            // The same answer again (`reacknowledge`): already forwarding.
+            Some(c)
+                if c.node == from
+                    && matches!(
+                        c.phase,
+                        Phase::Flushing | Phase::Forwarding | Phase::Tombstone(_)
+                    ) =>
+            {
+                return;
+            }
             _ => None,
         }
     };
     let Some((key, asked_at, seq, fwd, mut skbs)) = started else {
-        // Given up already (timeout) or unknown: the back-end must forget it.
+        // Served here already (timeout, lost channel) or unknown: the
+        // back-end must forget it.
         Stats::inc(&st.stats.ctl_bad_msgs, 1);
         let abort = Message::Terminate(Terminate {
             conn_id: a.conn_id,
@@ -747,23 +952,13 @@ fn take_over(
         reset(net, client, cport, local, port, r.client_ack_seq);
         return Err(NakReason::Internal);
     }
-    if let Some(c) = st.backend.lock(bucket).get_mut(&key) {
-        c.replay_end = r.client_ack_seq.wrapping_add(r.request.len() as u32);
-    }
-    Ok(HandoffAck {
-        conn_id: r.conn_id,
-        be_init: TcpInit {
-            isn: synack.isn,
-            tsval: synack.tsval.unwrap_or(0),
-            ts_ok: synack.tsval.is_some(),
-            sack_ok: synack.sack,
-            wscale: synack.wscale.map(|w| w.min(14)),
-            mss: synack.mss,
-            ecn: false,
-            usec_ts: false,
-        },
-        be_addr: Endpoint::v4(local, port),
-    })
+    let mut b = st.backend.lock(bucket);
+    let Some(c) = b.get_mut(&key) else {
+        drop(b);
+        return fail(NakReason::Internal);
+    };
+    c.replay_end = r.client_ack_seq.wrapping_add(r.request.len() as u32);
+    ack_of(c).ok_or(NakReason::Internal)
 }
 
 /// Back-end: the front-end gave connection `id` up and served it itself;

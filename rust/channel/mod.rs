@@ -153,6 +153,14 @@ impl Channel {
         self.peers.iter().any(|p| p.id == id && p.up)
     }
 
+    /// Whether the channel to `id` is up and has received anything after
+    /// time `t` (milliseconds, [`now_ms`]).
+    pub(crate) fn heard_since(&self, id: u32, t: u64) -> bool {
+        self.peers
+            .iter()
+            .any(|p| p.id == id && p.up && p.last_rx > t)
+    }
+
     /// Queues `msg` for peer `id`; false when the peer is not up or the
     /// message cannot be queued.
     pub(crate) fn send(&mut self, st: &NetState, id: u32, msg: &Message<'_>) -> bool {
@@ -174,8 +182,10 @@ impl Channel {
         self.peers.clear();
     }
 
-    /// Mirrors the configuration: the local node and the peers.
-    fn sync_config(&mut self, st: &NetState) {
+    /// Mirrors the configuration: the local node and the peers. Returns
+    /// the ids of peers removed, with whether their channel was up.
+    fn sync_config(&mut self, st: &NetState) -> KVec<(u32, bool)> {
+        let mut removed = KVec::new();
         let cfg = st.config.lock();
         let local = cfg
             .nodes
@@ -193,7 +203,9 @@ impl Channel {
             self.local = local;
             self.listener = None;
             // Every connection was made as another node: start over.
-            self.peers.clear();
+            for p in self.peers.drain_all() {
+                let _ = removed.push((p.id, p.up), GFP_KERNEL);
+            }
             self.incoming.clear();
         }
         let mut i = 0;
@@ -204,8 +216,8 @@ impl Channel {
             });
             if keep {
                 i += 1;
-            } else {
-                let _ = self.peers.remove(i);
+            } else if let Ok(p) = self.peers.remove(i) {
+                let _ = removed.push((p.id, p.up), GFP_KERNEL);
             }
         }
         for n in cfg.nodes.iter().filter(|n| !n.local) {
@@ -215,6 +227,7 @@ impl Channel {
                 }
             }
         }
+        removed
     }
 }
 
@@ -594,7 +607,22 @@ fn run(st: &NetState, net: *mut bindings::net) {
         return;
     }
     let now = now_ms();
-    ch.sync_config(st);
+    for (id, up) in ch.sync_config(st) {
+        // A removed peer's channel closed with its socket: its handoffs in
+        // flight get no answer on it, as when a channel breaks.
+        if up {
+            Stats::inc(&st.stats.ctl_disconnects, 1);
+            pr_info!("node {}: control channel down (node removed)\n", id);
+            event::notify(
+                net,
+                &Event::PeerDown {
+                    node: id,
+                    reason: "removed",
+                },
+            );
+        }
+        handoff::peer_lost(st, net, &mut ch, id);
+    }
     connect(st, net, &mut ch, now);
     service_incoming(st, net, &mut ch, now);
     service_peers(st, net, &mut ch, now);

@@ -249,6 +249,21 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         TCP_HANDOFF_A_STATS_RECONCILED,
         v(&s.reconciled),
     )?;
+    f(
+        "handoff_in_doubt",
+        TCP_HANDOFF_A_STATS_HANDOFF_IN_DOUBT,
+        v(&s.handoff_in_doubt),
+    )?;
+    f(
+        "in_doubt_reset",
+        TCP_HANDOFF_A_STATS_IN_DOUBT_RESET,
+        v(&s.in_doubt_reset),
+    )?;
+    f(
+        "ack_resent",
+        TCP_HANDOFF_A_STATS_ACK_RESENT,
+        v(&s.ack_resent),
+    )?;
     Ok(())
 }
 

@@ -44,6 +44,22 @@ pub fn seq_between(seq: u32, lo: u32, hi: u32) -> bool {
     hi.wrapping_sub(lo) >= seq.wrapping_sub(lo)
 }
 
+/// Whether a client segment shows that the client received data its
+/// front-end never sent, which only the back-end can have sent (design
+/// §3, a HANDOFF_ACK that is late or lost).
+///
+/// `snd_nxt` is the front-end's first sequence number after its SYN/ACK:
+/// the front-end sends no data while a handoff is in flight, and a back-end
+/// that took the connection over sends its response from exactly there (in
+/// the front-end's sequence space). So an acknowledgement beyond `snd_nxt`
+/// means response bytes reached the client, and SACK blocks mean some did
+/// while an earlier segment is missing. A duplicate ACK without SACK says
+/// the same but cannot be told from other pure ACKs: it is not counted,
+/// and the handoff is then resolved as if nothing arrived.
+pub fn client_saw_response(ack: Option<u32>, has_sack: bool, snd_nxt: u32) -> bool {
+    has_sack || ack.is_some_and(|a| seq_after(a, snd_nxt))
+}
+
 /// Offsets between the front-end's and the back-end's view of one
 /// handed-off connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +230,21 @@ mod tests {
             2 => 0x8000_0000u32.wrapping_add(small).wrapping_sub(512),
             _ => r.u32(),
         }
+    }
+
+    #[test]
+    fn response_evidence() {
+        let nxt = 0xffff_fff0;
+        assert!(!client_saw_response(None, false, nxt));
+        assert!(!client_saw_response(Some(nxt), false, nxt));
+        // An ACK of the SYN/ACK only, from before the handshake: not data.
+        assert!(!client_saw_response(Some(nxt.wrapping_sub(1)), false, nxt));
+        assert!(client_saw_response(Some(nxt.wrapping_add(1)), false, nxt));
+        // Across the wrap.
+        assert!(client_saw_response(Some(0x10), false, nxt));
+        // SACK blocks: a later segment arrived while the first is missing.
+        assert!(client_saw_response(Some(nxt), true, nxt));
+        assert!(client_saw_response(None, true, nxt));
     }
 
     #[test]

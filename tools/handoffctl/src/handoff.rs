@@ -115,7 +115,7 @@ pub mod stats_attr {
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 52] = [
+const STATS_NAMES: [&str; 55] = [
     "nodes",
     "services",
     "rx-packets",
@@ -168,6 +168,9 @@ const STATS_NAMES: [&str; 52] = [
     "utcp-unshimmed",
     "icmp-forwarded",
     "reconciled",
+    "handoff-in-doubt",
+    "in-doubt-reset",
+    "ack-resent",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -1089,7 +1092,8 @@ mod tests {
             AttrSet::Stats.attr_name(stats_attr::ICMP_FORWARDED.into()),
             Some("icmp-forwarded")
         );
-        assert_eq!(AttrSet::Stats.attr_name(53), None);
+        assert_eq!(AttrSet::Stats.attr_name(55), Some("ack-resent"));
+        assert_eq!(AttrSet::Stats.attr_name(56), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
     }
 
