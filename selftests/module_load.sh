@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Loading and unloading: 25 insmod/rmmod cycles (make check-full: 200) with
+# Loading and unloading: 100 insmod/rmmod cycles (make check-full: 200) with
 # namespaces alive, per-namespace state in namespaces created before and
 # after the load, and the module-wide facts in sysfs.
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +9,7 @@ KO=${TH_KO:?TH_KO names the module file}
 require_module
 setup_ns before || exit $ksft_fail
 
-cycles=25
+cycles=100
 [ "${TH_FULL:-0}" = 1 ] && cycles=200
 ok=0
 for i in $(seq $cycles); do
