@@ -296,8 +296,10 @@ http {
 	uwsgi_temp_path $dir/tmp;
 	scgi_temp_path $dir/tmp;
 	server {
-		listen 80 default_server;
-		listen [::]:80 default_server;
+		# Held connections wait as request sockets, which the stack
+		# prunes early once they fill half the backlog (design.rst).
+		listen 80 default_server backlog=4096;
+		listen [::]:80 default_server backlog=4096;
 		root $dir/www;
 		add_header X-Node $name always;
 		client_max_body_size 8m;

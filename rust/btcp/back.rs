@@ -81,6 +81,8 @@ pub(crate) struct Conn {
     /// has the HANDOFF_ACK. Until then the ACK is sent again with each
     /// reconciliation round (`channel::handoff::reacknowledge`).
     pub(crate) confirmed: bool,
+    /// When the entry was created (`conn-get`'s age).
+    pub(crate) since_ms: u64,
     module_ref: bool,
 }
 
@@ -99,6 +101,7 @@ impl Conn {
             fin_out: false,
             terminate_pending: false,
             confirmed: false,
+            since_ms: super::front::now_ms(),
             module_ref: false,
         }
     }

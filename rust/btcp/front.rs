@@ -178,7 +178,8 @@ pub(crate) struct Forward {
 pub(crate) struct Conn {
     pub(crate) key: Key,
     pub(crate) phase: Phase,
-    since_ms: u64,
+    /// When the entry was created (at the handshake-completing ACK).
+    pub(crate) since_ms: u64,
     ifindex: i32,
     /// Next in-order client sequence number the head expects.
     next_seq: u32,
@@ -736,7 +737,15 @@ pub(crate) unsafe fn outbound(
     };
     let t = st.pending.lock(bucket_of(st, &key));
     match t.find(&key) {
-        Some(i) if t.conns[i].phase.handed_off() => {
+        // The client acknowledged this SYN/ACK already (the entry holds its
+        // ACK, withheld from the request socket, which therefore keeps
+        // retransmitting): a copy only makes the client answer with a
+        // duplicate ACK, stale by the time it is re-injected.
+        Some(i)
+            if t.conns[i].phase.handed_off()
+                || (tcp.flags & flags::SYN != 0
+                    && matches!(t.conns[i].phase, Phase::Holding | Phase::Deciding)) =>
+        {
             drop(t);
             Stats::inc(&st.stats.fe_tx_dropped, 1);
             // SAFETY: guaranteed by the caller.

@@ -12,6 +12,7 @@
 //! the extack.
 
 mod addr;
+mod conn;
 pub(crate) mod event;
 mod limits;
 mod msg;

@@ -325,6 +325,35 @@ impl Msg {
     }
 }
 
+/// Adds one message, written by `put`, to a pass of a dump; false when
+/// `skb` has no room for it (nothing of it is left in `skb`).
+///
+/// # Safety
+///
+/// `skb` and `cb` must be the arguments generic netlink passed to a
+/// `dumpit` handler of this family.
+pub(crate) unsafe fn dump_one(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+    put: impl FnOnce(&mut Msg) -> Result,
+) -> bool {
+    // SAFETY: `skb` and `cb` are valid (function precondition).
+    let hdr = unsafe { bindings::th_genl_dump_put(skb, cb) };
+    if hdr.is_null() {
+        return false;
+    }
+    // INVARIANT: a message was just started in `skb`.
+    let mut msg = Msg { skb };
+    if put(&mut msg).is_err() {
+        // SAFETY: `hdr` is the unfinished message just started.
+        unsafe { bindings::th_genl_msg_cancel(skb, hdr) };
+        return false;
+    }
+    // SAFETY: as above.
+    unsafe { bindings::th_genl_msg_end(skb, hdr) };
+    true
+}
+
 /// Runs one pass of a dump over `items`, resuming where the previous pass
 /// stopped, and returns what a `dumpit` returns (bytes added; 0 at the end).
 ///
@@ -344,19 +373,9 @@ pub(crate) unsafe fn dump<T>(
     let mut next = usize::try_from(*cursor).unwrap_or(usize::MAX);
     while let Some(item) = items.get(next) {
         // SAFETY: `skb` and `cb` are valid (function precondition).
-        let hdr = unsafe { bindings::th_genl_dump_put(skb, cb) };
-        if hdr.is_null() {
+        if !unsafe { dump_one(skb, cb, |m| put(m, item)) } {
             break;
         }
-        // INVARIANT: a message was just started in `skb`.
-        let mut msg = Msg { skb };
-        if put(&mut msg, item).is_err() {
-            // SAFETY: `hdr` is the unfinished message just started.
-            unsafe { bindings::th_genl_msg_cancel(skb, hdr) };
-            break;
-        }
-        // SAFETY: as above.
-        unsafe { bindings::th_genl_msg_end(skb, hdr) };
         next += 1;
     }
     *cursor = kernel::ffi::c_long::try_from(next).unwrap_or(kernel::ffi::c_long::MAX);

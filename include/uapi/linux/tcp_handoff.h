@@ -61,6 +61,50 @@ enum tcp_handoff_event_kind {
 	TCP_HANDOFF_EVENT_KIND_PEER_DOWN,
 };
 
+/**
+ * enum tcp_handoff_conn_state - The state of a tracked connection. The first
+ *   eight are the front-end's (a connection this node received), the last four
+ *   the back-end's (a connection it took over).
+ * @TCP_HANDOFF_CONN_STATE_HOLDING: Reading the request head; its packets are
+ *   held.
+ * @TCP_HANDOFF_CONN_STATE_DECIDING: Head complete; dispatch is to run.
+ * @TCP_HANDOFF_CONN_STATE_REQUESTED: HANDOFF_REQUEST sent; waiting for the
+ *   answer.
+ * @TCP_HANDOFF_CONN_STATE_IN_DOUBT: The answer is late or was lost with its
+ *   channel, and the back-end may already answer the client; held until it
+ *   settles.
+ * @TCP_HANDOFF_CONN_STATE_FLUSHING: HANDOFF_ACK received; the held packets are
+ *   being forwarded.
+ * @TCP_HANDOFF_CONN_STATE_FORWARDING: Every client packet is translated and
+ *   sent to the back-end.
+ * @TCP_HANDOFF_CONN_STATE_TOMBSTONE: Closed at the back-end; late packets are
+ *   still forwarded until the linger time ends.
+ * @TCP_HANDOFF_CONN_STATE_RELEASED: Served locally; kept briefly so late
+ *   packets pass.
+ * @TCP_HANDOFF_CONN_STATE_REPLAYING: Back-end; the client's SYN was replayed
+ *   into the local stack.
+ * @TCP_HANDOFF_CONN_STATE_ESTABLISHED: Back-end; the socket is established and
+ *   translated.
+ * @TCP_HANDOFF_CONN_STATE_CLOSING: Back-end; closed (FIN both ways, or RST),
+ *   lingering.
+ * @TCP_HANDOFF_CONN_STATE_ABORTED: Back-end; given up, everything the socket
+ *   sends is dropped.
+ */
+enum tcp_handoff_conn_state {
+	TCP_HANDOFF_CONN_STATE_HOLDING,
+	TCP_HANDOFF_CONN_STATE_DECIDING,
+	TCP_HANDOFF_CONN_STATE_REQUESTED,
+	TCP_HANDOFF_CONN_STATE_IN_DOUBT,
+	TCP_HANDOFF_CONN_STATE_FLUSHING,
+	TCP_HANDOFF_CONN_STATE_FORWARDING,
+	TCP_HANDOFF_CONN_STATE_TOMBSTONE,
+	TCP_HANDOFF_CONN_STATE_RELEASED,
+	TCP_HANDOFF_CONN_STATE_REPLAYING,
+	TCP_HANDOFF_CONN_STATE_ESTABLISHED,
+	TCP_HANDOFF_CONN_STATE_CLOSING,
+	TCP_HANDOFF_CONN_STATE_ABORTED,
+};
+
 enum {
 	TCP_HANDOFF_A_NODE_ID = 1,
 	TCP_HANDOFF_A_NODE_ADDR4,
@@ -170,6 +214,22 @@ enum {
 };
 
 enum {
+	TCP_HANDOFF_A_CONN_BACKEND = 1,
+	TCP_HANDOFF_A_CONN_STATE,
+	TCP_HANDOFF_A_CONN_CLIENT_ADDR4,
+	TCP_HANDOFF_A_CONN_CLIENT_PORT,
+	TCP_HANDOFF_A_CONN_SERVICE_ADDR4,
+	TCP_HANDOFF_A_CONN_SERVICE_PORT,
+	TCP_HANDOFF_A_CONN_LOCAL_ADDR4,
+	TCP_HANDOFF_A_CONN_NODE,
+	TCP_HANDOFF_A_CONN_ID,
+	TCP_HANDOFF_A_CONN_AGE_MS,
+
+	__TCP_HANDOFF_A_CONN_MAX,
+	TCP_HANDOFF_A_CONN_MAX = (__TCP_HANDOFF_A_CONN_MAX - 1)
+};
+
+enum {
 	TCP_HANDOFF_A_EVENT_KIND = 1,
 	TCP_HANDOFF_A_EVENT_NODE,
 	TCP_HANDOFF_A_EVENT_CLIENT_ADDR4,
@@ -195,6 +255,7 @@ enum {
 	TCP_HANDOFF_CMD_LIMITS_SET,
 	TCP_HANDOFF_CMD_LIMITS_GET,
 	TCP_HANDOFF_CMD_EVENT_NTF,
+	TCP_HANDOFF_CMD_CONN_GET,
 
 	__TCP_HANDOFF_CMD_MAX,
 	TCP_HANDOFF_CMD_MAX = (__TCP_HANDOFF_CMD_MAX - 1)

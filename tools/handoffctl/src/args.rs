@@ -14,8 +14,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::handoff::NodeSpec;
 use crate::handoff::{cmd_by_name, cmd_names, limits_attr, PathSpec, RulePolicy, RuleSpec};
+use crate::handoff::{Conn, NodeSpec, CONN_STATES};
 use crate::netlink::NLA_MAX_PAYLOAD;
 
 /// An invalid command line, detected by the tool itself (exit code 2).
@@ -432,12 +432,134 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Which connections `conn show` lists; `None` matches anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnFilter {
+    pub side: Option<&'static str>,
+    pub state: Option<&'static str>,
+    pub node: Option<u32>,
+    pub client: Option<(IpAddr, Option<u16>)>,
+    pub service: Option<SocketAddr>,
+}
+
+impl ConnFilter {
+    /// Whether `c` passes the filter.
+    pub fn matches(&self, c: &Conn) -> bool {
+        self.side.is_none_or(|s| c.side == s)
+            && self.state.is_none_or(|s| c.state == s)
+            && self.node.is_none_or(|n| c.node == Some(n))
+            && self
+                .client
+                .is_none_or(|(a, p)| c.client.ip() == a && p.is_none_or(|p| c.client.port() == p))
+            && self.service.is_none_or(|s| c.service == s)
+    }
+}
+
+/// The filters of `conn show`: `frontend` or `backend`, `state STATE`,
+/// `node ID`, `client ADDR[:PORT]`, `service ADDR:PORT`.
+pub fn parse_conn_filter(args: &[String]) -> Result<ConnFilter, UsageError> {
+    let mut f = ConnFilter::default();
+    let mut it = args.iter();
+    while let Some(kw) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .map(String::as_str)
+                .ok_or_else(|| UsageError(format!("conn show: \"{name}\" needs a value")))
+        };
+        match kw.as_str() {
+            "frontend" | "fe" => f.side = Some("frontend"),
+            "backend" | "be" => f.side = Some("backend"),
+            "state" => {
+                let v = value("state")?;
+                let Some(s) = CONN_STATES.iter().find(|s| **s == v) else {
+                    return usage(format!(
+                        "conn show: unknown state \"{v}\" (expected one of {})",
+                        CONN_STATES.join(", ")
+                    ));
+                };
+                f.state = Some(s);
+            }
+            "node" => f.node = Some(parse_id(value("node")?)?),
+            "client" => {
+                let v = value("client")?;
+                f.client = Some(match v.parse::<SocketAddr>() {
+                    Ok(sa) => (sa.ip(), Some(sa.port())),
+                    Err(_) => (parse_addr(v)?, None),
+                });
+            }
+            "service" => f.service = Some(parse_service(value("service")?)?),
+            other => {
+                return usage(format!(
+                    "conn show: unknown filter \"{other}\" (expected frontend, backend, \
+                     state, node, client or service)"
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn conn_filters() {
+        let f =
+            |a: &[&str]| parse_conn_filter(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(f(&[]).unwrap(), ConnFilter::default());
+        let g = f(&[
+            "backend",
+            "state",
+            "in-doubt",
+            "node",
+            "2",
+            "client",
+            "198.51.100.100:4000",
+        ])
+        .unwrap();
+        assert_eq!(g.side, Some("backend"));
+        assert_eq!(g.state, Some("in-doubt"));
+        assert_eq!(g.node, Some(2));
+        assert_eq!(
+            g.client,
+            Some(("198.51.100.100".parse().unwrap(), Some(4000)))
+        );
+        assert_eq!(
+            f(&["client", "198.51.100.100"]).unwrap().client,
+            Some(("198.51.100.100".parse().unwrap(), None))
+        );
+        assert!(f(&["state", "bogus"])
+            .unwrap_err()
+            .0
+            .contains("unknown state"));
+        assert!(f(&["node"]).unwrap_err().0.contains("needs a value"));
+        assert!(f(&["node", "0"]).is_err());
+        assert!(f(&["color", "red"])
+            .unwrap_err()
+            .0
+            .contains("unknown filter"));
+        let c = Conn {
+            side: "frontend",
+            state: "forwarding".into(),
+            client: "198.51.100.100:4000".parse().unwrap(),
+            service: "198.51.100.1:80".parse().unwrap(),
+            local: None,
+            node: Some(2),
+            id: Some(1),
+            age_ms: 5,
+        };
+        assert!(f(&["frontend", "node", "2", "client", "198.51.100.100"])
+            .unwrap()
+            .matches(&c));
+        assert!(!f(&["backend"]).unwrap().matches(&c));
+        assert!(!f(&["client", "198.51.100.100:4001"]).unwrap().matches(&c));
+        assert!(f(&["service", "198.51.100.1:80"]).unwrap().matches(&c));
+        assert!(!f(&["state", "holding"]).unwrap().matches(&c));
     }
 
     #[test]

@@ -39,7 +39,38 @@ pub mod cmd {
     pub const LIMITS_GET: u8 = 12;
     /// Notifications of the `events` group (never a request).
     pub const EVENT_NTF: u8 = 13;
+    pub const CONN_GET: u8 = 14;
 }
+
+/// `TCP_HANDOFF_A_CONN_*`.
+pub mod conn_attr {
+    pub const BACKEND: u16 = 1;
+    pub const STATE: u16 = 2;
+    pub const CLIENT_ADDR4: u16 = 3;
+    pub const CLIENT_PORT: u16 = 4;
+    pub const SERVICE_ADDR4: u16 = 5;
+    pub const SERVICE_PORT: u16 = 6;
+    pub const LOCAL_ADDR4: u16 = 7;
+    pub const NODE: u16 = 8;
+    pub const ID: u16 = 9;
+    pub const AGE_MS: u16 = 10;
+}
+
+/// The spec's `conn-state` names, by value.
+pub const CONN_STATES: [&str; 12] = [
+    "holding",
+    "deciding",
+    "requested",
+    "in-doubt",
+    "flushing",
+    "forwarding",
+    "tombstone",
+    "released",
+    "replaying",
+    "established",
+    "closing",
+    "aborted",
+];
 
 /// `TCP_HANDOFF_A_EVENT_*`.
 pub mod event_attr {
@@ -215,6 +246,7 @@ pub enum AttrSet {
     Rule,
     Limits,
     Event,
+    Conn,
 }
 
 impl AttrSet {
@@ -234,6 +266,18 @@ impl AttrSet {
                 "reason",
                 "latency-us",
             ],
+            AttrSet::Conn => &[
+                "backend",
+                "state",
+                "client-addr4",
+                "client-port",
+                "service-addr4",
+                "service-port",
+                "local-addr4",
+                "node",
+                "id",
+                "age-ms",
+            ],
         }
     }
 
@@ -245,7 +289,7 @@ impl AttrSet {
 }
 
 /// Operations of the family: number, spec name, attribute set.
-const COMMANDS: [(u8, &str, AttrSet); 12] = [
+const COMMANDS: [(u8, &str, AttrSet); 13] = [
     (cmd::NODE_ADD, "node-add", AttrSet::Node),
     (cmd::NODE_DEL, "node-del", AttrSet::Node),
     (cmd::NODE_GET, "node-get", AttrSet::Node),
@@ -258,6 +302,7 @@ const COMMANDS: [(u8, &str, AttrSet); 12] = [
     (cmd::RULE_GET, "rule-get", AttrSet::Rule),
     (cmd::LIMITS_SET, "limits-set", AttrSet::Limits),
     (cmd::LIMITS_GET, "limits-get", AttrSet::Limits),
+    (cmd::CONN_GET, "conn-get", AttrSet::Conn),
 ];
 
 /// The spec names of the operations, for messages.
@@ -400,6 +445,7 @@ fn set_name(set: AttrSet) -> &'static str {
         AttrSet::Rule => "rule",
         AttrSet::Limits => "limits",
         AttrSet::Event => "event",
+        AttrSet::Conn => "conn",
     }
 }
 
@@ -543,6 +589,103 @@ impl Service {
     pub fn to_command(&self) -> String {
         format!("service add {}", SocketAddr::new(self.addr, self.port))
     }
+}
+
+/// A connection as conn-get reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conn {
+    /// `frontend` (received here) or `backend` (taken over here).
+    pub side: &'static str,
+    /// The spec's `conn-state` name, or the number if unknown.
+    pub state: String,
+    pub client: SocketAddr,
+    pub service: SocketAddr,
+    /// Back-end: its own address for the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<IpAddr>,
+    /// The peer node (back-end handed to, or front-end it came from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub age_ms: u64,
+}
+
+impl Conn {
+    pub fn parse(reply: &GenlReply) -> Result<Conn, ParseError> {
+        let set = AttrSet::Conn;
+        let mut backend = false;
+        let (mut state, mut caddr, mut cport, mut saddr, mut sport) =
+            (None, None, None, None, None);
+        let (mut local, mut node, mut id, mut age) = (None, None, None, None);
+        for attr in reply.attrs() {
+            let attr = attr?;
+            match attr.kind() {
+                conn_attr::BACKEND => backend = true,
+                conn_attr::STATE => state = Some(named(set, &attr, attr.get_u32())?),
+                conn_attr::CLIENT_ADDR4 => {
+                    caddr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                }
+                conn_attr::CLIENT_PORT => cport = Some(named(set, &attr, attr.get_be16())?),
+                conn_attr::SERVICE_ADDR4 => {
+                    saddr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                }
+                conn_attr::SERVICE_PORT => sport = Some(named(set, &attr, attr.get_be16())?),
+                conn_attr::LOCAL_ADDR4 => {
+                    local = Some(IpAddr::V4(Ipv4Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<4>(),
+                    )?)))
+                }
+                conn_attr::NODE => node = Some(named(set, &attr, attr.get_u32())?),
+                conn_attr::ID => id = Some(named(set, &attr, attr.get_uint())?),
+                conn_attr::AGE_MS => age = Some(named(set, &attr, attr.get_uint())?),
+                _ => {}
+            }
+        }
+        let (Some(state), Some(caddr), Some(cport), Some(saddr), Some(sport), Some(age)) =
+            (state, caddr, cport, saddr, sport, age)
+        else {
+            return Err(ParseError(
+                "connection without state, client, service or age".into(),
+            ));
+        };
+        Ok(Conn {
+            side: if backend { "backend" } else { "frontend" },
+            state: CONN_STATES
+                .get(state as usize)
+                .map_or_else(|| state.to_string(), |s| (*s).to_string()),
+            client: SocketAddr::new(IpAddr::V4(caddr), cport),
+            service: SocketAddr::new(IpAddr::V4(saddr), sport),
+            local,
+            node,
+            id,
+            age_ms: age,
+        })
+    }
+
+    /// The text form: one line, columns as in the header [`Conn::HEADER`].
+    pub fn to_line(&self) -> String {
+        let node = self.node.map_or_else(|| "-".to_string(), |n| n.to_string());
+        let id = self
+            .id
+            .map_or_else(|| "-".to_string(), |i| format!("{i:#x}"));
+        format!(
+            "{:<9} {:<12} {:<22} {:<22} {:>5} {:>8.1}s {}",
+            self.side,
+            self.state,
+            self.client.to_string(),
+            self.service.to_string(),
+            node,
+            self.age_ms as f64 / 1000.0,
+            id
+        )
+    }
+
+    /// The column names of [`Conn::to_line`].
+    pub const HEADER: &'static str =
+        "side      state        client                 service                 node       age id";
 }
 
 /// A rule as reported by rule-get. `None` conditions match anything.
@@ -1051,7 +1194,29 @@ mod tests {
         assert_eq!(cmd_by_name("LIMITS_GET"), Some(12));
         assert_eq!(cmd_attr_set(8), Some(AttrSet::Rule));
         assert_eq!(cmd_attr_set(11), Some(AttrSet::Limits));
-        assert_eq!(cmd_names().len(), 12);
+        assert_eq!(cmd_names().len(), 13);
+        assert_eq!(cmd_by_name("conn-get"), Some(14));
+        assert_eq!(cmd_attr_set(14), Some(AttrSet::Conn));
+        assert_eq!(
+            AttrSet::Conn.attr_name(conn_attr::AGE_MS.into()),
+            Some("age-ms")
+        );
+        assert_eq!(AttrSet::Conn.attr_name(11), None);
+        let header = include_str!("../../../include/uapi/linux/tcp_handoff.h");
+        let after = |name: &str| header.split(name).nth(1).unwrap_or("");
+        // The uapi enums list the attributes in order after the first.
+        assert!(after("TCP_HANDOFF_A_CONN_BACKEND = 1,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_A_CONN_STATE,"));
+        assert!(after("TCP_HANDOFF_A_CONN_ID,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_A_CONN_AGE_MS,"));
+        assert!(after("TCP_HANDOFF_CMD_LIMITS_GET,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_CMD_EVENT_NTF,"));
+        assert!(after("TCP_HANDOFF_CMD_EVENT_NTF,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_CMD_CONN_GET,"));
         assert_eq!(
             AttrSet::Rule.attr_name(rule_attr::TARGET.into()),
             Some("target")

@@ -40,7 +40,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::args::UsageError;
-use crate::handoff::{cmd, AttrSet, Limits, Node, Rule, Service, Stats};
+use crate::handoff::{cmd, AttrSet, Conn, Limits, Node, Rule, Service, Stats};
 use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
 
 #[derive(Parser, Debug)]
@@ -121,6 +121,15 @@ enum Object {
     Stats {
         #[command(subcommand)]
         cmd: StatsCmd,
+    },
+    /// Connections the namespace tracks (like ss or ipvsadm -Lnc)
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Conn {
+        #[command(subcommand)]
+        cmd: ConnCmd,
     },
     /// Print the whole configuration (limits, nodes, services, rules) as
     /// commands that `restore` or `--batch` read back
@@ -249,6 +258,23 @@ enum LimitsCmd {
     /// Show the limits
     #[command(visible_aliases = ["list", "ls"])]
     Show,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConnCmd {
+    /// List connections, front-end entries first
+    #[command(
+        visible_aliases = ["list", "ls"],
+        override_usage = "handoffctl conn show [frontend | backend] [state STATE] [node ID] \
+                          [client ADDR[:PORT]] [service ADDR:PORT]"
+    )]
+    Show {
+        /// frontend or backend (one side only), state STATE (holding, requested,
+        /// in-doubt, forwarding, tombstone, released, established, ...), node ID
+        /// (the peer), client ADDR or ADDR:PORT, service ADDR:PORT
+        #[arg(value_name = "FILTER")]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -544,6 +570,7 @@ enum Action {
     LimitsSet(Vec<(u16, u32)>),
     LimitsShow,
     StatsShow,
+    ConnShow(args::ConnFilter),
     Save,
     Raw {
         dump: bool,
@@ -579,6 +606,9 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
         Object::Stats {
             cmd: StatsCmd::Show,
         } => Action::StatsShow,
+        Object::Conn {
+            cmd: ConnCmd::Show { args },
+        } => Action::ConnShow(args::parse_conn_filter(args)?),
         Object::Save => Action::Save,
         Object::Completion { .. } | Object::Man | Object::Monitor => {
             return Err(UsageError(
@@ -719,6 +749,23 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             } else {
                 for (name, value) in stats.entries() {
                     text.push_str(&format!("{name} {value}\n"));
+                }
+            }
+        }
+        Action::ConnShow(filter) => {
+            let conns: Vec<Conn> = client
+                .dump(cmd::CONN_GET, Conn::parse)?
+                .into_iter()
+                .filter(|c| filter.matches(c))
+                .collect();
+            if out.json {
+                text = out.json(&conns);
+            } else {
+                text.push_str(Conn::HEADER);
+                text.push('\n');
+                for c in &conns {
+                    text.push_str(&c.to_line());
+                    text.push('\n');
                 }
             }
         }
