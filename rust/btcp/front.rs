@@ -112,6 +112,24 @@ impl Drop for OwnedSkb {
     }
 }
 
+/// A held client packet and the sequence space it covers.
+pub(crate) struct Held {
+    pub(crate) skb: OwnedSkb,
+    /// The sequence number after its payload.
+    end: u32,
+    flags: u8,
+}
+
+impl Held {
+    fn new(skb: OwnedSkb, tcp: &TcpHeader, payload_len: usize) -> Self {
+        Held {
+            skb,
+            end: tcp.seq.wrapping_add(payload_len as u32),
+            flags: tcp.flags,
+        }
+    }
+}
+
 /// Where a connection is in its life on the front-end.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -184,7 +202,7 @@ pub(crate) struct Conn {
     /// Next in-order client sequence number the head expects.
     next_seq: u32,
     pub(crate) head: KVec<u8>,
-    queue: KVec<OwnedSkb>,
+    queue: KVec<Held>,
     pub(crate) ack: ClientAck,
     /// The handoff, once dispatch chose another node.
     pub(crate) node: u32,
@@ -318,7 +336,7 @@ enum Reason {
 
 /// Held packets to re-inject once the lock is dropped.
 pub(crate) struct Release {
-    skbs: KVec<OwnedSkb>,
+    skbs: KVec<Held>,
     ifindex: i32,
 }
 
@@ -352,10 +370,30 @@ pub(crate) fn release(c: &mut Conn, now: u64) -> Release {
 }
 
 /// Gives released packets back to the local stack (any context).
+///
+/// Only what the stack has not seen goes back: the handshake-completing
+/// ACK first, then segments that bring new sequence space, a FIN or a
+/// RST. The client's retransmissions of its head and its duplicate ACKs
+/// are dropped: re-injected behind the originals they are stale, and the
+/// server, already answering on another CPU, may have closed by the time
+/// they arrive, which would send the client a reset.
 pub(crate) fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
     Stats::inc(&st.stats.local, 1);
-    for skb in r.skbs {
-        if !skb.reinject(net, r.ifindex) {
+    let mut covered: Option<u32> = None;
+    for h in r.skbs {
+        let fresh = match covered {
+            None => true,
+            Some(end) => {
+                h.flags & (flags::SYN | flags::FIN | flags::RST) != 0 || seq_after(h.end, end)
+            }
+        };
+        if !fresh {
+            continue;
+        }
+        if covered.is_none_or(|end| seq_after(h.end, end)) {
+            covered = Some(h.end);
+        }
+        if !h.skb.reinject(net, r.ifindex) {
             Stats::inc(&st.stats.reinject_errors, 1);
         }
     }
@@ -415,7 +453,7 @@ fn absorb(
 
 /// Queues `skb` on `c`; a packet that cannot be queued is dropped (the
 /// client retransmits it).
-fn enqueue(st: &NetState, c: &mut Conn, skb: OwnedSkb) {
+fn enqueue(st: &NetState, c: &mut Conn, skb: Held) {
     Stats::inc(&st.stats.held_packets, 1);
     if c.queue.len() >= QUEUE_MAX || c.queue.reserve(1, GFP_ATOMIC).is_err() {
         Stats::inc(&st.stats.heads_too_large, 1);
@@ -548,7 +586,7 @@ pub(crate) unsafe fn inbound(
             }
             // SAFETY: the hook may steal `skb`; it is ours from here.
             let owned = unsafe { OwnedSkb::new(skb) };
-            enqueue(st, c, owned);
+            enqueue(st, c, Held::new(owned, tcp, payload_len));
             return bindings::NF_STOLEN;
         }
         Phase::Holding => {}
@@ -556,7 +594,7 @@ pub(crate) unsafe fn inbound(
     let before = c.next_seq;
     let decided = absorb(c, skb, payload_off, tcp, payload_len);
     // SAFETY: the hook may steal `skb`; from here this module owns it.
-    let owned = unsafe { OwnedSkb::new(skb) };
+    let owned = Held::new(unsafe { OwnedSkb::new(skb) }, tcp, payload_len);
     Stats::inc(&st.stats.held_packets, 1);
     // A packet that cannot be queued is still ours: it is re-injected last.
     let extra = if c.queue.reserve(1, GFP_ATOMIC).is_ok() {
@@ -593,8 +631,8 @@ pub(crate) unsafe fn inbound(
     drop(t);
     let ifindex = rel.ifindex;
     reinject_all(st, net, rel);
-    if let Some(skb) = extra {
-        if !skb.reinject(net, ifindex) {
+    if let Some(h) = extra {
+        if !h.skb.reinject(net, ifindex) {
             Stats::inc(&st.stats.reinject_errors, 1);
         }
     }
@@ -757,7 +795,7 @@ pub(crate) unsafe fn outbound(
 
 /// Marks `c` as accepted by its back-end and takes its held packets for the
 /// flush. The caller forwards them, then calls [`flush_done`].
-pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<OwnedSkb> {
+pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<Held> {
     c.fwd = Some(fwd);
     c.phase = Phase::Flushing;
     c.head = KVec::new();
@@ -770,7 +808,7 @@ pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<OwnedSkb> {
 
 /// Ends a flush: returns packets queued meanwhile, or switches `c` to
 /// forwarding when there are none.
-pub(crate) fn flush_done(c: &mut Conn) -> KVec<OwnedSkb> {
+pub(crate) fn flush_done(c: &mut Conn) -> KVec<Held> {
     if c.queue.is_empty() {
         if c.phase == Phase::Flushing {
             c.phase = Phase::Forwarding;

@@ -766,8 +766,8 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
     reset(net, key.saddr, key.sport, key.daddr, key.dport, seq);
     // Flush what the client sent meanwhile, then forward directly.
     loop {
-        for skb in skbs {
-            xmit::forward(st, net, skb, &fwd);
+        for h in skbs {
+            xmit::forward(st, net, h.skb, &fwd);
         }
         let mut t = st.pending.lock(front::bucket_of_id(a.conn_id));
         skbs = match t.by_id(a.conn_id) {
