@@ -170,6 +170,12 @@ impl Limits {
 
 /// Counters of one namespace. Plain relaxed atomics: they are statistics,
 /// read without ordering against anything else.
+///
+/// # Invariants
+///
+/// Every field is an `Atomic<u64>` and the layout is C's: [`Stats::zero`]
+/// treats the struct as an array of them.
+#[repr(C)]
 pub(crate) struct Stats {
     pub(crate) rx_packets: Atomic<u64>,
     pub(crate) rx_bytes: Atomic<u64>,
@@ -252,7 +258,23 @@ pub(crate) struct Stats {
     pub(crate) utcp_unshimmed: Atomic<u64>,
 }
 
+// The array view of `Stats` has no remainder (see its invariants).
+const _: () = assert!(core::mem::size_of::<Stats>() % core::mem::size_of::<Atomic<u64>>() == 0);
+
 impl Stats {
+    /// Sets every counter to zero (`stats-reset`, like `ipvsadm -Z`).
+    pub(crate) fn zero(&self) {
+        let n = core::mem::size_of::<Self>() / core::mem::size_of::<Atomic<u64>>();
+        // SAFETY: by the type invariant `Stats` is laid out as `n`
+        // contiguous `Atomic<u64>`s, valid for reads as long as `self`.
+        let all = unsafe {
+            core::slice::from_raw_parts(core::ptr::from_ref(self).cast::<Atomic<u64>>(), n)
+        };
+        for c in all {
+            c.store(0, kernel::sync::atomic::Relaxed);
+        }
+    }
+
     const fn new() -> Self {
         Stats {
             rx_packets: Atomic::new(0),

@@ -101,7 +101,7 @@ static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LI
 };
 
 /* Ops table for tcp_handoff */
-const struct genl_split_ops tcp_handoff_nl_ops[15] = {
+const struct genl_split_ops tcp_handoff_nl_ops[16] = {
 	{
 		.cmd		= TCP_HANDOFF_CMD_NODE_ADD,
 		.doit		= tcp_handoff_nl_node_add_doit,
@@ -194,6 +194,11 @@ const struct genl_split_ops tcp_handoff_nl_ops[15] = {
 		.cmd	= TCP_HANDOFF_CMD_CONN_GET,
 		.dumpit	= tcp_handoff_nl_conn_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_STATS_RESET,
+		.doit	= tcp_handoff_nl_stats_reset_doit,
+		.flags	= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

@@ -296,3 +296,15 @@ extern "C" fn th_rs_proc_show(m: *mut bindings::seq_file, net: *mut bindings::ne
     });
     0
 }
+
+/// `stats-reset` (admin): zeroes the counters; gauges are computed from
+/// the tables when read and keep their values.
+#[no_mangle]
+extern "C" fn tcp_handoff_nl_stats_reset_doit(_skb: *mut sk_buff, info: *mut genl_info) -> c_int {
+    from_result(|| {
+        // SAFETY: generic netlink passes the request's valid `genl_info`.
+        let req = unsafe { Request::new(info) };
+        req.state().stats.zero();
+        Ok(0)
+    })
+}

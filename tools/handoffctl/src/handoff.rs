@@ -40,6 +40,7 @@ pub mod cmd {
     /// Notifications of the `events` group (never a request).
     pub const EVENT_NTF: u8 = 13;
     pub const CONN_GET: u8 = 14;
+    pub const STATS_RESET: u8 = 15;
 }
 
 /// `TCP_HANDOFF_A_CONN_*`.
@@ -289,7 +290,7 @@ impl AttrSet {
 }
 
 /// Operations of the family: number, spec name, attribute set.
-const COMMANDS: [(u8, &str, AttrSet); 13] = [
+const COMMANDS: [(u8, &str, AttrSet); 14] = [
     (cmd::NODE_ADD, "node-add", AttrSet::Node),
     (cmd::NODE_DEL, "node-del", AttrSet::Node),
     (cmd::NODE_GET, "node-get", AttrSet::Node),
@@ -303,6 +304,7 @@ const COMMANDS: [(u8, &str, AttrSet); 13] = [
     (cmd::LIMITS_SET, "limits-set", AttrSet::Limits),
     (cmd::LIMITS_GET, "limits-get", AttrSet::Limits),
     (cmd::CONN_GET, "conn-get", AttrSet::Conn),
+    (cmd::STATS_RESET, "stats-reset", AttrSet::Stats),
 ];
 
 /// The spec names of the operations, for messages.
@@ -920,7 +922,42 @@ impl Stats {
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
         numbered_entries(&STATS_NAMES, &self.values)
     }
+
+    /// Per-second rates between `earlier` and `self`, `secs` apart, in
+    /// spec order: gauges ([`STATS_GAUGES`]) as they are now, counters as
+    /// their increase per second (0 when a counter went backwards: zeroed
+    /// meanwhile).
+    pub fn rates(&self, earlier: &Stats, secs: f64) -> Vec<(&'static str, f64)> {
+        let before: std::collections::HashMap<_, _> = earlier.entries().into_iter().collect();
+        self.entries()
+            .into_iter()
+            .map(|(name, now)| {
+                let v = if STATS_GAUGES.contains(&name) {
+                    now as f64
+                } else {
+                    let then = before.get(name).copied().unwrap_or(now);
+                    now.saturating_sub(then) as f64 / secs
+                };
+                (name, v)
+            })
+            .collect()
+    }
 }
+
+/// The entries of `stats-get` that are instantaneous values, not counters:
+/// `stats-reset` leaves them alone and `--rate` shows them as they are.
+pub const STATS_GAUGES: [&str; 10] = [
+    "nodes",
+    "services",
+    "pending",
+    "entries",
+    "fe-forwarding",
+    "fe-tombstones",
+    "fe-in-flight",
+    "be-conns",
+    "peers-up",
+    "utcp-listeners",
+];
 
 impl Serialize for Stats {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -1184,6 +1221,22 @@ mod tests {
     }
 
     #[test]
+    fn stats_rates() {
+        let mk = |nodes: u32, rx: u64| {
+            let mut a = nla(stats_attr::NODES, &nodes.to_ne_bytes());
+            a.extend(nla(stats_attr::RX_PACKETS, &rx.to_ne_bytes()));
+            Stats::parse(&reply(cmd::STATS_GET, a)).unwrap()
+        };
+        // A gauge as it is now, a counter per second.
+        assert_eq!(
+            mk(3, 150).rates(&mk(2, 50), 2.0),
+            vec![("nodes", 3.0), ("rx-packets", 50.0)]
+        );
+        // Zeroed meanwhile: no negative rate.
+        assert_eq!(mk(3, 10).rates(&mk(3, 50), 1.0)[1], ("rx-packets", 0.0));
+    }
+
+    #[test]
     fn new_numbers_match_uapi_header() {
         assert_eq!(cmd::RULE_ADD, 8);
         assert_eq!(cmd::LIMITS_GET, 12);
@@ -1194,7 +1247,11 @@ mod tests {
         assert_eq!(cmd_by_name("LIMITS_GET"), Some(12));
         assert_eq!(cmd_attr_set(8), Some(AttrSet::Rule));
         assert_eq!(cmd_attr_set(11), Some(AttrSet::Limits));
-        assert_eq!(cmd_names().len(), 13);
+        assert_eq!(cmd_names().len(), 14);
+        assert_eq!(cmd_by_name("stats-reset"), Some(15));
+        for g in STATS_GAUGES {
+            assert!(STATS_NAMES.contains(&g), "{g}");
+        }
         assert_eq!(cmd_by_name("conn-get"), Some(14));
         assert_eq!(cmd_attr_set(14), Some(AttrSet::Conn));
         assert_eq!(
@@ -1217,6 +1274,9 @@ mod tests {
         assert!(after("TCP_HANDOFF_CMD_EVENT_NTF,")
             .trim_start()
             .starts_with("TCP_HANDOFF_CMD_CONN_GET,"));
+        assert!(after("TCP_HANDOFF_CMD_CONN_GET,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_CMD_STATS_RESET,"));
         assert_eq!(
             AttrSet::Rule.attr_name(rule_attr::TARGET.into()),
             Some("target")

@@ -281,7 +281,18 @@ enum ConnCmd {
 enum StatsCmd {
     /// Show the counters
     #[command(visible_aliases = ["list", "ls"])]
-    Show,
+    Show {
+        /// Per-second rates over one second instead of totals (gauges as
+        /// they are), like ipvsadm --rate
+        #[arg(long)]
+        rate: bool,
+        /// Zero the counters once shown, like ipvsadm -Z
+        #[arg(short = 'Z', long)]
+        zero: bool,
+    },
+    /// Zero the counters (gauges keep their values), like ipvsadm -Z
+    #[command(visible_aliases = ["reset"])]
+    Zero,
 }
 
 /// Why handoffctl failed.
@@ -503,6 +514,17 @@ impl Client {
     }
 
     /// The namespace's limits (limits-get).
+    fn stats(&mut self) -> Result<Stats, AppError> {
+        let mut req = self.request(cmd::STATS_GET, false);
+        let outcome = self.run(&mut req)?;
+        let Some(reply) = outcome.replies.first() else {
+            return Err(malformed(netlink::ParseError(
+                "stats-get returned no counters".into(),
+            )));
+        };
+        Stats::parse(reply).map_err(malformed)
+    }
+
     fn limits(&mut self) -> Result<Limits, AppError> {
         let mut req = self.request(cmd::LIMITS_GET, false);
         let outcome = self.run(&mut req)?;
@@ -569,7 +591,11 @@ enum Action {
     RuleShow,
     LimitsSet(Vec<(u16, u32)>),
     LimitsShow,
-    StatsShow,
+    StatsShow {
+        rate: bool,
+        zero: bool,
+    },
+    StatsZero,
     ConnShow(args::ConnFilter),
     Save,
     Raw {
@@ -604,8 +630,14 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             LimitsCmd::Show => Action::LimitsShow,
         },
         Object::Stats {
-            cmd: StatsCmd::Show,
-        } => Action::StatsShow,
+            cmd: StatsCmd::Show { rate, zero },
+        } => Action::StatsShow {
+            rate: *rate,
+            zero: *zero,
+        },
+        Object::Stats {
+            cmd: StatsCmd::Zero,
+        } => Action::StatsZero,
         Object::Conn {
             cmd: ConnCmd::Show { args },
         } => Action::ConnShow(args::parse_conn_filter(args)?),
@@ -735,22 +767,37 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 }
             }
         }
-        Action::StatsShow => {
-            let mut req = client.request(cmd::STATS_GET, false);
-            let outcome = client.run(&mut req)?;
-            let Some(reply) = outcome.replies.first() else {
-                return Err(malformed(netlink::ParseError(
-                    "stats-get returned no counters".into(),
-                )));
-            };
-            let stats = Stats::parse(reply).map_err(malformed)?;
-            if out.json {
+        Action::StatsShow { rate, zero } => {
+            let stats = client.stats()?;
+            if rate {
+                let t0 = std::time::Instant::now();
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let later = client.stats()?;
+                let rates = later.rates(&stats, t0.elapsed().as_secs_f64());
+                if out.json {
+                    let map: serde_json::Map<String, serde_json::Value> = rates
+                        .iter()
+                        .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
+                        .collect();
+                    text = out.json(&map);
+                } else {
+                    for (name, value) in rates {
+                        text.push_str(&format!("{name} {value:.1}\n"));
+                    }
+                }
+            } else if out.json {
                 text = out.json(&stats);
             } else {
                 for (name, value) in stats.entries() {
                     text.push_str(&format!("{name} {value}\n"));
                 }
             }
+            if zero {
+                client.run(&mut client.request(cmd::STATS_RESET, false))?;
+            }
+        }
+        Action::StatsZero => {
+            client.run(&mut client.request(cmd::STATS_RESET, false))?;
         }
         Action::ConnShow(filter) => {
             let conns: Vec<Conn> = client
@@ -1206,7 +1253,23 @@ mod tests {
         let cli = parse(&["stats", "show"]).unwrap();
         assert!(matches!(
             plan(cli.object.as_ref().unwrap()).unwrap(),
-            Action::StatsShow
+            Action::StatsShow {
+                rate: false,
+                zero: false
+            }
+        ));
+        let cli = parse(&["stats", "show", "--rate", "-Z"]).unwrap();
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::StatsShow {
+                rate: true,
+                zero: true
+            }
+        ));
+        let cli = parse(&["stats", "reset"]).unwrap();
+        assert!(matches!(
+            plan(cli.object.as_ref().unwrap()).unwrap(),
+            Action::StatsZero
         ));
         let cli = parse(&["raw", "node-add", "99:00000001", "1:02000000"]).unwrap();
         match plan(cli.object.as_ref().unwrap()).unwrap() {

@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# handoffctl stats, like ipvsadm's: totals after some handoffs; -Z shows
+# them and zeroes the counters while gauges keep their values; stats zero
+# needs CAP_NET_ADMIN; --rate shows per-second figures (plain and -j)
+# while requests flow.
+source "$(dirname "$0")/lib.sh"
+require_module
+require_tool nginx
+require_tool curl
+require_tool setpriv
+setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
+get() { ip netns exec "$client" curl -s --max-time 10 "http://198.51.100.1$1"; }
+st() { stat_of "$node1" "$1"; }
+
+for i in 1 2 3; do get /a/ >/dev/null; done
+check_eq "node1: 3 handoffs" 3 "$(st handoff-ok)"
+check_eq "node2: 3 taken over" 3 "$(stat_of "$node2" be-accepted)"
+
+# -Z: the totals are printed, then zeroed.
+"$HANDOFFCTL" -n "$node1" stats show -Z >"$TH_TMP/before"
+check "stats show -Z printed the totals" grep -qx "handoff-ok 3" "$TH_TMP/before"
+check_eq "handoff-ok zeroed" 0 "$(st handoff-ok)"
+check_eq "heads-http zeroed" 0 "$(st heads-http)"
+check_eq "a gauge keeps its value: nodes" 3 "$(st nodes)"
+check_eq "a gauge keeps its value: peers-up" 2 "$(st peers-up)"
+
+# stats zero, and who may.
+check_fails "stats zero without CAP_NET_ADMIN" 1 "Operation not permitted" \
+	ip netns exec "$node2" setpriv --inh-caps=-all --bounding-set=-all "$HANDOFFCTL" stats zero
+check_eq "node2 kept its counters" 3 "$(stat_of "$node2" be-accepted)"
+check "stats zero" "$HANDOFFCTL" -n "$node2" stats zero
+check_eq "node2: be-accepted zeroed" 0 "$(stat_of "$node2" be-accepted)"
+check_eq "counting resumes" "served-by node2" "$(get /a/)"
+check_eq "node1: 1 handoff since" 1 "$(st handoff-ok)"
+
+# --rate while requests flow (a loop of curls for about 4 s).
+ip netns exec "$client" bash -c 'end=$((SECONDS + 4)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null http://198.51.100.1/a/; done' &
+load=$!
+th_sleep 1
+"$HANDOFFCTL" -n "$node1" stats show --rate >"$TH_TMP/rate"
+"$HANDOFFCTL" -n "$node1" -j stats show --rate >"$TH_TMP/rate.json"
+wait "$load"
+sed 's/^/#   /' "$TH_TMP/rate" | grep -E 'handoff-ok|rx-packets|nodes '
+check "--rate: handoffs per second > 0" awk '$1 == "handoff-ok" && $2 > 0 { ok = 1 } END { exit !ok }' "$TH_TMP/rate"
+check "--rate: a gauge as is (nodes 3.0)" grep -qx "nodes 3.0" "$TH_TMP/rate"
+check "-j --rate: JSON, rates > 0" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["nodes"] == 3 and r["rx-packets"] > 0 and r["handoff-ok"] > 0, r
+' "$TH_TMP/rate.json"
+check_fails "stats show --bogus is a usage error" 2 "unexpected argument" \
+	"$HANDOFFCTL" -n "$node1" stats show --bogus
+check "node1: table empty" wait_stat "$node1" entries 0 100
+exit $th_rc
