@@ -407,8 +407,54 @@ pub(crate) struct NetState {
     /// Channel state of each peer for `node-get`, as `id << 8 | state`
     /// (0: unused slot); written by the worker, read without its lock.
     peer_states: [Atomic<u64>; MAX_NODES],
+    /// Per-node counters (see [`NodeStats`]).
+    node_stats: [NodeStats; MAX_NODES],
     /// The namespace (as an address): the worker is kicked through it.
     net: usize,
+}
+
+/// Counters of one configured node, in a slot of [`NetState::node_stats`]
+/// claimed at `node-add` and cleared at `node-del`. Entries keep the slot
+/// index (not the id), so the packet path counts without a lookup.
+pub(crate) struct NodeStats {
+    /// The node id owning the slot; 0 when free.
+    id: Atomic<u32>,
+    pub(crate) handoff_ok: Atomic<u64>,
+    pub(crate) handoff_failed: Atomic<u64>,
+    pub(crate) fwd_packets: Atomic<u64>,
+    pub(crate) fwd_bytes: Atomic<u64>,
+    pub(crate) be_accepted: Atomic<u64>,
+    pub(crate) be_tx_packets: Atomic<u64>,
+    pub(crate) be_tx_bytes: Atomic<u64>,
+}
+
+impl NodeStats {
+    fn new() -> Self {
+        NodeStats {
+            id: Atomic::new(0),
+            handoff_ok: Atomic::new(0),
+            handoff_failed: Atomic::new(0),
+            fwd_packets: Atomic::new(0),
+            fwd_bytes: Atomic::new(0),
+            be_accepted: Atomic::new(0),
+            be_tx_packets: Atomic::new(0),
+            be_tx_bytes: Atomic::new(0),
+        }
+    }
+
+    fn clear(&self) {
+        for c in [
+            &self.handoff_ok,
+            &self.handoff_failed,
+            &self.fwd_packets,
+            &self.fwd_bytes,
+            &self.be_accepted,
+            &self.be_tx_packets,
+            &self.be_tx_bytes,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
 }
 
 /// Instantaneous sizes of the namespace's tables, for `stats-get` and
@@ -477,6 +523,52 @@ impl NetState {
     }
 
     /// Publishes the peers' channel states (worker only).
+    /// The slot of node `id`'s counters, if it has one.
+    pub(crate) fn node_slot(&self, id: u32) -> Option<u8> {
+        (id != 0)
+            .then(|| {
+                self.node_stats
+                    .iter()
+                    .position(|s| s.id.load(Relaxed) == id)
+            })
+            .flatten()
+            .map(|i| i as u8)
+    }
+
+    /// The counters in slot `slot` (from [`Self::node_slot`]).
+    pub(crate) fn node_stats(&self, slot: u8) -> &NodeStats {
+        &self.node_stats[usize::from(slot) % MAX_NODES]
+    }
+
+    /// The counters of node `id`, if it has a slot.
+    pub(crate) fn node_stats_of(&self, id: u32) -> Option<&NodeStats> {
+        self.node_slot(id).map(|s| self.node_stats(s))
+    }
+
+    /// Gives node `id` a zeroed slot; `node-add` calls it under the
+    /// configuration lock, so two nodes never race for one slot. At most
+    /// [`MAX_NODES`] nodes exist, so a slot is always free.
+    pub(crate) fn claim_node_slot(&self, id: u32) {
+        if let Some(s) = self.node_stats.iter().find(|s| s.id.load(Relaxed) == 0) {
+            s.clear();
+            s.id.store(id, Relaxed);
+        }
+    }
+
+    /// Zeroes every node's counters (`stats-reset`).
+    pub(crate) fn zero_node_stats(&self) {
+        for s in &self.node_stats {
+            s.clear();
+        }
+    }
+
+    /// Frees node `id`'s slot (`node-del`, under the configuration lock).
+    pub(crate) fn release_node_slot(&self, id: u32) {
+        if let Some(s) = self.node_stats_of(id) {
+            s.id.store(0, Relaxed);
+        }
+    }
+
     pub(crate) fn set_peer_states(&self, ch: &Channel) {
         let mut peers = ch.peers.iter();
         for slot in &self.peer_states {
@@ -531,6 +623,7 @@ impl NetState {
             limits: Limits::new(),
             peers_up: Atomic::new(0),
             peer_states: core::array::from_fn(|_| Atomic::new(0)),
+            node_stats: core::array::from_fn(|_| NodeStats::new()),
             net: net as usize,
         })
     }

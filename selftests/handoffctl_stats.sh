@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# handoffctl stats, like ipvsadm's: totals after some handoffs; -Z shows
-# them and zeroes the counters while gauges keep their values; stats zero
+# handoffctl stats, like ipvsadm's: totals after some handoffs; per node
+# (stats show nodes, plain and -j) on the front-end and a back-end; -Z
+# shows them and zeroes the counters while gauges keep their values; stats zero
 # needs CAP_NET_ADMIN; --rate shows per-second figures (plain and -j)
 # while requests flow.
 source "$(dirname "$0")/lib.sh"
@@ -17,6 +18,24 @@ for i in 1 2 3; do get /a/ >/dev/null; done
 check_eq "node1: 3 handoffs" 3 "$(st handoff-ok)"
 check_eq "node2: 3 taken over" 3 "$(stat_of "$node2" be-accepted)"
 
+# Per node, like ipvsadm -Ln --stats: node1 handed 3 to node2 and
+# forwarded their later packets; node2 took 3 from node1 and answered.
+kill "$(cat "$TH_TMP/nginx-node3/nginx.pid")"
+check_eq "no listener on node3: /b/ served by node1" "served-by node1" "$(get /b/)"
+"$HANDOFFCTL" -n "$node1" stats show nodes >"$TH_TMP/nodes"
+sed 's/^/#   /' "$TH_TMP/nodes"
+check "node1: node 2 has 3 handoffs, forwarded packets" \
+	awk '$1 == 2 && $3 == 3 && $4 == 0 && $5 > 0 && $6 > 0 { ok = 1 } END { exit !ok }' "$TH_TMP/nodes"
+check "node1: node 3 has 1 failed handoff" \
+	awk '$1 == 3 && $3 == 0 && $4 == 1 { ok = 1 } END { exit !ok }' "$TH_TMP/nodes"
+check "node2, -j: node 1's 3 taken over, packets sent" python3 -c '
+import json, sys
+n = {x["id"]: x for x in json.load(sys.stdin)}
+assert n[1]["be-accepted"] == 3 and n[1]["be-tx-packets"] > 0 and n[1]["be-tx-bytes"] > 0, n
+assert n[3]["be-accepted"] == 0 and n[1]["state"] == "up", n
+' < <("$HANDOFFCTL" -n "$node2" -j stats show nodes)
+check_fails "nodes with --rate is a usage error" 2 "not supported per node" \
+	"$HANDOFFCTL" -n "$node1" stats show nodes --rate
 # -Z: the totals are printed, then zeroed.
 "$HANDOFFCTL" -n "$node1" stats show -Z >"$TH_TMP/before"
 check "stats show -Z printed the totals" grep -qx "handoff-ok 3" "$TH_TMP/before"
@@ -24,6 +43,8 @@ check_eq "handoff-ok zeroed" 0 "$(st handoff-ok)"
 check_eq "heads-http zeroed" 0 "$(st heads-http)"
 check_eq "a gauge keeps its value: nodes" 3 "$(st nodes)"
 check_eq "a gauge keeps its value: peers-up" 2 "$(st peers-up)"
+check "per-node counters zeroed too" awk 'NR > 1 && ($3 || $4 || $5 || $6) { bad = 1 } END { exit bad }' \
+	<("$HANDOFFCTL" -n "$node1" stats show nodes)
 
 # stats zero, and who may.
 check_fails "stats zero without CAP_NET_ADMIN" 1 "Operation not permitted" \

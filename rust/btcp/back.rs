@@ -83,6 +83,8 @@ pub(crate) struct Conn {
     pub(crate) confirmed: bool,
     /// When the entry was created (`conn-get`'s age).
     pub(crate) since_ms: u64,
+    /// The front-end's per-node counters (`NetState::node_slot`).
+    pub(crate) slot: Option<u8>,
     module_ref: bool,
 }
 
@@ -102,6 +104,7 @@ impl Conn {
             terminate_pending: false,
             confirmed: false,
             since_ms: super::front::now_ms(),
+            slot: None,
             module_ref: false,
         }
     }
@@ -248,6 +251,7 @@ pub(crate) unsafe fn outbound(
                     return Some(unsafe { xmit::swallow(skb) });
                 };
                 let service = c.service;
+                let slot = c.slot;
                 let mut kick = false;
                 if tcp.flags & flags::RST != 0 {
                     c.closed(super::front::now_ms());
@@ -267,6 +271,11 @@ pub(crate) unsafe fn outbound(
                 if unsafe { xmit::to_client(skb, &tr, service) } {
                     Stats::inc(&st.stats.be_tx_packets, 1);
                     Stats::inc(&st.stats.be_tx_bytes, u64::from(ip.total_len));
+                    if let Some(slot) = slot {
+                        let n = st.node_stats(slot);
+                        Stats::inc(&n.be_tx_packets, 1);
+                        Stats::inc(&n.be_tx_bytes, u64::from(ip.total_len));
+                    }
                     return Some(bindings::NF_ACCEPT);
                 }
                 Stats::inc(&st.stats.fwd_errors, 1);

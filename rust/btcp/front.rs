@@ -190,6 +190,8 @@ pub(crate) struct ClientAck {
 pub(crate) struct Forward {
     pub(crate) tr: Translation,
     pub(crate) be_addr: [u8; 4],
+    /// The back-end's per-node counters (`NetState::node_slot`).
+    pub(crate) slot: Option<u8>,
 }
 
 /// One connection of the front-end.

@@ -135,6 +135,11 @@ pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd
     } else {
         Stats::inc(&st.stats.fwd_packets, 1);
         Stats::inc(&st.stats.fwd_bytes, u64::from(len));
+        if let Some(slot) = fwd.slot {
+            let n = st.node_stats(slot);
+            Stats::inc(&n.fwd_packets, 1);
+            Stats::inc(&n.fwd_bytes, u64::from(len));
+        }
     }
 }
 

@@ -179,7 +179,7 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
             Some((_, Ok(()))) => Stats::inc(&st.stats.handoff_requests, 1),
             Some((node, Err(reason))) => {
                 Stats::inc(&st.stats.fallback_local, 1);
-                failed(net, node, &key, reason);
+                failed(st, net, node, &key, reason);
                 release_local(st, net, &key);
             }
             None => release_local(st, net, &key),
@@ -257,8 +257,12 @@ fn request(
     Ok(())
 }
 
-/// Reports a handoff given up (served locally) to the events group.
-fn failed(net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
+/// Counts a handoff given up (served locally or reset) against its node
+/// and reports it to the events group.
+fn failed(st: &NetState, net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
+    if let Some(s) = st.node_stats_of(node) {
+        Stats::inc(&s.handoff_failed, 1);
+    }
     event::notify(
         net,
         &Event::HandoffFailed {
@@ -319,7 +323,7 @@ pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel,
             Late::Local => {
                 Stats::inc(&st.stats.handoff_timeout, 1);
                 Stats::inc(&st.stats.fallback_local, 1);
-                failed(net, node, &key, "timeout");
+                failed(st, net, node, &key, "timeout");
                 release_local(st, net, &key);
                 let abort = Message::Terminate(Terminate {
                     conn_id: id,
@@ -377,7 +381,7 @@ fn give_up(
         (seq, front::release(c, now_ms()))
     };
     Stats::inc(&st.stats.in_doubt_reset, 1);
-    failed(net, node, key, "in-doubt");
+    failed(st, net, node, key, "in-doubt");
     reset(net, key.saddr, key.sport, key.daddr, key.dport, rel.0);
     front::reinject_all(st, net, rel.1);
     let abort = Message::Terminate(Terminate {
@@ -417,7 +421,7 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
         }
         Stats::inc(&st.stats.handoff_no_channel, 1);
         Stats::inc(&st.stats.fallback_local, 1);
-        failed(net, node, &key, "no-channel");
+        failed(st, net, node, &key, "no-channel");
         release_local(st, net, &key);
     }
 }
@@ -463,6 +467,9 @@ pub(super) fn on_message(
             let reply = match take_over(st, net, from, r) {
                 Ok(ack) => {
                     Stats::inc(&st.stats.be_accepted, 1);
+                    if let Some(s) = st.node_stats_of(from) {
+                        Stats::inc(&s.be_accepted, 1);
+                    }
                     Message::HandoffAck(ack)
                 }
                 Err(reason) => {
@@ -489,7 +496,7 @@ pub(super) fn on_message(
                 Some(key) => {
                     Stats::inc(&st.stats.handoff_nak, 1);
                     Stats::inc(&st.stats.fallback_local, 1);
-                    failed(net, from, &key, "nak");
+                    failed(st, net, from, &key, "nak");
                     release_local(st, net, &key);
                 }
                 None => Stats::inc(&st.stats.ctl_bad_msgs, 1),
@@ -514,7 +521,7 @@ pub(super) fn on_message(
                     drop(p);
                     Stats::inc(&st.stats.reconciled, 1);
                     Stats::inc(&st.stats.fallback_local, 1);
-                    failed(net, from, &key, "unknown");
+                    failed(st, net, from, &key, "unknown");
                     release_local(st, net, &key);
                 }
                 // A reconciliation answer may cross the TERMINATE that
@@ -717,7 +724,11 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                         fe.wscale.unwrap_or(0),
                         a.be_init.wscale.unwrap_or(0),
                     );
-                    let fwd = Forward { tr, be_addr };
+                    let fwd = Forward {
+                        tr,
+                        be_addr,
+                        slot: st.node_slot(from),
+                    };
                     let key = c.key;
                     (
                         key,
@@ -753,6 +764,9 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         return;
     };
     Stats::inc(&st.stats.handoff_ok, 1);
+    if let Some(s) = st.node_stats_of(from) {
+        Stats::inc(&s.handoff_ok, 1);
+    }
     event::notify(
         net,
         &Event::HandoffDone {
@@ -857,8 +871,10 @@ fn take_over(
         if st.backend.len() >= Limits::get(&st.limits.max_conns) as usize {
             return Err(NakReason::TableFull);
         }
+        let mut conn = back::Conn::new(key, from, r.conn_id, service);
+        conn.slot = st.node_slot(from);
         b.conns
-            .push(back::Conn::new(key, from, r.conn_id, service), GFP_ATOMIC)
+            .push(conn, GFP_ATOMIC)
             .map_err(|_| NakReason::TableFull)?;
         st.backend.added(1);
     }

@@ -25,6 +25,7 @@ use bindings::{
     TCP_HANDOFF_A_NODE_PORT as PORT, TCP_HANDOFF_A_NODE_STATE as STATE,
     TCP_HANDOFF_A_NODE_WEIGHT as WEIGHT,
 };
+use kernel::sync::atomic::Relaxed;
 
 fn put_node(msg: &mut Msg, st: &NetState, n: &Node) -> Result {
     msg.put_u32(ID, n.id)?;
@@ -32,7 +33,22 @@ fn put_node(msg: &mut Msg, st: &NetState, n: &Node) -> Result {
     msg.put_be16(PORT, n.port)?;
     msg.put_u32(WEIGHT, n.weight)?;
     msg.put_flag(LOCAL, n.local)?;
-    msg.put_u32(STATE, st.node_state(n.id))
+    msg.put_u32(STATE, st.node_state(n.id))?;
+    if let Some(s) = st.node_stats_of(n.id) {
+        use bindings::*;
+        for (ty, c) in [
+            (TCP_HANDOFF_A_NODE_HANDOFF_OK, &s.handoff_ok),
+            (TCP_HANDOFF_A_NODE_HANDOFF_FAILED, &s.handoff_failed),
+            (TCP_HANDOFF_A_NODE_FWD_PACKETS, &s.fwd_packets),
+            (TCP_HANDOFF_A_NODE_FWD_BYTES, &s.fwd_bytes),
+            (TCP_HANDOFF_A_NODE_BE_ACCEPTED, &s.be_accepted),
+            (TCP_HANDOFF_A_NODE_BE_TX_PACKETS, &s.be_tx_packets),
+            (TCP_HANDOFF_A_NODE_BE_TX_BYTES, &s.be_tx_bytes),
+        ] {
+            msg.put_uint(ty, c.load(Relaxed))?;
+        }
+    }
+    Ok(())
 }
 
 fn add(req: &Request) -> Result<c_int> {
@@ -71,17 +87,20 @@ fn add(req: &Request) -> Result<c_int> {
         },
         GFP_KERNEL,
     )?;
+    st.claim_node_slot(id);
     Ok(0)
 }
 
 fn del(req: &Request) -> Result<c_int> {
     let id_attr = req.require(ID)?;
     let id = id_attr.u32().unwrap_or(0);
-    let mut cfg = req.state().config.lock();
+    let st = req.state();
+    let mut cfg = st.config.lock();
     let Some(i) = cfg.nodes.iter().position(|n| n.id == id) else {
         return Err(req.fail(ENOENT, c"no node with this id", Some(id_attr)));
     };
     cfg.nodes.remove(i).map_err(|_| ENOENT)?;
+    st.release_node_slot(id);
     Ok(0)
 }
 

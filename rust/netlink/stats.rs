@@ -305,6 +305,7 @@ extern "C" fn tcp_handoff_nl_stats_reset_doit(_skb: *mut sk_buff, info: *mut gen
         // SAFETY: generic netlink passes the request's valid `genl_info`.
         let req = unsafe { Request::new(info) };
         req.state().stats.zero();
+        req.state().zero_node_stats();
         Ok(0)
     })
 }

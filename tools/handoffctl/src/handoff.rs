@@ -98,7 +98,21 @@ pub mod node_attr {
     pub const WEIGHT: u16 = 5;
     pub const LOCAL: u16 = 6;
     pub const STATE: u16 = 7;
+    /// The first of the per-node counters (`NODE_COUNTERS`, in order).
+    pub const HANDOFF_OK: u16 = 8;
 }
+
+/// The per-node counters of node-get, in attribute order from
+/// `node_attr::HANDOFF_OK`.
+pub const NODE_COUNTERS: [&str; 7] = [
+    "handoff-ok",
+    "handoff-failed",
+    "fwd-packets",
+    "fwd-bytes",
+    "be-accepted",
+    "be-tx-packets",
+    "be-tx-bytes",
+];
 
 /// `TCP_HANDOFF_A_SERVICE_*`.
 pub mod service_attr {
@@ -254,7 +268,22 @@ impl AttrSet {
     /// Attribute names as in the spec, indexed by type - 1.
     fn names(self) -> &'static [&'static str] {
         match self {
-            AttrSet::Node => &["id", "addr4", "addr6", "port", "weight", "local", "state"],
+            AttrSet::Node => &[
+                "id",
+                "addr4",
+                "addr6",
+                "port",
+                "weight",
+                "local",
+                "state",
+                "handoff-ok",
+                "handoff-failed",
+                "fwd-packets",
+                "fwd-bytes",
+                "be-accepted",
+                "be-tx-packets",
+                "be-tx-bytes",
+            ],
             AttrSet::Service => &["addr4", "addr6", "port"],
             AttrSet::Stats => &STATS_NAMES,
             AttrSet::Rule => &RULE_NAMES,
@@ -590,6 +619,65 @@ impl Service {
     /// The `service add` command that creates this service (for `save`).
     pub fn to_command(&self) -> String {
         format!("service add {}", SocketAddr::new(self.addr, self.port))
+    }
+}
+
+/// One node's counters, as node-get reports them (`stats show nodes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCounters {
+    pub id: u32,
+    pub state: String,
+    pub values: [u64; NODE_COUNTERS.len()],
+}
+
+impl NodeCounters {
+    pub fn parse(reply: &GenlReply) -> Result<NodeCounters, ParseError> {
+        let node = Node::parse(reply)?;
+        let mut values = [0; NODE_COUNTERS.len()];
+        for attr in reply.attrs() {
+            let attr = attr?;
+            let Some(i) = attr.kind().checked_sub(node_attr::HANDOFF_OK) else {
+                continue;
+            };
+            if let Some(v) = values.get_mut(usize::from(i)) {
+                *v = named(AttrSet::Node, &attr, attr.get_uint())?;
+            }
+        }
+        Ok(NodeCounters {
+            id: node.id,
+            state: node.state.unwrap_or_else(|| "-".into()),
+            values,
+        })
+    }
+
+    /// The column names of [`NodeCounters::to_line`].
+    pub fn header() -> String {
+        let mut h = format!("{:<6} {:<11}", "node", "state");
+        for n in NODE_COUNTERS {
+            h.push_str(&format!(" {n:>14}"));
+        }
+        h
+    }
+
+    pub fn to_line(&self) -> String {
+        let mut l = format!("{:<6} {:<11}", self.id, self.state);
+        for v in self.values {
+            l.push_str(&format!(" {v:>14}"));
+        }
+        l
+    }
+}
+
+impl Serialize for NodeCounters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2 + NODE_COUNTERS.len()))?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("state", &self.state)?;
+        for (n, v) in NODE_COUNTERS.iter().zip(self.values) {
+            m.serialize_entry(n, &v)?;
+        }
+        m.end()
     }
 }
 
@@ -1033,7 +1121,8 @@ mod tests {
         assert_eq!(cmd_attr_set(0), None);
         assert_eq!(AttrSet::Node.attr_name(4), Some("port"));
         assert_eq!(AttrSet::Node.attr_name(0), None);
-        assert_eq!(AttrSet::Node.attr_name(8), None);
+        assert_eq!(AttrSet::Node.attr_name(8), Some("handoff-ok"));
+        assert_eq!(AttrSet::Node.attr_name(15), None);
         assert_eq!(AttrSet::Stats.attr_name(3), Some("rx-packets"));
         assert_eq!(cmd::EVENT_NTF, 13);
         assert_eq!(event_attr::LATENCY_US, 6);
@@ -1218,6 +1307,24 @@ mod tests {
             serde_json::to_string(&partial).unwrap(),
             r#"{"services":3}"#
         );
+    }
+
+    #[test]
+    fn node_counters() {
+        let mut a = nla(node_attr::ID, &2u32.to_ne_bytes());
+        a.extend(nla(node_attr::STATE, &2u32.to_ne_bytes()));
+        a.extend(nla(node_attr::HANDOFF_OK, &3u32.to_ne_bytes()));
+        a.extend(nla(node_attr::HANDOFF_OK + 3, &(1u64 << 33).to_ne_bytes()));
+        a.extend(nla(node_attr::HANDOFF_OK + 9, &7u32.to_ne_bytes()));
+        let n = NodeCounters::parse(&reply(cmd::NODE_GET, a)).unwrap();
+        assert_eq!(n.id, 2);
+        assert_eq!(n.state, "up");
+        assert_eq!(n.values, [3, 0, 0, 1 << 33, 0, 0, 0]);
+        assert_eq!(
+            serde_json::to_string(&n).unwrap(),
+            r#"{"id":2,"state":"up","handoff-ok":3,"handoff-failed":0,"fwd-packets":0,"fwd-bytes":8589934592,"be-accepted":0,"be-tx-packets":0,"be-tx-bytes":0}"#
+        );
+        assert!(n.to_line().starts_with("2      up "));
     }
 
     #[test]

@@ -40,7 +40,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::args::UsageError;
-use crate::handoff::{cmd, AttrSet, Conn, Limits, Node, Rule, Service, Stats};
+use crate::handoff::{cmd, AttrSet, Conn, Limits, Node, NodeCounters, Rule, Service, Stats};
 use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
 
 #[derive(Parser, Debug)]
@@ -277,11 +277,22 @@ enum ConnCmd {
     },
 }
 
+/// What `stats show` lays out.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum StatsView {
+    /// Per-node counters
+    Nodes,
+}
+
 #[derive(Subcommand, Debug)]
 enum StatsCmd {
     /// Show the counters
     #[command(visible_aliases = ["list", "ls"])]
     Show {
+        /// nodes: one line of counters per node (handoffs, forwarded and
+        /// sent packets and bytes), like ipvsadm -Ln --stats
+        #[arg(value_name = "VIEW")]
+        view: Option<StatsView>,
         /// Per-second rates over one second instead of totals (gauges as
         /// they are), like ipvsadm --rate
         #[arg(long)]
@@ -595,6 +606,9 @@ enum Action {
         rate: bool,
         zero: bool,
     },
+    StatsNodes {
+        zero: bool,
+    },
     StatsZero,
     ConnShow(args::ConnFilter),
     Save,
@@ -630,7 +644,27 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             LimitsCmd::Show => Action::LimitsShow,
         },
         Object::Stats {
-            cmd: StatsCmd::Show { rate, zero },
+            cmd:
+                StatsCmd::Show {
+                    view: Some(StatsView::Nodes),
+                    rate,
+                    zero,
+                },
+        } => {
+            if *rate {
+                return Err(UsageError(
+                    "stats show nodes: --rate is not supported per node".into(),
+                ));
+            }
+            Action::StatsNodes { zero: *zero }
+        }
+        Object::Stats {
+            cmd:
+                StatsCmd::Show {
+                    view: None,
+                    rate,
+                    zero,
+                },
         } => Action::StatsShow {
             rate: *rate,
             zero: *zero,
@@ -790,6 +824,22 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             } else {
                 for (name, value) in stats.entries() {
                     text.push_str(&format!("{name} {value}\n"));
+                }
+            }
+            if zero {
+                client.run(&mut client.request(cmd::STATS_RESET, false))?;
+            }
+        }
+        Action::StatsNodes { zero } => {
+            let nodes = client.dump(cmd::NODE_GET, NodeCounters::parse)?;
+            if out.json {
+                text = out.json(&nodes);
+            } else {
+                text.push_str(&NodeCounters::header());
+                text.push('\n');
+                for n in &nodes {
+                    text.push_str(&n.to_line());
+                    text.push('\n');
                 }
             }
             if zero {
