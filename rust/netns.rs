@@ -330,18 +330,71 @@ impl Stats {
     }
 }
 
-/// The IPv4 services as the packet path sees them: a fixed array of
-/// atomically updated keys, so the hooks (softirq) never take the
-/// configuration mutex. Writers hold [`NetState::config`]. A key is
-/// `1 << 63 | addr << 16 | port`; 0 is an empty slot.
+/// Counters of one configured IPv4 service, beside its slot in
+/// [`ServiceFilter`]; kept while the service exists, zeroed by
+/// `stats-reset`.
+pub(crate) struct ServiceStats {
+    pub(crate) conns: Atomic<u64>,
+    pub(crate) handoff_ok: Atomic<u64>,
+    pub(crate) handoff_failed: Atomic<u64>,
+    pub(crate) local: Atomic<u64>,
+    pub(crate) rx_packets: Atomic<u64>,
+    pub(crate) rx_bytes: Atomic<u64>,
+    pub(crate) tx_packets: Atomic<u64>,
+    pub(crate) tx_bytes: Atomic<u64>,
+}
+
+impl ServiceStats {
+    fn new() -> Self {
+        ServiceStats {
+            conns: Atomic::new(0),
+            handoff_ok: Atomic::new(0),
+            handoff_failed: Atomic::new(0),
+            local: Atomic::new(0),
+            rx_packets: Atomic::new(0),
+            rx_bytes: Atomic::new(0),
+            tx_packets: Atomic::new(0),
+            tx_bytes: Atomic::new(0),
+        }
+    }
+
+    /// Every counter, in the spec's order (from `conns`).
+    pub(crate) fn all(&self) -> [&Atomic<u64>; 8] {
+        [
+            &self.conns,
+            &self.handoff_ok,
+            &self.handoff_failed,
+            &self.local,
+            &self.rx_packets,
+            &self.rx_bytes,
+            &self.tx_packets,
+            &self.tx_bytes,
+        ]
+    }
+
+    fn clear(&self) {
+        for c in self.all() {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// The configured IPv4 services as the packet path sees them: a fixed
+/// array of atomically updated keys, so the hooks (softirq) never take the
+/// configuration mutex, and each service's counters beside its key.
+/// Writers hold [`NetState::config`]. A key is `1 << 63 | addr << 16 |
+/// port`; 0 is an empty slot. A service keeps its slot while it exists, so
+/// its counters do too.
 pub(crate) struct ServiceFilter {
     slots: [Atomic<u64>; MAX_SERVICES],
+    stats: [ServiceStats; MAX_SERVICES],
 }
 
 impl ServiceFilter {
     fn new() -> Self {
         ServiceFilter {
             slots: core::array::from_fn(|_| Atomic::new(0)),
+            stats: core::array::from_fn(|_| ServiceStats::new()),
         }
     }
 
@@ -349,10 +402,27 @@ impl ServiceFilter {
         1 << 63 | u64::from(u32::from_be_bytes(addr)) << 16 | u64::from(port)
     }
 
-    /// Whether `addr:port` is a configured IPv4 service.
-    pub(crate) fn contains_v4(&self, addr: [u8; 4], port: u16) -> bool {
+    /// The slot of the IPv4 service `addr:port`, if configured.
+    pub(crate) fn slot_v4(&self, addr: [u8; 4], port: u16) -> Option<usize> {
         let key = Self::key(addr, port);
-        self.slots.iter().any(|s| s.load(Relaxed) == key)
+        self.slots.iter().position(|s| s.load(Relaxed) == key)
+    }
+
+    /// The counters of slot `slot` (from [`Self::slot_v4`]).
+    pub(crate) fn stats(&self, slot: usize) -> &ServiceStats {
+        &self.stats[slot % MAX_SERVICES]
+    }
+
+    /// The counters of the IPv4 service `addr:port`, if configured.
+    pub(crate) fn stats_v4(&self, addr: [u8; 4], port: u16) -> Option<&ServiceStats> {
+        self.slot_v4(addr, port).map(|i| self.stats(i))
+    }
+
+    /// Zeroes every service's counters (`stats-reset`).
+    pub(crate) fn zero_stats(&self) {
+        for s in &self.stats {
+            s.clear();
+        }
     }
 
     /// Whether `addr` is the address of any configured IPv4 service.
@@ -364,16 +434,34 @@ impl ServiceFilter {
         })
     }
 
-    /// Rebuilds the filter from the configuration. A packet that races with
-    /// this sees either the old or the new set for each slot; both are
-    /// configurations the administrator asked for.
+    /// Brings the filter in line with the configuration (called under the
+    /// configuration lock): removed services free their slots, new ones
+    /// take free slots with zeroed counters, the others stay where they
+    /// are. A packet that races with this sees either the old or the new
+    /// set for each slot; both are configurations the administrator asked
+    /// for.
     pub(crate) fn publish(&self, services: &[Service]) {
-        let mut keys = services.iter().filter_map(|s| match s.addr {
-            Addr::V4(a) => Some(Self::key(a, s.port)),
-            Addr::V6(_) => None,
-        });
+        let wanted = |k: u64| {
+            services
+                .iter()
+                .any(|s| matches!(s.addr, Addr::V4(a) if Self::key(a, s.port) == k))
+        };
         for slot in &self.slots {
-            slot.store(keys.next().unwrap_or(0), Relaxed);
+            let k = slot.load(Relaxed);
+            if k != 0 && !wanted(k) {
+                slot.store(0, Relaxed);
+            }
+        }
+        for s in services {
+            let Addr::V4(a) = s.addr else { continue };
+            let k = Self::key(a, s.port);
+            if self.slots.iter().any(|slot| slot.load(Relaxed) == k) {
+                continue;
+            }
+            if let Some(i) = self.slots.iter().position(|slot| slot.load(Relaxed) == 0) {
+                self.stats[i].clear();
+                self.slots[i].store(k, Relaxed);
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# handoffctl stats, like ipvsadm's: totals after some handoffs; per node
-# (stats show nodes, plain and -j) on the front-end and a back-end; -Z
+# handoffctl stats, like ipvsadm's: totals after some handoffs; per
+# service and per node (stats show services / nodes, plain and -j) on the
+# front-end and a back-end; -Z
 # shows them and zeroes the counters while gauges keep their values; stats zero
 # needs CAP_NET_ADMIN; --rate shows per-second figures (plain and -j)
 # while requests flow.
@@ -34,6 +35,18 @@ n = {x["id"]: x for x in json.load(sys.stdin)}
 assert n[1]["be-accepted"] == 3 and n[1]["be-tx-packets"] > 0 and n[1]["be-tx-bytes"] > 0, n
 assert n[3]["be-accepted"] == 0 and n[1]["state"] == "up", n
 ' < <("$HANDOFFCTL" -n "$node2" -j stats show nodes)
+# Per service: 4 connections, 3 handed off, 1 refused and served here.
+"$HANDOFFCTL" -n "$node1" stats show services >"$TH_TMP/services"
+sed 's/^/#   /' "$TH_TMP/services"
+check "node1: the service's connections, handoffs, local" \
+	awk '$1 == "198.51.100.1:80" && $2 == 4 && $3 == 3 && $4 == 1 && $5 == 1 && $6 > 0 && $8 > 0 { ok = 1 } END { exit !ok }' "$TH_TMP/services"
+check "-j: the same" python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert len(s) == 1 and s[0]["service"] == "198.51.100.1:80", s
+assert (s[0]["conns"], s[0]["handoff-ok"], s[0]["handoff-failed"], s[0]["local"]) == (4, 3, 1, 1), s
+assert s[0]["rx-bytes"] > s[0]["rx-packets"] > 0, s
+' < <("$HANDOFFCTL" -n "$node1" -j stats show services)
 check_fails "nodes with --rate is a usage error" 2 "not supported per node" \
 	"$HANDOFFCTL" -n "$node1" stats show nodes --rate
 # -Z: the totals are printed, then zeroed.
@@ -43,6 +56,8 @@ check_eq "handoff-ok zeroed" 0 "$(st handoff-ok)"
 check_eq "heads-http zeroed" 0 "$(st heads-http)"
 check_eq "a gauge keeps its value: nodes" 3 "$(st nodes)"
 check_eq "a gauge keeps its value: peers-up" 2 "$(st peers-up)"
+check "per-service counters zeroed too" awk 'NR > 1 && ($2 || $3 || $4 || $5) { bad = 1 } END { exit bad }' \
+	<("$HANDOFFCTL" -n "$node1" stats show services)
 check "per-node counters zeroed too" awk 'NR > 1 && ($3 || $4 || $5 || $6) { bad = 1 } END { exit bad }' \
 	<("$HANDOFFCTL" -n "$node1" stats show nodes)
 

@@ -340,6 +340,8 @@ enum Reason {
 pub(crate) struct Release {
     skbs: KVec<Held>,
     ifindex: i32,
+    /// The service's address and port (its counters).
+    service: ([u8; 4], u16),
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -368,6 +370,7 @@ pub(crate) fn release(c: &mut Conn, now: u64) -> Release {
     Release {
         skbs: core::mem::take(&mut c.queue),
         ifindex: c.ifindex,
+        service: (c.key.daddr, c.key.dport),
     }
 }
 
@@ -381,6 +384,9 @@ pub(crate) fn release(c: &mut Conn, now: u64) -> Release {
 /// they arrive, which would send the client a reset.
 pub(crate) fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
     Stats::inc(&st.stats.local, 1);
+    if let Some(s) = st.services.stats_v4(r.service.0, r.service.1) {
+        Stats::inc(&s.local, 1);
+    }
     let mut covered: Option<u32> = None;
     for h in r.skbs {
         let fresh = match covered {
@@ -560,6 +566,9 @@ pub(crate) unsafe fn inbound(
                 return bindings::NF_ACCEPT;
             }
             st.pending.added(1);
+            if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
+                Stats::inc(&s.conns, 1);
+            }
         }
     }
 

@@ -166,10 +166,16 @@ extern "C" fn th_rs_hook_in(
                 return v;
             }
         }
-        match tcp {
-            Some(tcp) if st.services.contains_v4(ip.daddr, tcp.dport) => {
+        let svc = tcp
+            .as_ref()
+            .and_then(|t| st.services.slot_v4(ip.daddr, t.dport));
+        match (tcp, svc) {
+            (Some(tcp), Some(slot)) => {
                 Stats::inc(&st.stats.rx_packets, 1);
                 Stats::inc(&st.stats.rx_bytes, u64::from(ip.total_len));
+                let s = st.services.stats(slot);
+                Stats::inc(&s.rx_packets, 1);
+                Stats::inc(&s.rx_bytes, u64::from(ip.total_len));
                 let o = tcp_options::parse(opts.get(..opts_len).unwrap_or(&[])).unwrap_or_default();
                 let (tsval, tsecr) = o.timestamp.unwrap_or((0, 0));
                 let ack = front::ClientAck {
@@ -186,7 +192,7 @@ extern "C" fn th_rs_hook_in(
             }
             // A malformed TCP header has no trustworthy port: count it when
             // its destination is a service address.
-            None if st.services.contains_v4_addr(ip.daddr) => {
+            (None, _) if st.services.contains_v4_addr(ip.daddr) => {
                 Stats::inc(&st.stats.rx_malformed, 1);
             }
             _ => {}
@@ -218,9 +224,12 @@ extern "C" fn th_rs_hook_out(
         if let Some(v) = unsafe { back::outbound(st, skb, &ip, &tcp, opts) } {
             return v;
         }
-        if st.services.contains_v4(ip.saddr, tcp.sport) {
+        if let Some(slot) = st.services.slot_v4(ip.saddr, tcp.sport) {
             Stats::inc(&st.stats.tx_packets, 1);
             Stats::inc(&st.stats.tx_bytes, u64::from(ip.total_len));
+            let s = st.services.stats(slot);
+            Stats::inc(&s.tx_packets, 1);
+            Stats::inc(&s.tx_bytes, u64::from(ip.total_len));
             // SAFETY: as above.
             return unsafe { front::outbound(st, skb, &ip, &tcp) };
         }

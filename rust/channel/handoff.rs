@@ -263,6 +263,9 @@ fn failed(st: &NetState, net: *mut bindings::net, node: u32, key: &front::Key, r
     if let Some(s) = st.node_stats_of(node) {
         Stats::inc(&s.handoff_failed, 1);
     }
+    if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
+        Stats::inc(&s.handoff_failed, 1);
+    }
     event::notify(
         net,
         &Event::HandoffFailed {
@@ -765,6 +768,9 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
     };
     Stats::inc(&st.stats.handoff_ok, 1);
     if let Some(s) = st.node_stats_of(from) {
+        Stats::inc(&s.handoff_ok, 1);
+    }
+    if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
         Stats::inc(&s.handoff_ok, 1);
     }
     event::notify(

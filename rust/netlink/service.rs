@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     bindings::{self, genl_info, netlink_callback, sk_buff},
-    netns::{Service, MAX_SERVICES},
+    netns::{Addr, NetState, Service, MAX_SERVICES},
 };
 use kernel::{
     error::{
@@ -18,6 +18,7 @@ use kernel::{
     },
     ffi::c_int,
     prelude::*,
+    sync::atomic::Relaxed,
 };
 
 use bindings::{
@@ -25,9 +26,22 @@ use bindings::{
     TCP_HANDOFF_A_SERVICE_PORT as PORT,
 };
 
-fn put_service(msg: &mut Msg, s: &Service) -> Result {
+fn put_service(msg: &mut Msg, st: &NetState, s: &Service) -> Result {
     addr::put(msg, &s.addr, ADDR4, ADDR6)?;
-    msg.put_be16(PORT, s.port)
+    msg.put_be16(PORT, s.port)?;
+    let Addr::V4(a) = s.addr else {
+        return Ok(());
+    };
+    if let Some(c) = st.services.stats_v4(a, s.port) {
+        // The counters' attributes follow `conns` in the spec's order.
+        for (i, v) in c.all().into_iter().enumerate() {
+            msg.put_uint(
+                bindings::TCP_HANDOFF_A_SERVICE_CONNS + i as u32,
+                v.load(Relaxed),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn parse(req: &Request) -> Result<Service> {
@@ -89,5 +103,5 @@ extern "C" fn tcp_handoff_nl_service_get_dumpit(
     let st = unsafe { msg::dump_state(cb) };
     let cfg = st.config.lock();
     // SAFETY: `skb` and `cb` are this dump's.
-    unsafe { msg::dump(skb, cb, &cfg.services, put_service) }
+    unsafe { msg::dump(skb, cb, &cfg.services, |m, s| put_service(m, st, s)) }
 }

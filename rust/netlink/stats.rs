@@ -306,6 +306,7 @@ extern "C" fn tcp_handoff_nl_stats_reset_doit(_skb: *mut sk_buff, info: *mut gen
         let req = unsafe { Request::new(info) };
         req.state().stats.zero();
         req.state().zero_node_stats();
+        req.state().services.zero_stats();
         Ok(0)
     })
 }

@@ -102,6 +102,19 @@ pub mod node_attr {
     pub const HANDOFF_OK: u16 = 8;
 }
 
+/// The per-service counters of service-get, in attribute order from
+/// `service_attr::CONNS`.
+pub const SERVICE_COUNTERS: [&str; 8] = [
+    "conns",
+    "handoff-ok",
+    "handoff-failed",
+    "local",
+    "rx-packets",
+    "rx-bytes",
+    "tx-packets",
+    "tx-bytes",
+];
+
 /// The per-node counters of node-get, in attribute order from
 /// `node_attr::HANDOFF_OK`.
 pub const NODE_COUNTERS: [&str; 7] = [
@@ -119,6 +132,8 @@ pub mod service_attr {
     pub const ADDR4: u16 = 1;
     pub const ADDR6: u16 = 2;
     pub const PORT: u16 = 3;
+    /// The first of the per-service counters (`SERVICE_COUNTERS`).
+    pub const CONNS: u16 = 4;
 }
 
 /// `TCP_HANDOFF_A_RULE_*`.
@@ -284,7 +299,19 @@ impl AttrSet {
                 "be-tx-packets",
                 "be-tx-bytes",
             ],
-            AttrSet::Service => &["addr4", "addr6", "port"],
+            AttrSet::Service => &[
+                "addr4",
+                "addr6",
+                "port",
+                "conns",
+                "handoff-ok",
+                "handoff-failed",
+                "local",
+                "rx-packets",
+                "rx-bytes",
+                "tx-packets",
+                "tx-bytes",
+            ],
             AttrSet::Stats => &STATS_NAMES,
             AttrSet::Rule => &RULE_NAMES,
             AttrSet::Limits => &LIMITS_NAMES,
@@ -675,6 +702,63 @@ impl Serialize for NodeCounters {
         m.serialize_entry("id", &self.id)?;
         m.serialize_entry("state", &self.state)?;
         for (n, v) in NODE_COUNTERS.iter().zip(self.values) {
+            m.serialize_entry(n, &v)?;
+        }
+        m.end()
+    }
+}
+
+/// One service's counters, as service-get reports them (`stats show
+/// services`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCounters {
+    pub service: SocketAddr,
+    pub values: [u64; SERVICE_COUNTERS.len()],
+}
+
+impl ServiceCounters {
+    pub fn parse(reply: &GenlReply) -> Result<ServiceCounters, ParseError> {
+        let svc = Service::parse(reply)?;
+        let mut values = [0; SERVICE_COUNTERS.len()];
+        for attr in reply.attrs() {
+            let attr = attr?;
+            let Some(i) = attr.kind().checked_sub(service_attr::CONNS) else {
+                continue;
+            };
+            if let Some(v) = values.get_mut(usize::from(i)) {
+                *v = named(AttrSet::Service, &attr, attr.get_uint())?;
+            }
+        }
+        Ok(ServiceCounters {
+            service: SocketAddr::new(svc.addr, svc.port),
+            values,
+        })
+    }
+
+    /// The column names of [`ServiceCounters::to_line`].
+    pub fn header() -> String {
+        let mut h = format!("{:<22}", "service");
+        for n in SERVICE_COUNTERS {
+            h.push_str(&format!(" {n:>14}"));
+        }
+        h
+    }
+
+    pub fn to_line(&self) -> String {
+        let mut l = format!("{:<22}", self.service.to_string());
+        for v in self.values {
+            l.push_str(&format!(" {v:>14}"));
+        }
+        l
+    }
+}
+
+impl Serialize for ServiceCounters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1 + SERVICE_COUNTERS.len()))?;
+        m.serialize_entry("service", &self.service.to_string())?;
+        for (n, v) in SERVICE_COUNTERS.iter().zip(self.values) {
             m.serialize_entry(n, &v)?;
         }
         m.end()
@@ -1325,6 +1409,20 @@ mod tests {
             r#"{"id":2,"state":"up","handoff-ok":3,"handoff-failed":0,"fwd-packets":0,"fwd-bytes":8589934592,"be-accepted":0,"be-tx-packets":0,"be-tx-bytes":0}"#
         );
         assert!(n.to_line().starts_with("2      up "));
+    }
+
+    #[test]
+    fn service_counters() {
+        let mut a = nla(service_attr::ADDR4, &[198, 51, 100, 1]);
+        a.extend(nla(service_attr::PORT, &80u16.to_be_bytes()));
+        a.extend(nla(service_attr::CONNS, &5u64.to_ne_bytes()));
+        a.extend(nla(service_attr::CONNS + 7, &9u32.to_ne_bytes()));
+        let s = ServiceCounters::parse(&reply(cmd::SERVICE_GET, a)).unwrap();
+        assert_eq!(s.service.to_string(), "198.51.100.1:80");
+        assert_eq!(s.values, [5, 0, 0, 0, 0, 0, 0, 9]);
+        assert!(serde_json::to_string(&s)
+            .unwrap()
+            .starts_with(r#"{"service":"198.51.100.1:80","conns":5,"#));
     }
 
     #[test]

@@ -40,7 +40,9 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::args::UsageError;
-use crate::handoff::{cmd, AttrSet, Conn, Limits, Node, NodeCounters, Rule, Service, Stats};
+use crate::handoff::{
+    cmd, AttrSet, Conn, Limits, Node, NodeCounters, Rule, Service, ServiceCounters, Stats,
+};
 use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
 
 #[derive(Parser, Debug)]
@@ -282,6 +284,8 @@ enum ConnCmd {
 enum StatsView {
     /// Per-node counters
     Nodes,
+    /// Per-service counters
+    Services,
 }
 
 #[derive(Subcommand, Debug)]
@@ -289,8 +293,10 @@ enum StatsCmd {
     /// Show the counters
     #[command(visible_aliases = ["list", "ls"])]
     Show {
-        /// nodes: one line of counters per node (handoffs, forwarded and
-        /// sent packets and bytes), like ipvsadm -Ln --stats
+        /// services or nodes: one line of counters per service
+        /// (connections, handoffs, local, packets and bytes in and out) or
+        /// per node (handoffs, forwarded and sent packets and bytes), like
+        /// ipvsadm -Ln --stats
         #[arg(value_name = "VIEW")]
         view: Option<StatsView>,
         /// Per-second rates over one second instead of totals (gauges as
@@ -609,6 +615,9 @@ enum Action {
     StatsNodes {
         zero: bool,
     },
+    StatsServices {
+        zero: bool,
+    },
     StatsZero,
     ConnShow(args::ConnFilter),
     Save,
@@ -646,17 +655,20 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
         Object::Stats {
             cmd:
                 StatsCmd::Show {
-                    view: Some(StatsView::Nodes),
+                    view: Some(view),
                     rate,
                     zero,
                 },
         } => {
             if *rate {
                 return Err(UsageError(
-                    "stats show nodes: --rate is not supported per node".into(),
+                    "stats show: --rate is not supported per node or service".into(),
                 ));
             }
-            Action::StatsNodes { zero: *zero }
+            match view {
+                StatsView::Nodes => Action::StatsNodes { zero: *zero },
+                StatsView::Services => Action::StatsServices { zero: *zero },
+            }
         }
         Object::Stats {
             cmd:
@@ -839,6 +851,22 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 text.push('\n');
                 for n in &nodes {
                     text.push_str(&n.to_line());
+                    text.push('\n');
+                }
+            }
+            if zero {
+                client.run(&mut client.request(cmd::STATS_RESET, false))?;
+            }
+        }
+        Action::StatsServices { zero } => {
+            let services = client.dump(cmd::SERVICE_GET, ServiceCounters::parse)?;
+            if out.json {
+                text = out.json(&services);
+            } else {
+                text.push_str(&ServiceCounters::header());
+                text.push('\n');
+                for s in &services {
+                    text.push_str(&s.to_line());
                     text.push('\n');
                 }
             }
