@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The spec drives the module: the kernel's own ynl CLI, given only
 # Documentation/netlink/specs/tcp_handoff.yaml, adds, gets and dumps nodes
-# and services and reads the counters.
+# and services, reads and zeroes the counters, dumps the connections, and
+# subscribes to the "events" group, where it hears a channel go down.
 source "$(dirname "$0")/lib.sh"
 require_module
 ynl=${TH_KTREE:-}/tools/net/ynl/pyynl/cli.py
@@ -30,4 +31,41 @@ check_eq "handoffctl sees what ynl added" "node 5 addr 198.51.100.5 port 7000 we
 	"$("$HANDOFFCTL" -n "$ns" node show 5 | sed -E 's/ (down|connecting)$//')"
 check_fails "ynl: duplicate id refused with the extack" 1 "a node with this id exists" \
 	y --do node-add --json '{"id": 5, "addr4": "198.51.100.6", "port": 7000}'
+check_eq "ynl: conn-get dump (nothing tracked)" "[]" "$(y --dump conn-get)"
+check "ynl: stats-reset" y --do stats-reset
+
+# Events: two namespaces, one node each, joined by a veth; once their
+# channel is up, ynl subscribes in one and the other forgets it.
+setup_ns a b || exit $ksft_fail
+ip link add va netns "$a" type veth peer vb netns "$b"
+ip -n "$a" addr add 198.51.100.201/24 dev va && ip -n "$a" link set va up
+ip -n "$b" addr add 198.51.100.202/24 dev vb && ip -n "$b" link set vb up
+for n in a b; do
+	"$HANDOFFCTL" -n "${!n}" -b - <<-EOF
+		node add 1 addr 198.51.100.201 port 7000$([ $n = a ] && echo " local")
+		node add 2 addr 198.51.100.202 port 7000$([ $n = b ] && echo " local")
+	EOF
+done
+check "the channel comes up" wait_peers_up "$a" 1
+PYTHONPYCACHEPREFIX=$TH_YNL_PYC ip netns exec "$a" python3 "$ynl" --spec "$spec" --no-schema \
+	--output-json --subscribe events --sleep 8 >"$TH_TMP/ynl-events" 2>&1 &
+ynl_pid=$!
+th_sleep 3
+"$HANDOFFCTL" -n "$b" node del 1
+wait "$ynl_pid"
+sed 's/^/#   /' "$TH_TMP/ynl-events"
+check "ynl --subscribe events: peer-down of node 2" python3 -c '
+import ast, json, sys
+evs = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    try:
+        evs.append(json.loads(line))
+    except ValueError:
+        evs.append(ast.literal_eval(line))
+msgs = [e.get("msg", e) for e in evs]
+assert any(m.get("kind") == "peer-down" and m.get("node") == 2 for m in msgs), evs
+' "$TH_TMP/ynl-events"
 exit $th_rc
