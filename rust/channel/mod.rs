@@ -553,6 +553,12 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 down = Some("peer silent");
             }
         }
+        // The answers to what was just read go out now, not at the end of
+        // the run: taking many connections over can keep a run busy for
+        // long, and a front-end waits for each answer.
+        if down.is_none() && !write_out(&mut ch.peers[i], now_ms()) {
+            down = Some("write error");
+        }
         if down.is_none() && full {
             // More is waiting in the socket: read this peer again, or let
             // the next run do it.
@@ -570,30 +576,30 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
     }
 }
 
+/// Writes what `p`'s socket takes now; false when the socket is broken.
+fn write_out(p: &mut Peer, now: u64) -> bool {
+    let Some(sock) = &p.sock else { return true };
+    if sock.state() != TCP_ESTABLISHED {
+        return true;
+    }
+    while !p.tx.is_empty() {
+        match sock.send(&p.tx) {
+            Ok(n) if n > 0 => {
+                drop_front(&mut p.tx, n);
+                p.last_tx = now;
+            }
+            Err(e) if e == EAGAIN => break,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Writes what each peer's socket takes now.
 fn flush(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let mut i = 0;
     while i < ch.peers.len() {
-        let p = &mut ch.peers[i];
-        let mut broken = false;
-        if let Some(sock) = &p.sock {
-            if sock.state() == TCP_ESTABLISHED {
-                while !p.tx.is_empty() {
-                    match sock.send(&p.tx) {
-                        Ok(n) if n > 0 => {
-                            drop_front(&mut p.tx, n);
-                            p.last_tx = now;
-                        }
-                        Err(e) if e == EAGAIN => break,
-                        _ => {
-                            broken = true;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        if broken {
+        if !write_out(&mut ch.peers[i], now) {
             disconnect(st, net, ch, i, now, "write error");
         }
         i += 1;
