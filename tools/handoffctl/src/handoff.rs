@@ -649,6 +649,49 @@ impl Service {
     }
 }
 
+/// The counters of a node-get or service-get reply: attributes `first`,
+/// `first + 1`, ... in the order of a `*_COUNTERS` list (absent ones are 0).
+fn read_counters<const N: usize>(
+    reply: &GenlReply,
+    set: AttrSet,
+    first: u16,
+) -> Result<[u64; N], ParseError> {
+    let mut values = [0; N];
+    for attr in reply.attrs() {
+        let attr = attr?;
+        let Some(i) = attr.kind().checked_sub(first) else {
+            continue;
+        };
+        if let Some(v) = values.get_mut(usize::from(i)) {
+            *v = named(set, &attr, attr.get_uint())?;
+        }
+    }
+    Ok(values)
+}
+
+/// Right-aligned columns, one per counter name or value.
+fn counter_columns<T: std::fmt::Display>(cells: impl IntoIterator<Item = T>) -> String {
+    cells.into_iter().map(|c| format!(" {c:>14}")).collect()
+}
+
+/// Serializes `head` entries then one entry per counter.
+fn serialize_counters<S: serde::Serializer>(
+    s: S,
+    head: &[(&str, serde_json::Value)],
+    names: &[&str],
+    values: &[u64],
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(head.len() + names.len()))?;
+    for (k, v) in head {
+        m.serialize_entry(k, v)?;
+    }
+    for (n, v) in names.iter().zip(values) {
+        m.serialize_entry(n, v)?;
+    }
+    m.end()
+}
+
 /// One node's counters, as node-get reports them (`stats show nodes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeCounters {
@@ -660,51 +703,27 @@ pub struct NodeCounters {
 impl NodeCounters {
     pub fn parse(reply: &GenlReply) -> Result<NodeCounters, ParseError> {
         let node = Node::parse(reply)?;
-        let mut values = [0; NODE_COUNTERS.len()];
-        for attr in reply.attrs() {
-            let attr = attr?;
-            let Some(i) = attr.kind().checked_sub(node_attr::HANDOFF_OK) else {
-                continue;
-            };
-            if let Some(v) = values.get_mut(usize::from(i)) {
-                *v = named(AttrSet::Node, &attr, attr.get_uint())?;
-            }
-        }
         Ok(NodeCounters {
             id: node.id,
             state: node.state.unwrap_or_else(|| "-".into()),
-            values,
+            values: read_counters(reply, AttrSet::Node, node_attr::HANDOFF_OK)?,
         })
     }
 
     /// The column names of [`NodeCounters::to_line`].
     pub fn header() -> String {
-        let mut h = format!("{:<6} {:<11}", "node", "state");
-        for n in NODE_COUNTERS {
-            h.push_str(&format!(" {n:>14}"));
-        }
-        h
+        format!("{:<6} {:<11}", "node", "state") + &counter_columns(NODE_COUNTERS)
     }
 
     pub fn to_line(&self) -> String {
-        let mut l = format!("{:<6} {:<11}", self.id, self.state);
-        for v in self.values {
-            l.push_str(&format!(" {v:>14}"));
-        }
-        l
+        format!("{:<6} {:<11}", self.id, self.state) + &counter_columns(self.values)
     }
 }
 
 impl Serialize for NodeCounters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(2 + NODE_COUNTERS.len()))?;
-        m.serialize_entry("id", &self.id)?;
-        m.serialize_entry("state", &self.state)?;
-        for (n, v) in NODE_COUNTERS.iter().zip(self.values) {
-            m.serialize_entry(n, &v)?;
-        }
-        m.end()
+        let head = [("id", self.id.into()), ("state", self.state.clone().into())];
+        serialize_counters(s, &head, &NODE_COUNTERS, &self.values)
     }
 }
 
@@ -719,49 +738,26 @@ pub struct ServiceCounters {
 impl ServiceCounters {
     pub fn parse(reply: &GenlReply) -> Result<ServiceCounters, ParseError> {
         let svc = Service::parse(reply)?;
-        let mut values = [0; SERVICE_COUNTERS.len()];
-        for attr in reply.attrs() {
-            let attr = attr?;
-            let Some(i) = attr.kind().checked_sub(service_attr::CONNS) else {
-                continue;
-            };
-            if let Some(v) = values.get_mut(usize::from(i)) {
-                *v = named(AttrSet::Service, &attr, attr.get_uint())?;
-            }
-        }
         Ok(ServiceCounters {
             service: SocketAddr::new(svc.addr, svc.port),
-            values,
+            values: read_counters(reply, AttrSet::Service, service_attr::CONNS)?,
         })
     }
 
     /// The column names of [`ServiceCounters::to_line`].
     pub fn header() -> String {
-        let mut h = format!("{:<22}", "service");
-        for n in SERVICE_COUNTERS {
-            h.push_str(&format!(" {n:>14}"));
-        }
-        h
+        format!("{:<22}", "service") + &counter_columns(SERVICE_COUNTERS)
     }
 
     pub fn to_line(&self) -> String {
-        let mut l = format!("{:<22}", self.service.to_string());
-        for v in self.values {
-            l.push_str(&format!(" {v:>14}"));
-        }
-        l
+        format!("{:<22}", self.service.to_string()) + &counter_columns(self.values)
     }
 }
 
 impl Serialize for ServiceCounters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(1 + SERVICE_COUNTERS.len()))?;
-        m.serialize_entry("service", &self.service.to_string())?;
-        for (n, v) in SERVICE_COUNTERS.iter().zip(self.values) {
-            m.serialize_entry(n, &v)?;
-        }
-        m.end()
+        let head = [("service", self.service.to_string().into())];
+        serialize_counters(s, &head, &SERVICE_COUNTERS, &self.values)
     }
 }
 

@@ -612,10 +612,8 @@ enum Action {
         rate: bool,
         zero: bool,
     },
-    StatsNodes {
-        zero: bool,
-    },
-    StatsServices {
+    StatsPer {
+        view: StatsView,
         zero: bool,
     },
     StatsZero,
@@ -665,9 +663,9 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
                     "stats show: --rate is not supported per node or service".into(),
                 ));
             }
-            match view {
-                StatsView::Nodes => Action::StatsNodes { zero: *zero },
-                StatsView::Services => Action::StatsServices { zero: *zero },
+            Action::StatsPer {
+                view: *view,
+                zero: *zero,
             }
         }
         Object::Stats {
@@ -713,6 +711,24 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
                 .collect::<Result<_, _>>()?,
         },
     })
+}
+
+/// Rows as JSON (-j), or a header line and one line each.
+fn table<T: Serialize>(
+    out: Output,
+    rows: &[T],
+    header: &str,
+    line: impl Fn(&T) -> String,
+) -> String {
+    if out.json {
+        return out.json(rows);
+    }
+    let mut text = format!("{header}\n");
+    for r in rows {
+        text.push_str(&line(r));
+        text.push('\n');
+    }
+    text
 }
 
 /// Runs the action and returns what to print on stdout.
@@ -842,34 +858,22 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 client.run(&mut client.request(cmd::STATS_RESET, false))?;
             }
         }
-        Action::StatsNodes { zero } => {
-            let nodes = client.dump(cmd::NODE_GET, NodeCounters::parse)?;
-            if out.json {
-                text = out.json(&nodes);
-            } else {
-                text.push_str(&NodeCounters::header());
-                text.push('\n');
-                for n in &nodes {
-                    text.push_str(&n.to_line());
-                    text.push('\n');
+        Action::StatsPer { view, zero } => {
+            text = match view {
+                StatsView::Nodes => {
+                    let rows = client.dump(cmd::NODE_GET, NodeCounters::parse)?;
+                    table(out, &rows, &NodeCounters::header(), NodeCounters::to_line)
                 }
-            }
-            if zero {
-                client.run(&mut client.request(cmd::STATS_RESET, false))?;
-            }
-        }
-        Action::StatsServices { zero } => {
-            let services = client.dump(cmd::SERVICE_GET, ServiceCounters::parse)?;
-            if out.json {
-                text = out.json(&services);
-            } else {
-                text.push_str(&ServiceCounters::header());
-                text.push('\n');
-                for s in &services {
-                    text.push_str(&s.to_line());
-                    text.push('\n');
+                StatsView::Services => {
+                    let rows = client.dump(cmd::SERVICE_GET, ServiceCounters::parse)?;
+                    table(
+                        out,
+                        &rows,
+                        &ServiceCounters::header(),
+                        ServiceCounters::to_line,
+                    )
                 }
-            }
+            };
             if zero {
                 client.run(&mut client.request(cmd::STATS_RESET, false))?;
             }
@@ -883,16 +887,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 .into_iter()
                 .filter(|c| filter.matches(c))
                 .collect();
-            if out.json {
-                text = out.json(&conns);
-            } else {
-                text.push_str(Conn::HEADER);
-                text.push('\n');
-                for c in &conns {
-                    text.push_str(&c.to_line());
-                    text.push('\n');
-                }
-            }
+            text = table(out, &conns, Conn::HEADER, Conn::to_line);
         }
         Action::Save => {
             let config = save(&mut client)?;
