@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The guest side of 'make demo': load the module, build the three-node
 # cluster of the selftests (client, node1 front-end, node2 and node3), and
-# show live handoffs: which node served each URL, and the counters.
+# show live handoffs: which node served each URL, and the counters per
+# service and per node.
 set -eu
 source "$(dirname "$0")/lib.sh"
 ko=$1
@@ -33,15 +34,15 @@ for url in /a/ /b/ / /a/big /b/ /a/; do
 		awk 'tolower($1) == "x-node:" { print $2 }' | tr -d '\r')
 	printf '  GET %-7s -> served by %s\n' "$url" "$node"
 done
-on "$node1" "$HANDOFFCTL" stats show
+on "$node1" "$HANDOFFCTL" stats show services
+on "$node1" "$HANDOFFCTL" stats show nodes
 kill "$monitor"
 wait "$monitor" 2>/dev/null || :
 printf '\n[node1]$ handoffctl monitor   (what it printed meanwhile)\n'
 cat "$TH_TMP/events"
 for n in 2 3; do
 	eval "ns=\$node$n"
-	printf '\n[node%s] back-end counters:\n' "$n"
-	ip netns exec "$ns" "$HANDOFFCTL" stats show | grep -E '^(be-|terminate)'
+	on "$ns" "$HANDOFFCTL" stats show nodes
 done
 run dmesg --notime | grep tcp_handoff | tail -8
 echo
