@@ -632,7 +632,6 @@ pub(crate) unsafe fn inbound(
     // it; everything else is served here at once.
     if matches!(reason, Reason::Http) && extra.is_none() && st.dispatch_wanted() {
         c.phase = Phase::Deciding;
-        c.since_ms = now;
         drop(t);
         // SAFETY: `net` is live.
         unsafe { bindings::th_net_kick(net) };
