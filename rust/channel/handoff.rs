@@ -257,6 +257,16 @@ fn request(
     Ok(())
 }
 
+/// Front-end: tells `node` to forget connection `id` (TERMINATE, reason
+/// [`TERM_ABORT`]): this node serves it, or no longer knows it.
+fn abort(st: &NetState, ch: &mut Channel, node: u32, id: u64) {
+    let msg = Message::Terminate(Terminate {
+        conn_id: id,
+        reason: TERM_ABORT,
+    });
+    ch.send(st, node, &msg);
+}
+
 /// Counts a handoff given up (served locally or reset) against its node
 /// and reports it to the events group.
 fn failed(st: &NetState, net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
@@ -328,11 +338,7 @@ pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel,
                 Stats::inc(&st.stats.fallback_local, 1);
                 failed(st, net, node, &key, "timeout");
                 release_local(st, net, &key);
-                let abort = Message::Terminate(Terminate {
-                    conn_id: id,
-                    reason: TERM_ABORT,
-                });
-                ch.send(st, node, &abort);
+                abort(st, ch, node, id);
             }
             Late::GiveUp => give_up(st, net, ch, node, &key, id),
         }
@@ -387,11 +393,7 @@ fn give_up(
     failed(st, net, node, key, "in-doubt");
     reset(net, key.saddr, key.sport, key.daddr, key.dport, rel.0);
     front::reinject_all(st, net, rel.1);
-    let abort = Message::Terminate(Terminate {
-        conn_id: id,
-        reason: TERM_ABORT,
-    });
-    ch.send(st, node, &abort);
+    abort(st, ch, node, id);
 }
 
 /// The channel to `node` went down: its handoffs in flight will get no
@@ -759,11 +761,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         // Served here already (timeout, lost channel) or unknown: the
         // back-end must forget it.
         Stats::inc(&st.stats.ctl_bad_msgs, 1);
-        let abort = Message::Terminate(Terminate {
-            conn_id: a.conn_id,
-            reason: TERM_ABORT,
-        });
-        ch.send(st, from, &abort);
+        abort(st, ch, from, a.conn_id);
         return;
     };
     Stats::inc(&st.stats.handoff_ok, 1);
