@@ -7,7 +7,6 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-HANDOFFCTL := tools/handoffctl/target/release/handoffctl
 
 
 .PHONY: fmt all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
@@ -28,29 +27,31 @@ kernel-prod:
 module:
 	bash scripts/module.sh debug
 
-# The man page and the bash completion come from the clap definition.
+# handoffctl is built in the sysroot, which has clang for its BPF program
+# and libbpf (scripts/tools.sh). The man page and the bash completion come
+# from the clap definition.
 tools:
-	$(CARGO) build --release --locked --manifest-path tools/handoffctl/Cargo.toml
-	$(HANDOFFCTL) man >tools/handoffctl/target/handoffctl.8
-	$(HANDOFFCTL) completion bash >tools/handoffctl/target/handoffctl.bash
+	bash scripts/tools.sh build
+	bash scripts/tools.sh run man >tools/handoffctl/target/handoffctl.8
+	bash scripts/tools.sh run completion bash >tools/handoffctl/target/handoffctl.bash
 
 # Host-side tests of the pure-logic core and the tool.
 host-test:
 	$(CARGO) test --manifest-path rust/core/Cargo.toml
-	$(CARGO) test --locked --manifest-path tools/handoffctl/Cargo.toml
+	bash scripts/tools.sh test
 
 # Formatting, clippy on the host crates, SAFETY comments, generated files.
 lint: netlink-check
 	$(CARGO) fmt --check --manifest-path rust/core/Cargo.toml
-	$(CARGO) fmt --check --manifest-path tools/handoffctl/Cargo.toml
+	bash scripts/tools.sh fmt -- --check
 	$(CARGO) clippy --manifest-path rust/core/Cargo.toml --all-targets -- -D warnings
-	$(CARGO) clippy --locked --manifest-path tools/handoffctl/Cargo.toml --all-targets -- -D warnings
+	bash scripts/tools.sh clippy
 	bash scripts/lint-kernel-rust.sh
 
 # Format everything as 'make lint' wants it.
 fmt:
 	$(CARGO) fmt --manifest-path rust/core/Cargo.toml
-	$(CARGO) fmt --manifest-path tools/handoffctl/Cargo.toml
+	bash scripts/tools.sh fmt
 	bash scripts/lint-kernel-rust.sh --fix
 
 netlink-gen:

@@ -499,6 +499,9 @@ pub(crate) struct NetState {
     node_stats: [NodeStats; MAX_NODES],
     /// The namespace (as an address): the worker is kicked through it.
     net: usize,
+    /// The namespace's inode number, which tracepoints carry to tell the
+    /// nodes of one kernel apart.
+    pub(crate) netns: u32,
 }
 
 /// Counters of one configured node, in a slot of [`NetState::node_stats`]
@@ -695,6 +698,9 @@ impl NetState {
     }
 
     fn new(net: *mut bindings::net) -> impl PinInit<Self> {
+        // SAFETY: `net` is the namespace being initialised, alive for the
+        // call.
+        let netns = unsafe { bindings::th_net_inum(net) };
         pin_init!(NetState {
             config <- new_mutex!(Config {
                 nodes: KVec::new(),
@@ -713,6 +719,7 @@ impl NetState {
             peer_states: core::array::from_fn(|_| Atomic::new(0)),
             node_stats: core::array::from_fn(|_| NodeStats::new()),
             net: net as usize,
+            netns,
         })
     }
 }

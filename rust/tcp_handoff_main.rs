@@ -35,6 +35,7 @@ mod dispatch;
 mod netlink;
 mod netns;
 mod sync;
+mod trace;
 mod utcp;
 
 module! {

@@ -21,7 +21,7 @@ mkdir -p "$build"
 echo "$tree" >"$build/.kernel"
 # cp -a keeps modification times, so make rebuilds only what changed.
 (cd "$TOP" && cp -a --parents Kbuild include rust/tcp_handoff_main.rs rust/bindings.rs \
-	rust/btcp rust/channel rust/dispatch rust/netlink rust/netns.rs rust/sync.rs rust/utcp rust/glue rust/core/src "$build/")
+	rust/btcp rust/channel rust/dispatch rust/netlink rust/netns.rs rust/sync.rs rust/trace.rs rust/utcp rust/glue rust/core/src "$build/")
 in_sysroot make -C "/cache/$(basename "$tree")" M="/cache/$(basename "$build")" LLVM=1 CLIPPY=1 \
 	-j"$(nproc)" modules >"$build/build.log" 2>&1 || { cat "$build/build.log" >&2; die "module build failed"; }
 if grep -E '(warning|error)(\[|:)' "$build/build.log" >&2; then

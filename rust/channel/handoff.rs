@@ -52,6 +52,7 @@ use crate::{
     },
     netlink::event::{self, Event},
     netns::{Limits, NetState, Stats},
+    trace,
 };
 use kernel::prelude::*;
 
@@ -179,7 +180,7 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
             Some((_, Ok(()))) => Stats::inc(&st.stats.handoff_requests, 1),
             Some((node, Err(reason))) => {
                 Stats::inc(&st.stats.fallback_local, 1);
-                failed(st, net, node, &key, reason);
+                failed(st, net, node, id, &key, reason);
                 release_local(st, net, &key);
             }
             None => release_local(st, net, &key),
@@ -243,6 +244,7 @@ fn request(
         client_rcv_wnd: ack.window,
         request: head,
     });
+    trace::handoff_start(st.netns, id, node, key, head.len());
     if !ch.send(st, node, &msg) {
         Stats::inc(&st.stats.handoff_no_channel, 1);
         return Err("no-channel");
@@ -269,7 +271,15 @@ fn abort(st: &NetState, ch: &mut Channel, node: u32, id: u64) {
 
 /// Counts a handoff given up (served locally or reset) against its node
 /// and reports it to the events group.
-fn failed(st: &NetState, net: *mut bindings::net, node: u32, key: &front::Key, reason: &str) {
+fn failed(
+    st: &NetState,
+    net: *mut bindings::net,
+    node: u32,
+    id: u64,
+    key: &front::Key,
+    reason: &str,
+) {
+    trace::handoff_failed(st.netns, id, node, key, reason);
     if let Some(s) = st.node_stats_of(node) {
         Stats::inc(&s.handoff_failed, 1);
     }
@@ -336,7 +346,7 @@ pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel,
             Late::Local => {
                 Stats::inc(&st.stats.handoff_timeout, 1);
                 Stats::inc(&st.stats.fallback_local, 1);
-                failed(st, net, node, &key, "timeout");
+                failed(st, net, node, id, &key, "timeout");
                 release_local(st, net, &key);
                 abort(st, ch, node, id);
             }
@@ -390,7 +400,7 @@ fn give_up(
         (seq, front::release(c, now_ms()))
     };
     Stats::inc(&st.stats.in_doubt_reset, 1);
-    failed(st, net, node, key, "in-doubt");
+    failed(st, net, node, id, key, "in-doubt");
     reset(net, key.saddr, key.sport, key.daddr, key.dport, rel.0);
     front::reinject_all(st, net, rel.1);
     abort(st, ch, node, id);
@@ -411,22 +421,22 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
                 match c.phase {
                     Phase::Requested(at) if c.response_seen => {
                         c.phase = Phase::InDoubt(at);
-                        Some((c.key, true))
+                        Some((c.key, c.conn_id, true))
                     }
-                    Phase::Requested(_) => Some((c.key, false)),
-                    Phase::InDoubt(_) if !c.response_seen => Some((c.key, false)),
+                    Phase::Requested(_) => Some((c.key, c.conn_id, false)),
+                    Phase::InDoubt(_) if !c.response_seen => Some((c.key, c.conn_id, false)),
                     _ => None,
                 }
             })
         });
-        let Some((key, doubt)) = lost else { return };
+        let Some((key, id, doubt)) = lost else { return };
         if doubt {
             Stats::inc(&st.stats.handoff_in_doubt, 1);
             continue;
         }
         Stats::inc(&st.stats.handoff_no_channel, 1);
         Stats::inc(&st.stats.fallback_local, 1);
-        failed(st, net, node, &key, "no-channel");
+        failed(st, net, node, id, &key, "no-channel");
         release_local(st, net, &key);
     }
 }
@@ -466,6 +476,9 @@ pub(super) fn on_message(
     from: u32,
     msg: &Message<'_>,
 ) {
+    if let Message::Terminate(t) = msg {
+        trace::handoff_terminate(st.netns, t.conn_id, from, t.reason, true);
+    }
     match msg {
         Message::HandoffRequest(r) => {
             Stats::inc(&st.stats.be_requests, 1);
@@ -501,7 +514,7 @@ pub(super) fn on_message(
                 Some(key) => {
                     Stats::inc(&st.stats.handoff_nak, 1);
                     Stats::inc(&st.stats.fallback_local, 1);
-                    failed(st, net, from, &key, "nak");
+                    failed(st, net, from, n.conn_id, &key, "nak");
                     release_local(st, net, &key);
                 }
                 None => Stats::inc(&st.stats.ctl_bad_msgs, 1),
@@ -526,7 +539,7 @@ pub(super) fn on_message(
                     drop(p);
                     Stats::inc(&st.stats.reconciled, 1);
                     Stats::inc(&st.stats.fallback_local, 1);
-                    failed(st, net, from, &key, "unknown");
+                    failed(st, net, from, t.conn_id, &key, "unknown");
                     release_local(st, net, &key);
                 }
                 // A reconciliation answer may cross the TERMINATE that
@@ -771,13 +784,16 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
     if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
         Stats::inc(&s.handoff_ok, 1);
     }
+    // The clock is jiffies: a resolution of a few milliseconds (the
+    // tracepoints give a BPF program the means to do better).
+    let latency_us = now_ms().saturating_sub(asked_at).saturating_mul(1000);
+    trace::handoff_done(st.netns, a.conn_id, from, &key, latency_us);
     event::notify(
         net,
         &Event::HandoffDone {
             node: from,
             client: (key.saddr, key.sport),
-            // The clock is jiffies: a resolution of a few milliseconds.
-            latency_us: now_ms().saturating_sub(asked_at).saturating_mul(1000),
+            latency_us,
         },
     );
     // The local request socket goes silently (a reset only this stack sees).

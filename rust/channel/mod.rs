@@ -31,6 +31,7 @@ use crate::{
     handoff_core::codec::{self, Hello, Keepalive, Message},
     netlink::event::{self, Event},
     netns::{Addr, NetState, Stats},
+    trace,
 };
 use kernel::{error::code::EAGAIN, prelude::*};
 use sock::{Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
@@ -171,6 +172,9 @@ impl Channel {
         if !p.up || !queue_frame(st, p, msg) {
             return false;
         }
+        if let Message::Terminate(t) = msg {
+            trace::handoff_terminate(st.netns, t.conn_id, id, t.reason, false);
+        }
         true
     }
 
@@ -267,6 +271,23 @@ fn hello(local: &Local) -> Message<'static> {
     })
 }
 
+/// Reports the channel to `node` up: counter, log line, tracepoint and
+/// event (`how`: "accepted" or "connected").
+fn channel_up(st: &NetState, net: *mut bindings::net, node: u32, how: &str) {
+    Stats::inc(&st.stats.ctl_connects, 1);
+    pr_info!("node {}: control channel up ({})\n", node, how);
+    trace::channel_state(st.netns, node, true, how);
+    event::notify(net, &Event::PeerUp { node });
+}
+
+/// Reports the channel to `node` down, and why.
+fn channel_down(st: &NetState, net: *mut bindings::net, node: u32, why: &str) {
+    Stats::inc(&st.stats.ctl_disconnects, 1);
+    pr_info!("node {}: control channel down ({})\n", node, why);
+    trace::channel_state(st.netns, node, false, why);
+    event::notify(net, &Event::PeerDown { node, reason: why });
+}
+
 /// Drops the connection of peer `i` and schedules a reconnection.
 fn disconnect(
     st: &NetState,
@@ -282,15 +303,7 @@ fn disconnect(
             return;
         }
         if p.up {
-            Stats::inc(&st.stats.ctl_disconnects, 1);
-            pr_info!("node {}: control channel down ({})\n", p.id, why);
-            event::notify(
-                net,
-                &Event::PeerDown {
-                    node: p.id,
-                    reason: why,
-                },
-            );
+            channel_down(st, net, p.id, why);
         }
         p.sock = None;
         p.up = false;
@@ -410,9 +423,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         p.hello_sent = queue_frame(st, p, &hello(&local));
         // As on the connecting side: reconcile at once.
         p.next_reconcile = now;
-        Stats::inc(&st.stats.ctl_connects, 1);
-        pr_info!("node {}: control channel up (accepted)\n", p.id);
-        event::notify(net, &Event::PeerUp { node: p.id });
+        channel_up(st, net, p.id, "accepted");
     }
 }
 
@@ -510,14 +521,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                         ch.peers[i].up = true;
                         ch.peers[i].backoff = BACKOFF_MIN_MS;
                         ch.peers[i].next_reconcile = now;
-                        Stats::inc(&st.stats.ctl_connects, 1);
-                        pr_info!("node {}: control channel up\n", ch.peers[i].id);
-                        event::notify(
-                            net,
-                            &Event::PeerUp {
-                                node: ch.peers[i].id,
-                            },
-                        );
+                        channel_up(st, net, ch.peers[i].id, "connected");
                     }
                 }
                 Ok((_, Message::Keepalive(_))) => {}
@@ -617,15 +621,7 @@ fn run(st: &NetState, net: *mut bindings::net) {
         // A removed peer's channel closed with its socket: its handoffs in
         // flight get no answer on it, as when a channel breaks.
         if up {
-            Stats::inc(&st.stats.ctl_disconnects, 1);
-            pr_info!("node {}: control channel down (node removed)\n", id);
-            event::notify(
-                net,
-                &Event::PeerDown {
-                    node: id,
-                    reason: "removed",
-                },
-            );
+            channel_down(st, net, id, "removed");
         }
         handoff::peer_lost(st, net, &mut ch, id);
     }

@@ -193,6 +193,11 @@ u64 th_jiffies_ms(void)
 	return jiffies64_to_msecs(get_jiffies_64());
 }
 
+u32 th_net_inum(const struct net *net)
+{
+	return net->ns.inum;
+}
+
 /* BH-safe spinlocks: hooks run in softirq and in process context. */
 void th_spin_lock_bh(void *lock)
 {

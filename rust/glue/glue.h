@@ -22,6 +22,8 @@
 #include <net/netlink.h>
 #include <uapi/linux/tcp_handoff.h>
 
+#include "tcp_handoff_trace.h"
+
 /* Module-wide lifecycle, called from the Rust module's init and exit. */
 int th_glue_register(void);
 void th_glue_unregister(void);
@@ -33,6 +35,8 @@ int th_net_register_hooks(struct net *net);
 void th_net_tick_start(struct net *net);
 void th_net_tick_stop(struct net *net);
 u64 th_jiffies_ms(void);
+/* The namespace's inode number (as in /proc/PID/ns/net), for tracepoints. */
+u32 th_net_inum(const struct net *net);
 
 /* BH-safe spinlocks (the Rust lock backend in rust/sync.rs). */
 void th_spin_lock_bh(void *lock);

@@ -35,7 +35,7 @@ fn usage<T>(msg: String) -> Result<T, UsageError> {
 }
 
 /// Parses a decimal number within `min..=max`; `what` names it in errors.
-fn parse_num(what: &str, s: &str, min: u64, max: u64) -> Result<u64, UsageError> {
+pub fn parse_num(what: &str, s: &str, min: u64, max: u64) -> Result<u64, UsageError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return usage(format!(
             "invalid {what} \"{s}\": expected a decimal number between {min} and {max}"

@@ -18,7 +18,10 @@
 //! handoffctl [...] rule show
 //! handoffctl [...] limits set [head-timeout MS] [handoff-timeout MS] [linger MS] [max-conns N]
 //! handoffctl [...] limits show
-//! handoffctl [...] stats show
+//! handoffctl [...] stats show [services|nodes] [--rate] [-Z]
+//! handoffctl [...] conn show [FILTERS]
+//! handoffctl [...] save | restore | monitor
+//! handoffctl [...] latency show [interval SECS [count N]] [node ID]
 //! handoffctl [...] raw [--dump] OP [TYPE:HEX ...]  (hidden, for tests)
 //! ```
 //!
@@ -28,6 +31,7 @@
 
 mod args;
 mod handoff;
+mod latency;
 mod netlink;
 
 use std::fs::File;
@@ -142,6 +146,16 @@ enum Object {
     /// Print events as they happen: handoffs done and failed, control
     /// channels up and down (like ip monitor; -j: one JSON object a line)
     Monitor,
+    /// Handoff latency per back-end node, as live histograms sampled by a
+    /// BPF program on the module's tracepoints (needs root)
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Latency {
+        #[command(subcommand)]
+        cmd: LatencyCmd,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         #[arg(value_name = "SHELL")]
@@ -310,6 +324,20 @@ enum StatsCmd {
     /// Zero the counters (gauges keep their values), like ipvsadm -Z
     #[command(visible_aliases = ["reset"])]
     Zero,
+}
+
+#[derive(Subcommand, Debug)]
+enum LatencyCmd {
+    /// Trace handoffs and print a histogram of their latency per node:
+    /// from the front-end's request until the back-end's answer
+    #[command(override_usage = "handoffctl latency show [interval SECS [count N]] [node ID]")]
+    Show {
+        /// interval SECS: print (and restart) the histograms every SECS
+        /// seconds, else once on Ctrl-C; count N: stop after N intervals;
+        /// node ID: only handoffs to that node
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
 }
 
 /// Why handoffctl failed.
@@ -686,9 +714,9 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
             cmd: ConnCmd::Show { args },
         } => Action::ConnShow(args::parse_conn_filter(args)?),
         Object::Save => Action::Save,
-        Object::Completion { .. } | Object::Man | Object::Monitor => {
+        Object::Completion { .. } | Object::Man | Object::Monitor | Object::Latency { .. } => {
             return Err(UsageError(
-                "completion, man and monitor are not batch commands".into(),
+                "completion, man, monitor and latency are not batch commands".into(),
             ))
         }
         Object::Restore => {
@@ -1215,12 +1243,35 @@ fn main() -> ExitCode {
             let cmd = <Cli as clap::CommandFactory>::command();
             return match clap_mangen::Man::new(cmd)
                 .section("8")
-                .render(&mut io::stdout()) {
+                .render(&mut io::stdout())
+            {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(1),
             };
         }
         (Some(Object::Monitor), None) => monitor(cli.netns.as_deref(), out),
+        (
+            Some(Object::Latency {
+                cmd: LatencyCmd::Show { args },
+            }),
+            None,
+        ) => latency::parse_latency_args(args)
+            .map_err(AppError::from)
+            .and_then(|args| {
+                if let Some(ns) = &cli.netns {
+                    enter_netns(ns)?;
+                }
+                let style = latency::Style {
+                    json: out.json,
+                    pretty: out.pretty,
+                };
+                latency::run(&args, style)
+                    .map(|()| String::new())
+                    .map_err(|e| AppError::Other {
+                        msg: e.msg,
+                        errno: e.errno,
+                    })
+            }),
         (Some(Object::Restore), None) => {
             return batch("-", cli.netns.as_deref(), out);
         }
@@ -1237,8 +1288,9 @@ fn main() -> ExitCode {
             return batch(file, cli.netns.as_deref(), out);
         }
         (None, None) => Err(AppError::Usage(
-            "an OBJECT (node, service, rule, limits, stats, save, restore, monitor) or --batch FILE \
-             is required".into(),
+            "an OBJECT (node, service, rule, limits, stats, conn, save, restore, monitor, \
+             latency) or --batch FILE is required"
+                .into(),
         )),
     };
     match result {

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tracepoints of tcp_handoff (trace system "tcp_handoff").
+ *
+ * Rust calls them through rust_do_trace_<name>() behind the tracepoint's
+ * static key (rust/trace.rs), as Rust Binder does. Every event carries the
+ * network namespace's inode number (as in /proc/PID/ns/net) because one
+ * kernel often runs several nodes, each in its own namespace, and a handoff
+ * id is unique only within its namespace.
+ *
+ * `handoffctl latency` attaches a BPF program to handoff_start,
+ * handoff_done and handoff_failed as raw tracepoints: it reads the
+ * arguments of TP_PROTO in order, so their order and types are an
+ * interface (tools/handoffctl/src/bpf/latency.bpf.c). Append new
+ * arguments at the end.
+ */
+#undef TRACE_SYSTEM
+#undef TRACE_INCLUDE_FILE
+#undef TRACE_INCLUDE_PATH
+#define TRACE_SYSTEM tcp_handoff
+#define TRACE_INCLUDE_FILE tcp_handoff_trace
+#define TRACE_INCLUDE_PATH .
+
+#if !defined(_TCP_HANDOFF_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TCP_HANDOFF_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/*
+ * The front-end sends the HANDOFF_REQUEST of connection `id` (client
+ * saddr:sport, service daddr:dport) to node `node`.
+ */
+TRACE_EVENT(handoff_start,
+	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
+		 __be32 daddr, __be16 dport, u32 head_len),
+	TP_ARGS(netns, id, node, saddr, sport, daddr, dport, head_len),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, netns)
+		__field(u32, node)
+		__field(__be32, saddr)
+		__field(__be32, daddr)
+		__field(__be16, sport)
+		__field(__be16, dport)
+		__field(u32, head_len)
+	),
+	TP_fast_assign(
+		__entry->id = id;
+		__entry->netns = netns;
+		__entry->node = node;
+		__entry->saddr = saddr;
+		__entry->daddr = daddr;
+		__entry->sport = sport;
+		__entry->dport = dport;
+		__entry->head_len = head_len;
+	),
+	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u service=%pI4:%u head=%u",
+		  __entry->netns, __entry->id, __entry->node,
+		  &__entry->saddr, ntohs(__entry->sport),
+		  &__entry->daddr, ntohs(__entry->dport), __entry->head_len)
+);
+
+/*
+ * The front-end accepted node `node`'s HANDOFF_ACK for `id` and forwards
+ * the client's packets to it from now on. `latency_us` is the front-end's
+ * own jiffies-based figure (the events group reports the same); a BPF
+ * program pairing handoff_start with handoff_done gets nanoseconds.
+ */
+TRACE_EVENT(handoff_done,
+	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
+		 u64 latency_us),
+	TP_ARGS(netns, id, node, saddr, sport, latency_us),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u64, latency_us)
+		__field(u32, netns)
+		__field(u32, node)
+		__field(__be32, saddr)
+		__field(__be16, sport)
+	),
+	TP_fast_assign(
+		__entry->id = id;
+		__entry->latency_us = latency_us;
+		__entry->netns = netns;
+		__entry->node = node;
+		__entry->saddr = saddr;
+		__entry->sport = sport;
+	),
+	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u latency_us=%llu",
+		  __entry->netns, __entry->id, __entry->node,
+		  &__entry->saddr, ntohs(__entry->sport), __entry->latency_us)
+);
+
+/*
+ * The front-end gave handoff `id` to `node` up: it serves the connection
+ * itself, or resets it (`reason` says which and why, as in the events
+ * group's handoff-failed).
+ */
+TRACE_EVENT(handoff_failed,
+	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
+		 const char *reason, u32 reason_len),
+	TP_ARGS(netns, id, node, saddr, sport, reason, reason_len),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, netns)
+		__field(u32, node)
+		__field(__be32, saddr)
+		__field(__be16, sport)
+		__string_len(reason, reason, reason_len)
+	),
+	TP_fast_assign(
+		__entry->id = id;
+		__entry->netns = netns;
+		__entry->node = node;
+		__entry->saddr = saddr;
+		__entry->sport = sport;
+		__assign_str(reason);
+	),
+	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u reason=%s",
+		  __entry->netns, __entry->id, __entry->node,
+		  &__entry->saddr, ntohs(__entry->sport), __get_str(reason))
+);
+
+/*
+ * A TERMINATE message about connection `id` was sent to (`received` 0) or
+ * received from (`received` 1) node `node`. Reasons are the protocol's
+ * (Documentation/protocol.rst): 0 closed, 1 abort, 2 unknown.
+ */
+TRACE_EVENT(handoff_terminate,
+	TP_PROTO(u32 netns, u64 id, u32 node, u16 reason, bool received),
+	TP_ARGS(netns, id, node, reason, received),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, netns)
+		__field(u32, node)
+		__field(u16, reason)
+		__field(bool, received)
+	),
+	TP_fast_assign(
+		__entry->id = id;
+		__entry->netns = netns;
+		__entry->node = node;
+		__entry->reason = reason;
+		__entry->received = received;
+	),
+	TP_printk("netns=%u id=%llu node=%u %s reason=%s",
+		  __entry->netns, __entry->id, __entry->node,
+		  __entry->received ? "from" : "to",
+		  __print_symbolic(__entry->reason,
+				   { 0, "closed" }, { 1, "abort" },
+				   { 2, "unknown" }))
+);
+
+/* The control channel to node `node` came up or went down (and why). */
+TRACE_EVENT(channel_state,
+	TP_PROTO(u32 netns, u32 node, bool up, const char *reason,
+		 u32 reason_len),
+	TP_ARGS(netns, node, up, reason, reason_len),
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(u32, node)
+		__field(bool, up)
+		__string_len(reason, reason, reason_len)
+	),
+	TP_fast_assign(
+		__entry->netns = netns;
+		__entry->node = node;
+		__entry->up = up;
+		__assign_str(reason);
+	),
+	TP_printk("netns=%u node=%u %s reason=%s", __entry->netns,
+		  __entry->node, __entry->up ? "up" : "down",
+		  __get_str(reason))
+);
+
+#endif /* _TCP_HANDOFF_TRACE_H */
+
+/* This part must be outside the include guard. */
+#include <trace/define_trace.h>
