@@ -3,7 +3,10 @@
 # Static checks of the module's Rust that need no kernel build: rustfmt with
 # the kernel's settings (the sysroot's rustfmt, the one the kernel uses),
 # and the Rust-for-Linux rule that every `unsafe` block carries a
-# `// SAFETY:` comment and every `unsafe fn` a `# Safety` section.
+# `// SAFETY:` comment and every `unsafe fn` a `# Safety` section; and the
+# module's own rule that every packet it drops has a drop reason
+# (kfree_skb_reason, rust/btcp/drop.rs): no bare kfree_skb(), consume_skb()
+# or NF_DROP verdict.
 # (Clippy runs in scripts/module.sh through the kernel's CLIPPY=1.)
 . "$(dirname "$0")/common.sh"
 
@@ -32,4 +35,7 @@ bad=$(git ls-files -co --exclude-standard '*.rs' | grep -v '/target/' | xargs aw
 	/^[[:space:]]*(pub(\([a-z]+\))? )?(unsafe )?fn / { safety_doc = 0 }
 	{ prev3 = prev2; prev2 = prev; prev = $0 }')
 [ -z "$bad" ] || { echo "$bad" >&2; die "Rust-for-Linux safety documentation rules"; }
-echo "lint: rustfmt and SAFETY rules clean"
+bad=$( { grep -nE '\b(kfree_skb|consume_skb)\(' rust/glue/*.c || :
+	grep -nE 'bindings::NF_DROP\b' $(git ls-files -co --exclude-standard 'rust/*.rs' | grep -v '^rust/core/') || :; } )
+[ -z "$bad" ] || { echo "$bad" >&2; die "a packet dropped without a reason (use kfree_skb_reason, see rust/btcp/drop.rs)"; }
+echo "lint: rustfmt, SAFETY and drop-reason rules clean"

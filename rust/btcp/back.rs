@@ -19,7 +19,7 @@
 
 use crate::{
     bindings::{self, sk_buff},
-    btcp::xmit,
+    btcp::{drop::DropReason, xmit},
     handoff_core::{
         packet::{flags, Ipv4Header, TcpHeader},
         seq::Translation,
@@ -235,20 +235,20 @@ pub(crate) unsafe fn outbound(
                 });
             }
             // SAFETY: guaranteed by the caller.
-            unsafe { xmit::swallow(skb) }
+            unsafe { xmit::swallow(skb, DropReason::NotOurs) }
         }
         // SAFETY: guaranteed by the caller.
-        Phase::Aborted(_) => unsafe { xmit::swallow(skb) },
+        Phase::Aborted(_) => unsafe { xmit::swallow(skb, DropReason::Aborted) },
         Phase::Established | Phase::Closing(_) => {
             // A SYN/ACK retransmission would re-open the client's view of
             // the handshake: never let it out.
             if tcp.flags & flags::SYN != 0 {
                 // SAFETY: guaranteed by the caller.
-                unsafe { xmit::swallow(skb) }
+                unsafe { xmit::swallow(skb, DropReason::NotOurs) }
             } else {
                 let Some(tr) = c.tr else {
                     // SAFETY: guaranteed by the caller.
-                    return Some(unsafe { xmit::swallow(skb) });
+                    return Some(unsafe { xmit::swallow(skb, DropReason::NotOurs) });
                 };
                 let service = c.service;
                 let slot = c.slot;
@@ -268,7 +268,8 @@ pub(crate) unsafe fn outbound(
                     st.kick();
                 }
                 // SAFETY: guaranteed by the caller.
-                if unsafe { xmit::to_client(skb, &tr, service) } {
+                let rewritten = unsafe { xmit::to_client(skb, &tr, service) };
+                if let Ok(()) = rewritten {
                     Stats::inc(&st.stats.be_tx_packets, 1);
                     Stats::inc(&st.stats.be_tx_bytes, u64::from(ip.total_len));
                     if let Some(slot) = slot {
@@ -279,7 +280,9 @@ pub(crate) unsafe fn outbound(
                     return Some(bindings::NF_ACCEPT);
                 }
                 Stats::inc(&st.stats.fwd_errors, 1);
-                return Some(bindings::NF_DROP);
+                let reason = rewritten.err().unwrap_or(DropReason::BadHeader);
+                // SAFETY: guaranteed by the caller; the hook gives `skb` up.
+                return Some(unsafe { bindings::th_nf_drop_reason(skb, reason.kernel()) });
             }
         }
     };

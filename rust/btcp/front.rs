@@ -36,7 +36,7 @@
 
 use crate::{
     bindings::{self, sk_buff},
-    btcp::xmit,
+    btcp::{drop::DropReason, xmit},
     handoff_core::{
         codec::TcpInit,
         http, icmp,
@@ -96,6 +96,13 @@ impl OwnedSkb {
         skb
     }
 
+    /// Drops the packet, for `reason`.
+    pub(crate) fn drop_with(self, reason: DropReason) {
+        let skb = self.into_raw();
+        // SAFETY: `skb` was owned (type invariant) and is freed here.
+        unsafe { bindings::th_kfree_skb_reason(skb, reason.kernel()) };
+    }
+
     /// Gives the buffer back to the stack as freshly received.
     fn reinject(self, net: *mut bindings::net, ifindex: i32) -> bool {
         let skb = self.into_raw();
@@ -105,10 +112,12 @@ impl OwnedSkb {
     }
 }
 
+/// A packet dropped without a site's own reason goes with its queue (its
+/// entry ended or was flushed): [`DropReason::Purged`].
 impl Drop for OwnedSkb {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the buffer is ours to free.
-        unsafe { bindings::th_kfree_skb(self.0) };
+        unsafe { bindings::th_kfree_skb_reason(self.0, DropReason::Purged.kernel()) };
     }
 }
 
@@ -396,6 +405,7 @@ pub(crate) fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
             }
         };
         if !fresh {
+            h.skb.drop_with(DropReason::StaleHeld);
             continue;
         }
         if covered.is_none_or(|end| seq_after(h.end, end)) {
@@ -463,12 +473,18 @@ fn absorb(
 /// client retransmits it).
 fn enqueue(st: &NetState, c: &mut Conn, skb: Held) {
     Stats::inc(&st.stats.held_packets, 1);
-    if c.queue.len() >= QUEUE_MAX || c.queue.reserve(1, GFP_ATOMIC).is_err() {
+    if c.queue.len() >= QUEUE_MAX {
         Stats::inc(&st.stats.heads_too_large, 1);
+        skb.skb.drop_with(DropReason::HeldQueueFull);
+        return;
+    }
+    if c.queue.reserve(1, GFP_ATOMIC).is_err() {
+        Stats::inc(&st.stats.heads_too_large, 1);
+        skb.skb.drop_with(DropReason::NoMemory);
         return;
     }
     if let Err(e) = c.queue.push_within_capacity(skb) {
-        drop(e);
+        e.0.skb.drop_with(DropReason::NoMemory);
     }
 }
 
@@ -797,7 +813,7 @@ pub(crate) unsafe fn outbound(
             drop(t);
             Stats::inc(&st.stats.fe_tx_dropped, 1);
             // SAFETY: guaranteed by the caller.
-            unsafe { xmit::swallow(skb) }
+            unsafe { xmit::swallow(skb, DropReason::NotOurs) }
         }
         _ => bindings::NF_ACCEPT,
     }

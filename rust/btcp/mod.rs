@@ -8,9 +8,11 @@
 //! connection is handed off, rewrites addresses, sequence numbers and
 //! timestamps: [`front`] is the front-end's table, [`back`] the back-end's,
 //! [`xmit`] rewrites and sends, [`table`] is the tables' hashed,
-//! per-bucket-locked shape, and `hooks` ties them to netfilter.
+//! per-bucket-locked shape, [`drop`] names why a packet is dropped, and
+//! `hooks` ties them to netfilter.
 
 pub(crate) mod back;
+pub(crate) mod drop;
 pub(crate) mod front;
 mod hooks;
 pub(crate) mod table;

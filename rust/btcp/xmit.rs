@@ -8,7 +8,10 @@
 
 use crate::{
     bindings::{self, sk_buff},
-    btcp::front::{Forward, OwnedSkb},
+    btcp::{
+        drop::DropReason,
+        front::{Forward, OwnedSkb},
+    },
     handoff_core::{
         icmp,
         packet::{IPV4_MIN_LEN, TCP_MIN_LEN},
@@ -30,11 +33,8 @@ const MAX_HEADERS: usize = 60 + 60;
 /// `skb` must be a valid buffer owned by the caller (or a hook's packet
 /// that is not yet passed on), with its network header set, holding an
 /// IPv4 TCP segment whose headers were already validated (`hdr_len` bytes
-/// from the network header).
+/// from the network header, at most [`MAX_HEADERS`]).
 unsafe fn headers<'a>(skb: *mut sk_buff, hdr_len: usize) -> Option<(&'a mut [u8], bool)> {
-    if !(IPV4_MIN_LEN + TCP_MIN_LEN..=MAX_HEADERS).contains(&hdr_len) {
-        return None;
-    }
     let mut partial = false;
     // SAFETY: `skb` is valid (function precondition); `partial` is
     // writable.
@@ -91,7 +91,8 @@ unsafe fn header_len(skb: *const sk_buff) -> Option<usize> {
 }
 
 /// Takes a packet the local stack sends out of the way without telling the
-/// stack: the hook returns `NF_STOLEN` and the packet is freed here.
+/// stack: the hook returns `NF_STOLEN` and the packet is freed here, for
+/// `reason`.
 ///
 /// A netfilter drop (`NF_DROP`) reports an error to the sender, and a
 /// request socket whose SYN/ACK retransmission fails is removed
@@ -101,10 +102,25 @@ unsafe fn header_len(skb: *const sk_buff) -> Option<usize> {
 /// # Safety
 ///
 /// `skb` must be a hook's valid packet, not yet passed on.
-pub(crate) unsafe fn swallow(skb: *mut sk_buff) -> c_uint {
+pub(crate) unsafe fn swallow(skb: *mut sk_buff, reason: DropReason) -> c_uint {
     // SAFETY: the hook owns `skb` and gives it up by returning NF_STOLEN.
-    unsafe { bindings::th_consume_skb(skb) };
+    unsafe { bindings::th_kfree_skb_reason(skb, reason.kernel()) };
     bindings::NF_STOLEN
+}
+
+/// The linear, writable headers of `skb` (see [`headers`]), or why not.
+///
+/// # Safety
+///
+/// As for [`headers`].
+unsafe fn writable_headers<'a>(skb: *mut sk_buff) -> Result<(&'a mut [u8], bool), DropReason> {
+    // SAFETY: guaranteed by the caller.
+    let n = unsafe { header_len(skb) }.ok_or(DropReason::BadHeader)?;
+    if !(IPV4_MIN_LEN + TCP_MIN_LEN..=MAX_HEADERS).contains(&n) {
+        return Err(DropReason::BadHeader);
+    }
+    // SAFETY: guaranteed by the caller; `n` bytes of headers were read.
+    unsafe { headers(skb, n) }.ok_or(DropReason::NoMemory)
 }
 
 /// Translates a client packet and sends it to the back-end (front-end,
@@ -112,18 +128,18 @@ pub(crate) unsafe fn swallow(skb: *mut sk_buff) -> c_uint {
 pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd: &Forward) {
     let raw = skb.into_raw();
     // SAFETY: `raw` is owned here; its headers were validated by the hook.
-    let ok = unsafe { header_len(raw).and_then(|n| headers(raw, n)) }.and_then(|(hdr, partial)| {
+    let ok = unsafe { writable_headers(raw) }.and_then(|(hdr, partial)| {
         let rw = Rewrite {
             tr: &fwd.tr,
             addr: fwd.be_addr,
             partial,
         };
-        rewrite::client_to_be(hdr, &rw).ok()
+        rewrite::client_to_be(hdr, &rw).map_err(|_| DropReason::BadHeader)
     });
-    if ok.is_none() {
+    if let Err(reason) = ok {
         Stats::inc(&st.stats.fwd_errors, 1);
         // SAFETY: `raw` is still owned here.
-        drop(unsafe { OwnedSkb::new(raw) });
+        unsafe { OwnedSkb::new(raw) }.drop_with(reason);
         return;
     }
     // SAFETY: `raw` is valid.
@@ -159,16 +175,18 @@ pub(crate) fn forward_icmp(
     // SAFETY: `raw` is owned here and holds at least `len` bytes from its
     // network header (the quote was parsed from them).
     let p = unsafe { bindings::th_skb_writable(raw, len as u32, &mut partial) };
-    let ok = !p.is_null() && {
+    let ok = if p.is_null() {
+        Err(DropReason::NoMemory)
+    } else {
         // SAFETY: the helper made `len` bytes from `p` linear, writable and
         // private to this buffer.
         let pkt = unsafe { core::slice::from_raw_parts_mut(p, len) };
-        icmp::error_to_be(pkt, &fwd.tr, fwd.be_addr).is_ok()
+        icmp::error_to_be(pkt, &fwd.tr, fwd.be_addr).map_err(|_| DropReason::BadHeader)
     };
-    if !ok {
+    if let Err(reason) = ok {
         Stats::inc(&st.stats.fwd_errors, 1);
         // SAFETY: `raw` is still owned here.
-        drop(unsafe { OwnedSkb::new(raw) });
+        unsafe { OwnedSkb::new(raw) }.drop_with(reason);
         return;
     }
     // SAFETY: `net` is live; the buffer is consumed by the call.
@@ -180,21 +198,23 @@ pub(crate) fn forward_icmp(
 }
 
 /// Translates, in place, a packet the back-end's socket sends to the
-/// client (back-end, at POST_ROUTING). Returns false when the packet could
-/// not be rewritten and must be dropped.
+/// client (back-end, at POST_ROUTING). Fails, with the reason to drop it,
+/// when the packet could not be rewritten.
 ///
 /// # Safety
 ///
 /// `skb` must be the hook's valid packet, not yet passed on.
-pub(crate) unsafe fn to_client(skb: *mut sk_buff, tr: &Translation, service: [u8; 4]) -> bool {
+pub(crate) unsafe fn to_client(
+    skb: *mut sk_buff,
+    tr: &Translation,
+    service: [u8; 4],
+) -> Result<(), DropReason> {
     // SAFETY: guaranteed by the caller.
-    let hdr = unsafe { header_len(skb).and_then(|n| headers(skb, n)) };
-    hdr.is_some_and(|(hdr, partial)| {
-        let rw = Rewrite {
-            tr,
-            addr: service,
-            partial,
-        };
-        rewrite::be_to_client(hdr, &rw).is_ok()
-    })
+    let (hdr, partial) = unsafe { writable_headers(skb) }?;
+    let rw = Rewrite {
+        tr,
+        addr: service,
+        partial,
+    };
+    rewrite::be_to_client(hdr, &rw).map_err(|_| DropReason::BadHeader)
 }

@@ -320,7 +320,7 @@ int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex)
 	dev = dev_get_by_index_rcu(net, ifindex);
 	if (!dev) {
 		rcu_read_unlock();
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_DEV_READY);
 		return -ENODEV;
 	}
 	skb->dev = dev;
@@ -329,14 +329,18 @@ int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex)
 	return 0;
 }
 
-void th_kfree_skb(struct sk_buff *skb)
+void th_kfree_skb_reason(struct sk_buff *skb, enum skb_drop_reason reason)
 {
-	kfree_skb(skb);
+	kfree_skb_reason(skb, reason);
 }
 
-void th_consume_skb(struct sk_buff *skb)
+/*
+ * A hook's drop with a reason; the sender gets -EPERM, as with NF_DROP
+ * (whose own reason says only NETFILTER_DROP).
+ */
+unsigned int th_nf_drop_reason(struct sk_buff *skb, enum skb_drop_reason reason)
 {
-	consume_skb(skb);
+	return NF_DROP_REASON(skb, reason, EPERM);
 }
 
 /*
@@ -373,7 +377,7 @@ int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr)
 
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt)) {
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
 		return PTR_ERR(rt);
 	}
 	skb_dst_drop(skb);

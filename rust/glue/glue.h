@@ -85,8 +85,8 @@ unsigned int th_skb_len(const struct sk_buff *skb);
 int th_skb_iif(const struct sk_buff *skb);
 int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
 int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex);
-void th_kfree_skb(struct sk_buff *skb);
-void th_consume_skb(struct sk_buff *skb);
+void th_kfree_skb_reason(struct sk_buff *skb, enum skb_drop_reason reason);
+unsigned int th_nf_drop_reason(struct sk_buff *skb, enum skb_drop_reason reason);
 struct net *th_hook_state_net(const struct nf_hook_state *state);
 
 /* Generic netlink. */
