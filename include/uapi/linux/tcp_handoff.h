@@ -16,7 +16,7 @@
  *   or local node).
  * @TCP_HANDOFF_NODE_STATE_CONNECTING: Connecting or waiting to reconnect after
  *   back-off.
- * @TCP_HANDOFF_NODE_STATE_UP: Channel established and authenticated.
+ * @TCP_HANDOFF_NODE_STATE_UP: Channel established (HELLO exchanged).
  */
 enum tcp_handoff_node_state {
 	TCP_HANDOFF_NODE_STATE_DOWN,
