@@ -16,7 +16,7 @@ use crate::{
         table::Table,
     },
     channel::Channel,
-    handoff_core::{http, rules},
+    handoff_core::{auth::Keyring, http, rules},
     sync::{new_spinlock_bh, SpinLockBh},
     utcp::Listeners,
 };
@@ -131,6 +131,9 @@ pub(crate) struct Config {
     pub(crate) services: KVec<Service>,
     /// Dispatch rules, sorted by `prio`.
     pub(crate) rules: KVec<RuleCfg>,
+    /// Keys of the control channels (`key-add`); empty: no
+    /// authentication. The worker takes a copy at each run.
+    pub(crate) keys: Keyring,
 }
 
 /// Tunables of one namespace (`limits-set`). Written under
@@ -146,6 +149,11 @@ pub(crate) struct Limits {
     pub(crate) linger_ms: Atomic<u32>,
     /// Most connection entries (front-end and back-end each).
     pub(crate) max_conns: Atomic<u32>,
+    /// A handed-off connection silent this long is ended (ms): the
+    /// back-end aborts its socket (the client gets a reset); a front-end
+    /// whose back-end never says so ends its entry after this plus
+    /// `linger_ms`.
+    pub(crate) idle_timeout_ms: Atomic<u32>,
 }
 
 impl Limits {
@@ -153,6 +161,8 @@ impl Limits {
     pub(crate) const DEFAULT_HANDOFF_TIMEOUT_MS: u32 = 3000;
     pub(crate) const DEFAULT_LINGER_MS: u32 = 60000;
     pub(crate) const DEFAULT_MAX_CONNS: u32 = 16384;
+    /// IPVS's default for established TCP connections (`ipvsadm --set`).
+    pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u32 = 900_000;
 
     const fn new() -> Self {
         Limits {
@@ -160,6 +170,7 @@ impl Limits {
             handoff_timeout_ms: Atomic::new(Self::DEFAULT_HANDOFF_TIMEOUT_MS),
             linger_ms: Atomic::new(Self::DEFAULT_LINGER_MS),
             max_conns: Atomic::new(Self::DEFAULT_MAX_CONNS),
+            idle_timeout_ms: Atomic::new(Self::DEFAULT_IDLE_TIMEOUT_MS),
         }
     }
 
@@ -237,6 +248,11 @@ pub(crate) struct Stats {
     /// Back-end HANDOFF_ACKs sent again, for connections no forwarded
     /// packet had confirmed yet.
     pub(crate) ack_resent: Atomic<u64>,
+    /// Control frames refused by authentication.
+    pub(crate) ctl_auth_failed: Atomic<u64>,
+    /// Handed-off connections ended for being idle (front-end entries and
+    /// back-end sockets).
+    pub(crate) idle_expired: Atomic<u64>,
     /// TERMINATE messages sent (back-end) and received (front-end).
     pub(crate) terminate_sent: Atomic<u64>,
     pub(crate) terminate_received: Atomic<u64>,
@@ -312,6 +328,8 @@ impl Stats {
             handoff_in_doubt: Atomic::new(0),
             in_doubt_reset: Atomic::new(0),
             ack_resent: Atomic::new(0),
+            ctl_auth_failed: Atomic::new(0),
+            idle_expired: Atomic::new(0),
             terminate_sent: Atomic::new(0),
             terminate_received: Atomic::new(0),
             ctl_connects: Atomic::new(0),
@@ -706,6 +724,7 @@ impl NetState {
                 nodes: KVec::new(),
                 services: KVec::new(),
                 rules: KVec::new(),
+                keys: Keyring::default(),
             }),
             services: ServiceFilter::new(),
             pending <- Table::new(Pending::new),

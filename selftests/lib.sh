@@ -393,3 +393,18 @@ wait_stat() {
 		th_sleep 0.1
 	done
 }
+
+# wait_stat_ge NS NAME VALUE [TENTHS]: waits until a counter is at least
+# a value.
+wait_stat_ge() {
+	local TH_END k v
+	th_deadline "${4:-100}"
+	while :; do
+		while read -r k v; do
+			[ "$k" = "$2" ] && break
+		done < <("$HANDOFFCTL" -n "$1" stats show)
+		[ "$k" = "$2" ] && [ "${v:-0}" -ge "$3" ] && return 0
+		th_before_deadline || return 1
+		th_sleep 0.1
+	done
+}

@@ -114,24 +114,26 @@ else
 fi
 
 # Limits: defaults, partial updates, ranges.
-check_eq "default limits" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 60000 max-conns 16384" \
+check_eq "default limits" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 60000 max-conns 16384 idle-timeout-ms 900000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 check "set linger and max-conns" h limits set linger 500 max-conns 100
-check_eq "only those changed" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 500 max-conns 100" \
+check_eq "only those changed" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 500 max-conns 100 idle-timeout-ms 900000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 check "set head-timeout and handoff-timeout" h limits set head-timeout 10 handoff-timeout-ms 600000
 check "JSON limits" bash -c "ip netns exec $ns $HANDOFFCTL -j limits show | python3 -c '
 import json, sys
 l = json.load(sys.stdin)
-assert l == {\"head-timeout-ms\": 10, \"handoff-timeout-ms\": 600000, \"linger-ms\": 500, \"max-conns\": 100}, l
+assert l == {\"head-timeout-ms\": 10, \"handoff-timeout-ms\": 600000, \"linger-ms\": 500, \"max-conns\": 100, \"idle-timeout-ms\": 900000}, l
 '"
 check_fails "linger below 10 ms (tool)" 2 "between 10 and 600000" h limits set linger 9
 check_fails "max-conns 0 (policy)" 1 "integer out of range" h raw limits-set 4:00000000
 check_fails "timeout above 600 s (policy)" 1 "integer out of range" h raw limits-set 1:c1270900
-check_fails "unknown limit (policy)" 1 "Unknown attribute type" h raw limits-set 5:01000000
+check_fails "unknown limit (policy)" 1 "Unknown attribute type" h raw limits-set 6:01000000
+check_fails "idle-timeout below 1 s (tool)" 2 "between 1000 and 86400000" h limits set idle-timeout 999
+check_fails "idle-timeout below 1 s (policy)" 1 "integer out of range" h raw limits-set 5:e7030000
 check_fails "limits-set without CAP_NET_ADMIN" 1 "Operation not permitted" \
 	ip netns exec "$ns" setpriv --inh-caps=-all --bounding-set=-all "$HANDOFFCTL" limits set linger 100
-check_eq "refusals changed no limit" "head-timeout-ms 10 handoff-timeout-ms 600000 linger-ms 500 max-conns 100" \
+check_eq "refusals changed no limit" "head-timeout-ms 10 handoff-timeout-ms 600000 linger-ms 500 max-conns 100 idle-timeout-ms 900000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 setup_ns other || exit $ksft_fail
 check_eq "limits are per namespace" "linger-ms 60000" \

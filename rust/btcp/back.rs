@@ -83,6 +83,9 @@ pub(crate) struct Conn {
     pub(crate) confirmed: bool,
     /// When the entry was created (`conn-get`'s age).
     pub(crate) since_ms: u64,
+    /// When a packet of the connection last passed, either way (idle
+    /// timeout).
+    last_ms: u64,
     /// The front-end's per-node counters (`NetState::node_slot`).
     pub(crate) slot: Option<u8>,
     module_ref: bool,
@@ -104,6 +107,7 @@ impl Conn {
             terminate_pending: false,
             confirmed: false,
             since_ms: super::front::now_ms(),
+            last_ms: super::front::now_ms(),
             slot: None,
             module_ref: false,
         }
@@ -181,6 +185,7 @@ pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option
     // The module's own replayed segments never come this way (they carry
     // the inject mark): this one was forwarded.
     c.confirmed = true;
+    c.last_ms = super::front::now_ms();
     if c.phase == Phase::Established {
         if tcp.flags & flags::RST != 0 {
             c.closed(super::front::now_ms());
@@ -252,6 +257,7 @@ pub(crate) unsafe fn outbound(
                 };
                 let service = c.service;
                 let slot = c.slot;
+                c.last_ms = super::front::now_ms();
                 let mut kick = false;
                 if tcp.flags & flags::RST != 0 {
                     c.closed(super::front::now_ms());
@@ -287,6 +293,49 @@ pub(crate) unsafe fn outbound(
         }
     };
     Some(verdict)
+}
+
+/// Ends taken-over connections idle for the idle timeout (worker, process
+/// context): their sockets are aborted as `ss -K` would, which sends the
+/// client a reset (translated on its way out, like any of the socket's
+/// segments) and closes the entry, so the front-end hears TERMINATE.
+pub(crate) fn expire_idle(st: &NetState) {
+    let now = super::front::now_ms();
+    let idle = u64::from(Limits::get(&st.limits.idle_timeout_ms));
+    let mut due = KVec::new();
+    st.backend.for_each(|_, b| {
+        for c in b.conns.iter() {
+            if c.phase == Phase::Established
+                && now.saturating_sub(c.last_ms) >= idle
+                && due.push(c.key, GFP_ATOMIC).is_err()
+            {
+                // Without memory the rest waits for the next scan.
+                break;
+            }
+        }
+    });
+    for key in due {
+        // SAFETY: the namespace is live while its worker runs; process
+        // context; network-order arguments.
+        let err = unsafe {
+            bindings::th_tuple_abort(
+                st.net(),
+                u32::from_ne_bytes(key.client),
+                key.cport.to_be(),
+                u32::from_ne_bytes(key.local),
+                key.port.to_be(),
+            )
+        };
+        Stats::inc(&st.stats.idle_expired, 1);
+        if err != 0 {
+            // No socket (it went without a reset this node saw): end the
+            // entry as a close.
+            let mut b = st.backend.lock(bucket_of(st, &key));
+            if let Some(c) = b.get_mut(&key) {
+                c.closed(now);
+            }
+        }
+    }
 }
 
 /// Housekeeping, every tick: entries of closed connections go, and with

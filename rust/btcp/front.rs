@@ -209,6 +209,9 @@ pub(crate) struct Conn {
     pub(crate) phase: Phase,
     /// When the entry was created (at the handshake-completing ACK).
     pub(crate) since_ms: u64,
+    /// When the client last sent a packet this node forwarded (idle
+    /// timeout).
+    last_ms: u64,
     ifindex: i32,
     /// Next in-order client sequence number the head expects.
     next_seq: u32,
@@ -555,6 +558,7 @@ pub(crate) unsafe fn inbound(
                 key,
                 phase: Phase::Holding,
                 since_ms: now,
+                last_ms: now,
                 // SAFETY: `skb` is valid.
                 ifindex: unsafe { bindings::th_skb_iif(skb) },
                 next_seq: tcp.seq,
@@ -599,6 +603,7 @@ pub(crate) unsafe fn inbound(
             let Some(fwd) = c.fwd else {
                 return bindings::NF_ACCEPT;
             };
+            c.last_ms = now;
             drop(t);
             // SAFETY: the hook may steal `skb`; it is ours from here.
             let owned = unsafe { OwnedSkb::new(skb) };
@@ -824,6 +829,7 @@ pub(crate) unsafe fn outbound(
 pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<Held> {
     c.fwd = Some(fwd);
     c.phase = Phase::Flushing;
+    c.last_ms = now_ms();
     c.head = KVec::new();
     if !c.module_ref {
         // SAFETY: no preconditions; the reference is dropped with the entry.
@@ -851,10 +857,18 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     let now = now_ms();
     let head_timeout = u64::from(Limits::get(&st.limits.head_timeout_ms));
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
+    // The back-end ends an idle connection after the idle timeout and
+    // tells this node; a front-end entry still forwarding `linger` later
+    // has a back-end that will not (gone, or another timeout).
+    let idle = u64::from(Limits::get(&st.limits.idle_timeout_ms)) + linger;
     let mut late = KVec::new();
     let mut gone = KVec::new();
     st.pending.for_each(|_, t| {
         for c in t.conns.iter_mut() {
+            if c.phase == Phase::Forwarding && now.saturating_sub(c.last_ms) >= idle {
+                c.phase = Phase::Tombstone(now);
+                Stats::inc(&st.stats.idle_expired, 1);
+            }
             if matches!(c.phase, Phase::Holding) && now.saturating_sub(c.since_ms) >= head_timeout {
                 let r = release(c, now);
                 if late.push(r, GFP_ATOMIC).is_err() {

@@ -22,13 +22,17 @@
 //! The messages themselves (framing, bodies) are `handoff_core::codec`;
 //! what they do is in [`handoff`].
 
+mod auth;
 mod handoff;
 pub(crate) mod sock;
 
 use crate::{
     bindings,
     btcp::front::now_ms,
-    handoff_core::codec::{self, Hello, Keepalive, Message},
+    handoff_core::{
+        auth::{self as core_auth, AuthError, Keyring, Session, NONCE_LEN},
+        codec::{self, Hello, Keepalive, Message, FLAG_HMAC},
+    },
     netlink::event::{self, Event},
     netns::{Addr, NetState, Stats},
     trace,
@@ -67,7 +71,13 @@ pub(crate) struct Peer {
     hello_sent: bool,
     rx: KVec<u8>,
     tx: KVec<u8>,
+    /// Number of the next frame queued on this connection (from 0).
     tx_seq: u32,
+    /// This node's HELLO nonce on the current connection.
+    nonce: [u8; NONCE_LEN],
+    /// With keys: the connection's authenticated session, from the
+    /// acceptor's HELLO on.
+    session: Option<Session>,
     next_try: u64,
     backoff: u64,
     last_rx: u64,
@@ -89,6 +99,8 @@ impl Peer {
             rx: KVec::new(),
             tx: KVec::new(),
             tx_seq: 0,
+            nonce: [0; NONCE_LEN],
+            session: None,
             next_try: 0,
             backoff: BACKOFF_MIN_MS,
             last_rx: 0,
@@ -124,6 +136,10 @@ pub(crate) struct Channel {
     /// Back-end: (front-end, id) pairs asked about this run, answered by
     /// `handoff::answer_reconciles`.
     pub(crate) asked: KVec<(u32, u64)>,
+    /// A copy of the namespace's keys (`Config::keys`), taken at each run.
+    keys: Keyring,
+    /// When the back-end's table is next scanned for idle connections.
+    next_idle_scan: u64,
     /// Set in `pre_exit`: the namespace is going, nothing reopens.
     closed: bool,
 }
@@ -136,6 +152,8 @@ impl Channel {
             peers: KVec::new(),
             incoming: KVec::new(),
             asked: KVec::new(),
+            keys: Keyring::default(),
+            next_idle_scan: 0,
             closed: false,
         }
     }
@@ -169,7 +187,7 @@ impl Channel {
             return false;
         };
         let p = &mut self.peers[i];
-        if !p.up || !queue_frame(st, p, msg) {
+        if !p.up || !queue_frame(st, &self.keys, p, msg) {
             return false;
         }
         if let Message::Terminate(t) = msg {
@@ -186,11 +204,20 @@ impl Channel {
         self.peers.clear();
     }
 
-    /// Mirrors the configuration: the local node and the peers. Returns
-    /// the ids of peers removed, with whether their channel was up.
-    fn sync_config(&mut self, st: &NetState) -> KVec<(u32, bool)> {
+    /// Mirrors the configuration: the local node, the peers and the keys.
+    /// Returns the ids of peers removed, with whether their channel was
+    /// up, and whether authentication was turned on or off (every
+    /// connection must then start again).
+    fn sync_config(&mut self, st: &NetState) -> (KVec<(u32, bool)>, bool) {
         let mut removed = KVec::new();
         let cfg = st.config.lock();
+        let toggled = cfg.keys.enabled() != self.keys.enabled();
+        self.keys = cfg.keys.clone();
+        for p in self.peers.iter_mut() {
+            if let Some(s) = &mut p.session {
+                s.forget_missing(&self.keys);
+            }
+        }
         let local = cfg
             .nodes
             .iter()
@@ -231,15 +258,21 @@ impl Channel {
                 }
             }
         }
-        removed
+        if toggled {
+            self.incoming.clear();
+        }
+        (removed, toggled)
     }
 }
 
-/// Encodes `msg` as one frame at the end of `p.tx`.
-fn queue_frame(st: &NetState, p: &mut Peer, msg: &Message<'_>) -> bool {
+/// Encodes `msg` as one frame at the end of `p.tx`, tagged when the
+/// namespace has keys: with the current key's session key, or, for the
+/// connecting side's HELLO (no session yet), with the key itself.
+fn queue_frame(st: &NetState, keys: &Keyring, p: &mut Peer, msg: &Message<'_>) -> bool {
     // Exactly the frame's length: a fixed guess once silently dropped every
     // RECONCILE of more than 15 ids (encoding failed for lack of room).
-    let need = codec::HEADER_LEN + msg.body_len();
+    let tag = if keys.enabled() { codec::HMAC_LEN } else { 0 };
+    let need = codec::HEADER_LEN + msg.body_len() + tag;
     if p.tx.len() + need > TX_MAX {
         return false;
     }
@@ -247,28 +280,90 @@ fn queue_frame(st: &NetState, p: &mut Peer, msg: &Message<'_>) -> bool {
     if p.tx.extend_with(need, 0, GFP_KERNEL).is_err() {
         return false;
     }
-    match codec::encode_message(msg, p.tx_seq, &mut p.tx[start..]) {
-        Ok(n) => {
+    let encoded = match keys.current() {
+        None => codec::encode_message(msg, p.tx_seq, &mut p.tx[start..]).ok(),
+        Some(kid) => codec::encode_frame(msg, p.tx_seq, FLAG_HMAC, kid, &mut p.tx[start..])
+            .ok()
+            .filter(|&n| {
+                let frame = &mut p.tx[start..start + n];
+                match (&mut p.session, msg) {
+                    (Some(s), _) => s.seal(&auth::KernelMac, keys, kid, frame),
+                    (None, Message::Hello(_)) => keys
+                        .get(kid)
+                        .is_some_and(|k| core_auth::seal(&auth::KernelMac, k, frame).is_ok()),
+                    (None, _) => false,
+                }
+            }),
+    };
+    match encoded {
+        Some(n) => {
             p.tx.truncate(start + n);
             p.tx_seq = p.tx_seq.wrapping_add(1);
             Stats::inc(&st.stats.ctl_msgs_out, 1);
             true
         }
-        Err(_) => {
+        None => {
             p.tx.truncate(start);
             false
         }
     }
 }
 
-fn hello(local: &Local) -> Message<'static> {
+fn hello(local: &Local, nonce: [u8; NONCE_LEN]) -> Message<'static> {
     Message::Hello(Hello {
         node_id: local.id,
         proto_min: codec::VERSION,
         proto_max: codec::VERSION,
-        nonce: [0; 16],
+        nonce,
         features: FEATURES,
     })
+}
+
+/// Checks a frame received on peer `p`'s connection against the keys
+/// (connecting side: the first is the acceptor's HELLO, which starts the
+/// session). Without keys, only an untagged frame passes.
+fn authenticate(keys: &Keyring, local: u32, p: &mut Peer, frame: &[u8]) -> Result<(), AuthError> {
+    if !keys.enabled() {
+        return match codec::decode_header(frame) {
+            Ok(h) if h.flags & FLAG_HMAC != 0 => Err(AuthError::Unexpected),
+            _ => Ok(()),
+        };
+    }
+    if p.session.is_none() {
+        match codec::decode_message(frame) {
+            Ok((_, Message::Hello(h))) if h.node_id == p.id => {
+                p.session = Some(Session::new(local, p.nonce, p.id, h.nonce, 0));
+            }
+            Ok(_) => return Err(AuthError::BadTag),
+            Err(e) => return Err(AuthError::Codec(e)),
+        }
+    }
+    match &mut p.session {
+        Some(s) => s.open(&auth::KernelMac, keys, frame),
+        None => Err(AuthError::BadTag),
+    }
+}
+
+/// Checks the first frame of an accepted connection: with keys, a HELLO
+/// numbered 0 and tagged with one of the keys themselves.
+fn authenticate_hello(keys: &Keyring, frame: &[u8]) -> Result<(), AuthError> {
+    let h = codec::decode_header(frame).map_err(AuthError::Codec)?;
+    if !keys.enabled() {
+        return if h.flags & FLAG_HMAC != 0 {
+            Err(AuthError::Unexpected)
+        } else {
+            Ok(())
+        };
+    }
+    let key = keys.get(h.key_id).ok_or(AuthError::UnknownKey(h.key_id))?;
+    core_auth::verify(&auth::KernelMac, key, frame)?;
+    if h.seq != 0 {
+        return Err(AuthError::Sequence {
+            got: h.seq,
+            want: 0,
+        });
+    }
+    Ok(())
 }
 
 /// Reports the channel to `node` up: counter, log line, tracepoint and
@@ -308,6 +403,8 @@ fn disconnect(
         p.sock = None;
         p.up = false;
         p.hello_sent = false;
+        p.session = None;
+        p.tx_seq = 0;
         p.rx.clear();
         p.tx.clear();
         p.next_try = now + p.backoff;
@@ -383,12 +480,19 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
     while i < ch.incoming.len() {
         let inc = &mut ch.incoming[i];
         let alive = read_into(&inc.sock, &mut inc.rx) != Read::Ended;
-        let mut verdict: Option<Option<u32>> = None;
+        let mut verdict: Option<Option<(u32, [u8; NONCE_LEN])>> = None;
         match next_frame(&inc.rx) {
             Ok(Some(n)) => {
-                verdict = Some(match codec::decode_message(&inc.rx[..n]) {
-                    Ok((_, Message::Hello(h))) => Some(h.node_id),
-                    _ => None,
+                let frame = &inc.rx[..n];
+                verdict = Some(match authenticate_hello(&ch.keys, frame) {
+                    Ok(()) => match codec::decode_message(frame) {
+                        Ok((_, Message::Hello(h))) => Some((h.node_id, h.nonce)),
+                        _ => None,
+                    },
+                    Err(_) => {
+                        Stats::inc(&st.stats.ctl_auth_failed, 1);
+                        None
+                    }
                 });
                 drop_front(&mut inc.rx, n);
             }
@@ -404,7 +508,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         };
         // Only a configured node with a lower id connects to this one, and
         // only from its configured address.
-        let pi = who.and_then(|id| {
+        let pi = who.and_then(|(id, _)| {
             ch.peers
                 .iter()
                 .position(|p| p.id == id && p.id < local.id && p.addr == inc.peer)
@@ -420,7 +524,12 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         p.up = true;
         p.backoff = BACKOFF_MIN_MS;
         p.last_rx = now_ms();
-        p.hello_sent = queue_frame(st, p, &hello(&local));
+        p.nonce = auth::nonce();
+        if let (true, Some((_, nc))) = (ch.keys.enabled(), who) {
+            // The connecting node's HELLO was frame 0.
+            p.session = Some(Session::new(p.id, nc, local.id, p.nonce, 1));
+        }
+        p.hello_sent = queue_frame(st, &ch.keys, p, &hello(&local, p.nonce));
         // As on the connecting side: reconcile at once.
         p.next_reconcile = now;
         channel_up(st, net, p.id, "accepted");
@@ -487,7 +596,8 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 down = Some("connection closed or failed");
             } else {
                 if !p.hello_sent {
-                    p.hello_sent = queue_frame(st, p, &hello(&local));
+                    p.nonce = auth::nonce();
+                    p.hello_sent = queue_frame(st, &ch.keys, p, &hello(&local, p.nonce));
                 }
                 if let Some(sock) = &p.sock {
                     match read_into(sock, &mut p.rx) {
@@ -515,6 +625,21 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
             };
             ch.peers[i].last_rx = now_ms();
             Stats::inc(&st.stats.ctl_msgs_in, 1);
+            let keys = &ch.keys;
+            let p = &mut ch.peers[i];
+            if authenticate(keys, local.id, p, &rx[..n]).is_err() {
+                // Dropped. Before the channel is up nothing good can follow
+                // (another key); after, a few refusals close it.
+                Stats::inc(&st.stats.ctl_auth_failed, 1);
+                let fatal = !p.up || p.session.as_ref().is_none_or(Session::failed_too_often);
+                let mut rx = rx;
+                drop_front(&mut rx, n);
+                p.rx = rx;
+                if fatal {
+                    down = Some("authentication failed");
+                }
+                continue;
+            }
             match codec::decode_message(&rx[..n]) {
                 Ok((_, Message::Hello(h))) if h.node_id == ch.peers[i].id => {
                     if !ch.peers[i].up {
@@ -549,7 +674,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                     in_flight: 0,
                     load: 0,
                 });
-                queue_frame(st, p, &ka);
+                queue_frame(st, &ch.keys, p, &ka);
             }
             // Measured now, not at the start of the run: a long run must
             // not make a peer look silent.
@@ -617,7 +742,16 @@ fn run(st: &NetState, net: *mut bindings::net) {
         return;
     }
     let now = now_ms();
-    for (id, up) in ch.sync_config(st) {
+    let (removed, toggled) = ch.sync_config(st);
+    if toggled {
+        // Keys were turned on or off: every connection starts again, under
+        // the new rule.
+        for i in 0..ch.peers.len() {
+            disconnect(st, net, &mut ch, i, now, "authentication changed");
+            ch.peers[i].next_try = now;
+        }
+    }
+    for (id, up) in removed {
         // A removed peer's channel closed with its socket: its handoffs in
         // flight get no answer on it, as when a channel breaks.
         if up {
@@ -631,6 +765,11 @@ fn run(st: &NetState, net: *mut bindings::net) {
     handoff::answer_reconciles(st, &mut ch);
     handoff::decide(st, net, &mut ch);
     handoff::timeouts(st, net, &mut ch, now);
+    if now >= ch.next_idle_scan {
+        // Once a second: a scan walks the whole table.
+        ch.next_idle_scan = now + 1000;
+        crate::btcp::back::expire_idle(st);
+    }
     handoff::terminates(st, &mut ch);
     handoff::reconcile(st, &mut ch, now);
     flush(st, net, &mut ch, now);

@@ -8,6 +8,8 @@
  * define them, as Rust-for-Linux's phy drivers do for their callbacks.
  */
 #include <generated/utsrelease.h>
+#include <crypto/sha2.h>
+#include <linux/random.h>
 #include <linux/kmemleak.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
@@ -193,6 +195,23 @@ u64 th_jiffies_ms(void)
 	return jiffies64_to_msecs(get_jiffies_64());
 }
 
+void th_hmac_sha256(const u8 *key, size_t key_len, const u8 *const *parts,
+		    const size_t *lens, unsigned int n, u8 *out)
+{
+	struct hmac_sha256_ctx ctx;
+	unsigned int i;
+
+	hmac_sha256_init_usingrawkey(&ctx, key, key_len);
+	for (i = 0; i < n; i++)
+		hmac_sha256_update(&ctx, parts[i], lens[i]);
+	hmac_sha256_final(&ctx, out);
+}
+
+void th_random_bytes(void *buf, size_t len)
+{
+	get_random_bytes(buf, len);
+}
+
 u32 th_net_inum(const struct net *net)
 {
 	return net->ns.inum;
@@ -294,6 +313,29 @@ int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
 	ret = sk->sk_state == TCP_NEW_SYN_RECV ? TH_SK_REQUEST : TH_SK_FULL;
 	sock_gen_put(sk);
 	return ret;
+}
+
+/*
+ * Aborts the full socket of a tuple as `ss -K` does (tcp_abort): a reset
+ * to the peer, then the socket closes. Process context (tcp_abort locks
+ * the socket). Returns 0, or -ENOENT when the tuple has no full socket.
+ */
+int th_tuple_abort(struct net *net, __be32 saddr, __be16 sport,
+		   __be32 daddr, __be16 dport)
+{
+	struct sock *sk;
+	int err = -ENOENT;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
+				       0, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return -ENOENT;
+	if (sk_fullsock(sk))
+		err = tcp_abort(sk, ETIMEDOUT);
+	sock_gen_put(sk);
+	return err;
 }
 
 int th_skb_iif(const struct sk_buff *skb)

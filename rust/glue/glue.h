@@ -35,6 +35,13 @@ int th_net_register_hooks(struct net *net);
 void th_net_tick_start(struct net *net);
 void th_net_tick_stop(struct net *net);
 u64 th_jiffies_ms(void);
+/*
+ * HMAC-SHA256 of the concatenation of @n parts (the kernel's crypto
+ * library), and random bytes: the control channel's authentication.
+ */
+void th_hmac_sha256(const u8 *key, size_t key_len, const u8 *const *parts,
+		    const size_t *lens, unsigned int n, u8 *out);
+void th_random_bytes(void *buf, size_t len);
 /* The namespace's inode number (as in /proc/PID/ns/net), for tracepoints. */
 u32 th_net_inum(const struct net *net);
 
@@ -71,6 +78,8 @@ struct th_reqsk_info {
 
 int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
 		    __be16 dport, int dif, struct th_reqsk_info *out);
+int th_tuple_abort(struct net *net, __be32 saddr, __be16 sport,
+		   __be32 daddr, __be16 dport);
 int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
 		     __be32 daddr, __be16 dport);
 void th_net_unregister_hooks(struct net *net);

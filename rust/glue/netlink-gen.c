@@ -36,6 +36,11 @@ static const struct netlink_range_validation tcp_handoff_a_limits_max_conns_rang
 	.max	= 1048576ULL,
 };
 
+static const struct netlink_range_validation tcp_handoff_a_limits_idle_timeout_ms_range = {
+	.min	= 1000ULL,
+	.max	= 86400000ULL,
+};
+
 /* TCP_HANDOFF_CMD_NODE_ADD - do */
 static const struct nla_policy tcp_handoff_node_add_nl_policy[TCP_HANDOFF_A_NODE_LOCAL + 1] = {
 	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -93,15 +98,34 @@ static const struct nla_policy tcp_handoff_rule_get_nl_policy[TCP_HANDOFF_A_RULE
 };
 
 /* TCP_HANDOFF_CMD_LIMITS_SET - do */
-static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LIMITS_MAX_CONNS + 1] = {
+static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS + 1] = {
 	[TCP_HANDOFF_A_LIMITS_HEAD_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_head_timeout_ms_range),
 	[TCP_HANDOFF_A_LIMITS_HANDOFF_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_handoff_timeout_ms_range),
 	[TCP_HANDOFF_A_LIMITS_LINGER_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_linger_ms_range),
 	[TCP_HANDOFF_A_LIMITS_MAX_CONNS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_max_conns_range),
+	[TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_idle_timeout_ms_range),
+};
+
+/* TCP_HANDOFF_CMD_KEY_ADD - do */
+static const struct nla_policy tcp_handoff_key_add_nl_policy[TCP_HANDOFF_A_KEY_CURRENT + 1] = {
+	[TCP_HANDOFF_A_KEY_ID] = NLA_POLICY_RANGE(NLA_U32, 1, 255),
+	[TCP_HANDOFF_A_KEY_SECRET] = NLA_POLICY_MAX_LEN(64),
+	[TCP_HANDOFF_A_KEY_CURRENT] = { .type = NLA_FLAG, },
+};
+
+/* TCP_HANDOFF_CMD_KEY_DEL - do */
+static const struct nla_policy tcp_handoff_key_del_nl_policy[TCP_HANDOFF_A_KEY_ID + 1] = {
+	[TCP_HANDOFF_A_KEY_ID] = NLA_POLICY_RANGE(NLA_U32, 1, 255),
+};
+
+/* TCP_HANDOFF_CMD_KEY_SET - do */
+static const struct nla_policy tcp_handoff_key_set_nl_policy[TCP_HANDOFF_A_KEY_CURRENT + 1] = {
+	[TCP_HANDOFF_A_KEY_ID] = NLA_POLICY_RANGE(NLA_U32, 1, 255),
+	[TCP_HANDOFF_A_KEY_CURRENT] = { .type = NLA_FLAG, },
 };
 
 /* Ops table for tcp_handoff */
-const struct genl_split_ops tcp_handoff_nl_ops[16] = {
+const struct genl_split_ops tcp_handoff_nl_ops[20] = {
 	{
 		.cmd		= TCP_HANDOFF_CMD_NODE_ADD,
 		.doit		= tcp_handoff_nl_node_add_doit,
@@ -182,7 +206,7 @@ const struct genl_split_ops tcp_handoff_nl_ops[16] = {
 		.cmd		= TCP_HANDOFF_CMD_LIMITS_SET,
 		.doit		= tcp_handoff_nl_limits_set_doit,
 		.policy		= tcp_handoff_limits_set_nl_policy,
-		.maxattr	= TCP_HANDOFF_A_LIMITS_MAX_CONNS,
+		.maxattr	= TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -199,6 +223,32 @@ const struct genl_split_ops tcp_handoff_nl_ops[16] = {
 		.cmd	= TCP_HANDOFF_CMD_STATS_RESET,
 		.doit	= tcp_handoff_nl_stats_reset_doit,
 		.flags	= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_KEY_ADD,
+		.doit		= tcp_handoff_nl_key_add_doit,
+		.policy		= tcp_handoff_key_add_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_KEY_CURRENT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_KEY_DEL,
+		.doit		= tcp_handoff_nl_key_del_doit,
+		.policy		= tcp_handoff_key_del_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_KEY_ID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= TCP_HANDOFF_CMD_KEY_SET,
+		.doit		= tcp_handoff_nl_key_set_doit,
+		.policy		= tcp_handoff_key_set_nl_policy,
+		.maxattr	= TCP_HANDOFF_A_KEY_CURRENT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= TCP_HANDOFF_CMD_KEY_GET,
+		.dumpit	= tcp_handoff_nl_key_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };
 

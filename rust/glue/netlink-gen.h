@@ -13,7 +13,7 @@
 #include <uapi/linux/tcp_handoff.h>
 
 /* Ops table for tcp_handoff */
-extern const struct genl_split_ops tcp_handoff_nl_ops[16];
+extern const struct genl_split_ops tcp_handoff_nl_ops[20];
 
 int tcp_handoff_nl_node_add_doit(struct sk_buff *skb, struct genl_info *info);
 int tcp_handoff_nl_node_del_doit(struct sk_buff *skb, struct genl_info *info);
@@ -38,6 +38,11 @@ int tcp_handoff_nl_conn_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
 int tcp_handoff_nl_stats_reset_doit(struct sk_buff *skb,
 				    struct genl_info *info);
+int tcp_handoff_nl_key_add_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info);
+int tcp_handoff_nl_key_get_dumpit(struct sk_buff *skb,
+				  struct netlink_callback *cb);
 
 enum {
 	TCP_HANDOFF_NLGRP_EVENTS,

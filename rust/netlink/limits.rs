@@ -13,16 +13,18 @@ use kernel::{error::from_result, ffi::c_int, prelude::*, sync::atomic::Relaxed};
 use bindings::{
     TCP_HANDOFF_A_LIMITS_HANDOFF_TIMEOUT_MS as HANDOFF_TIMEOUT_MS,
     TCP_HANDOFF_A_LIMITS_HEAD_TIMEOUT_MS as HEAD_TIMEOUT_MS,
+    TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS as IDLE_TIMEOUT_MS,
     TCP_HANDOFF_A_LIMITS_LINGER_MS as LINGER_MS, TCP_HANDOFF_A_LIMITS_MAX_CONNS as MAX_CONNS,
 };
 
 /// Each limit with its attribute type, in the spec's order.
-fn fields(l: &Limits) -> [(u32, &kernel::sync::atomic::Atomic<u32>); 4] {
+fn fields(l: &Limits) -> [(u32, &kernel::sync::atomic::Atomic<u32>); 5] {
     [
         (HEAD_TIMEOUT_MS, &l.head_timeout_ms),
         (HANDOFF_TIMEOUT_MS, &l.handoff_timeout_ms),
         (LINGER_MS, &l.linger_ms),
         (MAX_CONNS, &l.max_conns),
+        (IDLE_TIMEOUT_MS, &l.idle_timeout_ms),
     ]
 }
 

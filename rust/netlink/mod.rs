@@ -14,6 +14,7 @@
 mod addr;
 mod conn;
 pub(crate) mod event;
+mod key;
 mod limits;
 mod msg;
 mod node;

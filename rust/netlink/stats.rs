@@ -264,6 +264,16 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         TCP_HANDOFF_A_STATS_ACK_RESENT,
         v(&s.ack_resent),
     )?;
+    f(
+        "ctl_auth_failed",
+        TCP_HANDOFF_A_STATS_CTL_AUTH_FAILED,
+        v(&s.ctl_auth_failed),
+    )?;
+    f(
+        "idle_expired",
+        TCP_HANDOFF_A_STATS_IDLE_EXPIRED,
+        v(&s.idle_expired),
+    )?;
     Ok(())
 }
 

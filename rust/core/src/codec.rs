@@ -23,7 +23,8 @@
 //! | 2  | 1 | version [`VERSION`] |
 //! | 3  | 1 | message type ([`MsgType`]) |
 //! | 4  | 2 | flags |
-//! | 6  | 2 | reserved, must be 0 |
+//! | 6  | 1 | key id with [`FLAG_HMAC`], else 0 |
+//! | 7  | 1 | reserved, must be 0 |
 //! | 8  | 4 | body length, at most [`MAX_BODY`] |
 //! | 12 | 4 | per-session message sequence number |
 //!
@@ -221,6 +222,9 @@ pub struct Header {
     pub msg_type: u8,
     /// Header flags, a subset of [`KNOWN_FLAGS`].
     pub flags: u16,
+    /// With [`FLAG_HMAC`], the id of the configured key the tag was made
+    /// with (see `auth`); 0 without.
+    pub key_id: u8,
     /// Body length, at most [`MAX_BODY`].
     pub length: u32,
     /// Per-session message sequence number.
@@ -256,7 +260,7 @@ impl Header {
         if self.version != VERSION {
             return Err(CodecError::BadVersion);
         }
-        if self.flags & !KNOWN_FLAGS != 0 {
+        if self.flags & !KNOWN_FLAGS != 0 || (self.flags & FLAG_HMAC == 0 && self.key_id != 0) {
             return Err(CodecError::BadField);
         }
         if self.body_len() > MAX_BODY {
@@ -267,7 +271,8 @@ impl Header {
         w.u8(self.version)?;
         w.u8(self.msg_type)?;
         w.u16(self.flags)?;
-        w.u16(0)?;
+        w.u8(self.key_id)?;
+        w.u8(0)?;
         w.u32(self.length)?;
         w.u32(self.seq)?;
         Ok(w.pos)
@@ -287,13 +292,15 @@ pub fn decode_header(buf: &[u8]) -> Result<Header, CodecError> {
         return Err(CodecError::BadVersion);
     }
     let flags = u16::from_be_bytes([f0, f1]);
-    if flags & !KNOWN_FLAGS != 0 || u16::from_be_bytes([r0, r1]) != 0 {
+    // The key id byte is meaningful only in a tagged frame.
+    if flags & !KNOWN_FLAGS != 0 || r1 != 0 || (flags & FLAG_HMAC == 0 && r0 != 0) {
         return Err(CodecError::BadField);
     }
     let header = Header {
         version,
         msg_type,
         flags,
+        key_id: r0,
         length: u32::from_be_bytes([l0, l1, l2, l3]),
         seq: u32::from_be_bytes([s0, s1, s2, s3]),
     };
@@ -350,8 +357,9 @@ pub struct Hello {
     pub proto_min: u8,
     /// Highest protocol version the sender speaks (`>= proto_min`).
     pub proto_max: u8,
-    /// Random nonce (for the future HMAC key derivation and replay
-    /// protection).
+    /// Random nonce: with keys configured, the session key is derived
+    /// from both HELLOs' nonces (`auth`), so a session's frames are worth
+    /// nothing in another.
     pub nonce: [u8; 16],
     /// Optional-feature bits the sender supports.
     pub features: u32,
@@ -1013,16 +1021,17 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Encodes a whole frame with the given header `flags` into `out` and
-/// returns its length.
+/// Encodes a whole frame with the given header `flags` (and `key_id`, with
+/// [`FLAG_HMAC`]) into `out` and returns its length.
 ///
 /// With [`FLAG_HMAC`] the [`HMAC_LEN`] bytes after the body are zeroed and
 /// included in the returned length; the caller computes the tag over the
-/// header and body and writes it there.
+/// header and body and writes it there (`auth::seal`).
 pub fn encode_frame(
     msg: &Message<'_>,
     seq: u32,
     flags: u16,
+    key_id: u8,
     out: &mut [u8],
 ) -> Result<usize, CodecError> {
     let body_out = out
@@ -1036,6 +1045,7 @@ pub fn encode_frame(
         version: VERSION,
         msg_type: msg.msg_type().as_u8(),
         flags,
+        key_id,
         length: u32::try_from(body_len).map_err(|_| CodecError::Oversized)?,
         seq,
     };
@@ -1051,7 +1061,7 @@ pub fn encode_frame(
 /// Encodes a whole frame (header with no flags, then body) into `out` and
 /// returns its length.
 pub fn encode_message(msg: &Message<'_>, seq: u32, out: &mut [u8]) -> Result<usize, CodecError> {
-    encode_frame(msg, seq, 0, out)
+    encode_frame(msg, seq, 0, 0, out)
 }
 
 /// Decodes one frame from the start of `frame`; bytes after it (the next
@@ -1253,23 +1263,36 @@ mod tests {
     fn hmac_framing() {
         let mut buf = [0xffu8; 512];
         let msg = samples()[3];
-        let n = encode_frame(&msg, 9, FLAG_HMAC, &mut buf).unwrap();
+        let n = encode_frame(&msg, 9, FLAG_HMAC, 7, &mut buf).unwrap();
         assert_eq!(n, HEADER_LEN + HandoffAck::LEN + HMAC_LEN);
         assert_eq!(frame_len(&buf[..HEADER_LEN]), Ok(Some(n)));
+        assert_eq!(buf[6..8], [7, 0], "the key id, then a reserved byte");
         let frame = split_frame(&buf[..n]).unwrap();
         assert_eq!(frame.header.flags, FLAG_HMAC);
+        assert_eq!(frame.header.key_id, 7);
         assert_eq!(frame.body.len(), HandoffAck::LEN);
         assert_eq!(frame.tag, Some(&[0u8; HMAC_LEN][..]));
         assert_eq!(decode_message(&buf[..n]).unwrap().1, msg);
         assert_eq!(decode_message(&buf[..n - 1]), Err(CodecError::Truncated));
         assert_eq!(
-            encode_frame(&msg, 9, FLAG_HMAC, &mut buf[..n - 1]),
+            encode_frame(&msg, 9, FLAG_HMAC, 7, &mut buf[..n - 1]),
             Err(CodecError::BufferTooSmall)
         );
         assert_eq!(
-            encode_frame(&msg, 9, 0x0002, &mut buf),
+            encode_frame(&msg, 9, 0x0002, 0, &mut buf),
             Err(CodecError::BadField)
         );
+        // A key id without a tag means nothing: refused both ways.
+        assert_eq!(
+            encode_frame(&msg, 9, 0, 7, &mut buf),
+            Err(CodecError::BadField)
+        );
+        let m = encode_message(&msg, 9, &mut buf).unwrap();
+        buf[6] = 7;
+        assert_eq!(decode_message(&buf[..m]), Err(CodecError::BadField));
+        buf[6] = 0;
+        buf[7] = 1;
+        assert_eq!(decode_message(&buf[..m]), Err(CodecError::BadField));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! are accessed with `get`, and arithmetic on peer-supplied values is checked
 //! or explicitly wrapping.
 
+pub mod auth;
 pub mod codec;
 pub mod http;
 pub mod icmp;

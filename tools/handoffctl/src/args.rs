@@ -321,9 +321,11 @@ pub fn parse_rule_del(args: &[String]) -> Result<u32, UsageError> {
 const TIMEOUT_MS: (u64, u64) = (10, 600_000);
 /// Range of `max-conns`.
 const MAX_CONNS: (u64, u64) = (1, 1_048_576);
+/// Range of `idle-timeout` (1 s to a day).
+const IDLE_TIMEOUT_MS: (u64, u64) = (1000, 86_400_000);
 
 /// `limits set [head-timeout MS] [handoff-timeout MS] [linger MS]
-/// [max-conns N]` (the spec names, with `-ms`, are accepted too): the
+/// [max-conns N] [idle-timeout MS]` (the spec names, with `-ms`, are accepted too): the
 /// `(attribute type, value)` pairs to send, at least one.
 pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> {
     let mut out: Vec<(u16, u32)> = Vec::new();
@@ -340,10 +342,15 @@ pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> 
             ),
             "linger" | "linger-ms" => (limits_attr::LINGER_MS, "linger", TIMEOUT_MS),
             "max-conns" => (limits_attr::MAX_CONNS, "max-conns", MAX_CONNS),
+            "idle-timeout" | "idle-timeout-ms" => (
+                limits_attr::IDLE_TIMEOUT_MS,
+                "idle-timeout",
+                IDLE_TIMEOUT_MS,
+            ),
             other => {
                 return usage(format!(
                     "limits set: unknown keyword \"{other}\" (expected head-timeout, \
-                     handoff-timeout, linger or max-conns)"
+                     handoff-timeout, linger, max-conns or idle-timeout)"
                 ))
             }
         };
@@ -357,7 +364,8 @@ pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> 
     }
     if out.is_empty() {
         return usage(
-            "limits set: nothing to set (give head-timeout, handoff-timeout, linger or max-conns)"
+            "limits set: nothing to set (give head-timeout, handoff-timeout, linger, max-conns \
+             or idle-timeout)"
                 .into(),
         );
     }
@@ -497,6 +505,76 @@ pub fn parse_conn_filter(args: &[String]) -> Result<ConnFilter, UsageError> {
         }
     }
     Ok(f)
+}
+
+/// What `key add` was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    pub id: u32,
+    pub secret: Vec<u8>,
+    pub current: bool,
+}
+
+/// A key id: 1 to 255 (carried in one byte of each frame).
+pub fn parse_key_id(s: &str) -> Result<u32, UsageError> {
+    parse_num("key id", s, 1, 255).map(|v| v as u32)
+}
+
+/// A key secret written as hex: 16 to 64 bytes.
+pub fn parse_key_secret(hex: &str) -> Result<Vec<u8>, UsageError> {
+    let hex = hex.trim();
+    let bytes = parse_hex(hex).map_err(|e| UsageError(format!("key secret: {e}")))?;
+    if !(16..=64).contains(&bytes.len()) {
+        return usage(format!(
+            "key secret: {} bytes; a key is 16 to 64 bytes (32 to 128 hex digits)",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `key add ID (secret HEX | secret-file FILE) [current]`. A file holds
+/// the hex digits (so the secret stays out of the process list);
+/// `read_file` reads it.
+pub fn parse_key_add(
+    id: &str,
+    args: &[String],
+    read_file: impl Fn(&str) -> Result<String, String>,
+) -> Result<KeySpec, UsageError> {
+    let id = parse_key_id(id)?;
+    let mut secret = None;
+    let mut current = false;
+    let mut it = args.iter();
+    while let Some(kw) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .map(String::as_str)
+                .ok_or_else(|| UsageError(format!("key add: \"{name}\" needs a value")))
+        };
+        match kw.as_str() {
+            "secret" => secret = Some(parse_key_secret(value("secret")?)?),
+            "secret-file" => {
+                let path = value("secret-file")?;
+                let text = read_file(path)
+                    .map_err(|e| UsageError(format!("key add: cannot read \"{path}\": {e}")))?;
+                secret = Some(parse_key_secret(&text)?);
+            }
+            "current" => current = true,
+            other => {
+                return usage(format!(
+                "key add: unknown argument \"{other}\" (expected secret, secret-file or current)"
+            ))
+            }
+        }
+    }
+    let secret = secret.ok_or_else(|| {
+        UsageError("key add: a secret (secret HEX or secret-file FILE) is required".into())
+    })?;
+    Ok(KeySpec {
+        id,
+        secret,
+        current,
+    })
 }
 
 #[cfg(test)]
@@ -814,6 +892,34 @@ mod tests {
             &["timeout", "100"],
         ] {
             assert!(parse_limits_set(&strings(bad)).is_err(), "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn key_arguments() {
+        let none = |_: &str| -> Result<String, String> { Err("no files here".into()) };
+        let hex = "00112233445566778899aabbccddeeff";
+        let k = parse_key_add("7", &strings(&["secret", hex, "current"]), none).unwrap();
+        assert_eq!((k.id, k.secret.len(), k.current), (7, 16, true));
+        let file = |p: &str| -> Result<String, String> {
+            assert_eq!(p, "/k");
+            Ok(format!("{hex}{hex}\n"))
+        };
+        let k = parse_key_add("1", &strings(&["secret-file", "/k"]), file).unwrap();
+        assert_eq!((k.secret.len(), k.current), (32, false));
+        for (id, args, text) in [
+            ("0", &["secret", hex][..], "between 1 and 255"),
+            ("256", &["secret", hex][..], "between 1 and 255"),
+            ("1", &[][..], "a secret"),
+            ("1", &["secret", "0011"][..], "2 bytes"),
+            ("1", &["secret", &"ab".repeat(65)][..], "65 bytes"),
+            ("1", &["secret", "xyz"][..], "key secret"),
+            ("1", &["secret"][..], "needs a value"),
+            ("1", &["secret-file", "/nope"][..], "cannot read"),
+            ("1", &["secret", hex, "now"][..], "unknown argument"),
+        ] {
+            let e = parse_key_add(id, &strings(args), none).unwrap_err();
+            assert!(e.0.contains(text), "{id} {args:?}: {}", e.0);
         }
     }
 

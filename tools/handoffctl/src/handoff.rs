@@ -41,6 +41,17 @@ pub mod cmd {
     pub const EVENT_NTF: u8 = 13;
     pub const CONN_GET: u8 = 14;
     pub const STATS_RESET: u8 = 15;
+    pub const KEY_ADD: u8 = 16;
+    pub const KEY_DEL: u8 = 17;
+    pub const KEY_SET: u8 = 18;
+    pub const KEY_GET: u8 = 19;
+}
+
+/// `TCP_HANDOFF_A_KEY_*`.
+pub mod key_attr {
+    pub const ID: u16 = 1;
+    pub const SECRET: u16 = 2;
+    pub const CURRENT: u16 = 3;
 }
 
 /// `TCP_HANDOFF_A_CONN_*`.
@@ -156,6 +167,7 @@ pub mod limits_attr {
     pub const HANDOFF_TIMEOUT_MS: u16 = 2;
     pub const LINGER_MS: u16 = 3;
     pub const MAX_CONNS: u16 = 4;
+    pub const IDLE_TIMEOUT_MS: u16 = 5;
 }
 
 /// `TCP_HANDOFF_A_STATS_*` (stats are decoded by position in
@@ -176,7 +188,7 @@ pub mod stats_attr {
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 55] = [
+const STATS_NAMES: [&str; 57] = [
     "nodes",
     "services",
     "rx-packets",
@@ -232,6 +244,8 @@ const STATS_NAMES: [&str; 55] = [
     "handoff-in-doubt",
     "in-doubt-reset",
     "ack-resent",
+    "ctl-auth-failed",
+    "idle-expired",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -248,11 +262,12 @@ const RULE_NAMES: [&str; 9] = [
 ];
 
 /// The `limits` attribute set, in type order (type = index + 1).
-pub const LIMITS_NAMES: [&str; 4] = [
+pub const LIMITS_NAMES: [&str; 5] = [
     "head-timeout-ms",
     "handoff-timeout-ms",
     "linger-ms",
     "max-conns",
+    "idle-timeout-ms",
 ];
 
 /// `enum tcp_handoff_rule_policy`, in order: spec name and the short name
@@ -277,6 +292,7 @@ pub enum AttrSet {
     Limits,
     Event,
     Conn,
+    Key,
 }
 
 impl AttrSet {
@@ -335,6 +351,7 @@ impl AttrSet {
                 "id",
                 "age-ms",
             ],
+            AttrSet::Key => &["id", "secret", "current"],
         }
     }
 
@@ -346,7 +363,7 @@ impl AttrSet {
 }
 
 /// Operations of the family: number, spec name, attribute set.
-const COMMANDS: [(u8, &str, AttrSet); 14] = [
+const COMMANDS: [(u8, &str, AttrSet); 18] = [
     (cmd::NODE_ADD, "node-add", AttrSet::Node),
     (cmd::NODE_DEL, "node-del", AttrSet::Node),
     (cmd::NODE_GET, "node-get", AttrSet::Node),
@@ -361,6 +378,10 @@ const COMMANDS: [(u8, &str, AttrSet); 14] = [
     (cmd::LIMITS_GET, "limits-get", AttrSet::Limits),
     (cmd::CONN_GET, "conn-get", AttrSet::Conn),
     (cmd::STATS_RESET, "stats-reset", AttrSet::Stats),
+    (cmd::KEY_ADD, "key-add", AttrSet::Key),
+    (cmd::KEY_DEL, "key-del", AttrSet::Key),
+    (cmd::KEY_SET, "key-set", AttrSet::Key),
+    (cmd::KEY_GET, "key-get", AttrSet::Key),
 ];
 
 /// The spec names of the operations, for messages.
@@ -504,6 +525,7 @@ fn set_name(set: AttrSet) -> &'static str {
         AttrSet::Limits => "limits",
         AttrSet::Event => "event",
         AttrSet::Conn => "conn",
+        AttrSet::Key => "key",
     }
 }
 
@@ -1448,7 +1470,12 @@ mod tests {
         assert_eq!(cmd_by_name("LIMITS_GET"), Some(12));
         assert_eq!(cmd_attr_set(8), Some(AttrSet::Rule));
         assert_eq!(cmd_attr_set(11), Some(AttrSet::Limits));
-        assert_eq!(cmd_names().len(), 14);
+        assert_eq!(cmd_names().len(), 18);
+        assert_eq!(cmd_by_name("key-add"), Some(16));
+        assert_eq!(cmd_by_name("key-get"), Some(19));
+        assert_eq!(cmd_attr_set(18), Some(AttrSet::Key));
+        assert_eq!(AttrSet::Key.attr_name(3), Some("current"));
+        assert_eq!(AttrSet::Stats.attr_name(56), Some("ctl-auth-failed"));
         assert_eq!(cmd_by_name("stats-reset"), Some(15));
         for g in STATS_GAUGES {
             assert!(STATS_NAMES.contains(&g), "{g}");
@@ -1519,7 +1546,8 @@ mod tests {
             Some("icmp-forwarded")
         );
         assert_eq!(AttrSet::Stats.attr_name(55), Some("ack-resent"));
-        assert_eq!(AttrSet::Stats.attr_name(56), None);
+        assert_eq!(AttrSet::Stats.attr_name(57), Some("idle-expired"));
+        assert_eq!(AttrSet::Stats.attr_name(58), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
     }
 
@@ -1716,5 +1744,39 @@ impl Event {
             s.push_str(&format!(" latency {l}us"));
         }
         s
+    }
+}
+
+/// A key as key-get reports it: its id and whether it is current (the
+/// secret never comes back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Key {
+    pub id: u32,
+    pub current: bool,
+}
+
+impl Key {
+    pub fn parse(reply: &GenlReply) -> Result<Key, ParseError> {
+        let mut id = None;
+        let mut current = false;
+        for attr in reply.attrs() {
+            let attr = attr?;
+            match attr.kind() {
+                key_attr::ID => id = Some(named(AttrSet::Key, &attr, attr.get_u32())?),
+                key_attr::CURRENT => current = true,
+                _ => {}
+            }
+        }
+        let id = id.ok_or_else(|| ParseError("key: no id attribute".into()))?;
+        Ok(Key { id, current })
+    }
+
+    /// `key 1 current`, like the command that sets it.
+    pub fn to_line(&self) -> String {
+        if self.current {
+            format!("key {} current", self.id)
+        } else {
+            format!("key {}", self.id)
+        }
     }
 }

@@ -17,7 +17,10 @@
 //! handoffctl [...] rule del prio N
 //! handoffctl [...] rule show
 //! handoffctl [...] limits set [head-timeout MS] [handoff-timeout MS] [linger MS] [max-conns N]
+//!                   [idle-timeout MS]
 //! handoffctl [...] limits show
+//! handoffctl [...] key add ID (secret HEX | secret-file FILE) [current]
+//! handoffctl [...] key set ID current | key del ID | key show
 //! handoffctl [...] stats show [services|nodes] [--rate] [-Z]
 //! handoffctl [...] conn show [FILTERS]
 //! handoffctl [...] save | restore | monitor
@@ -45,7 +48,7 @@ use serde::Serialize;
 
 use crate::args::UsageError;
 use crate::handoff::{
-    cmd, AttrSet, Conn, Limits, Node, NodeCounters, Rule, Service, ServiceCounters, Stats,
+    cmd, AttrSet, Conn, Key, Limits, Node, NodeCounters, Rule, Service, ServiceCounters, Stats,
 };
 use crate::netlink::{FamilyInfo, NlError, Outcome, Request, Socket};
 
@@ -119,6 +122,16 @@ enum Object {
         #[command(subcommand)]
         cmd: LimitsCmd,
     },
+    /// Keys that authenticate the control channels (secrets are never
+    /// shown)
+    #[command(
+        subcommand_value_name = "COMMAND",
+        subcommand_help_heading = "Commands"
+    )]
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
     /// Counters of the network namespace
     #[command(
         subcommand_value_name = "COMMAND",
@@ -138,7 +151,8 @@ enum Object {
         cmd: ConnCmd,
     },
     /// Print the whole configuration (limits, nodes, services, rules) as
-    /// commands that `restore` or `--batch` read back
+    /// commands that `restore` or `--batch` read back; keys are not part
+    /// of it (their secrets are never read back)
     Save,
     /// Read a configuration that `save` printed from stdin and apply it;
     /// stops at the first command that fails
@@ -263,11 +277,11 @@ enum LimitsCmd {
     /// Change some limits; the others keep their values
     #[command(
         override_usage = "handoffctl limits set [head-timeout MS] [handoff-timeout MS] \
-                          [linger MS] [max-conns N]"
+                          [linger MS] [max-conns N] [idle-timeout MS]"
     )]
     Set {
         /// head-timeout, handoff-timeout and linger in ms (10-600000),
-        /// max-conns (1-1048576)
+        /// max-conns (1-1048576), idle-timeout in ms (1000-86400000)
         #[arg(value_name = "KEYWORDS")]
         args: Vec<String>,
     },
@@ -324,6 +338,40 @@ enum StatsCmd {
     /// Zero the counters (gauges keep their values), like ipvsadm -Z
     #[command(visible_aliases = ["reset"])]
     Zero,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Add a key; the first key turns authentication on (channels
+    /// reconnect and must prove they hold a key)
+    #[command(override_usage = "handoffctl key add ID (secret HEX | secret-file FILE) [current]")]
+    Add {
+        /// Key id, 1 to 255, the same on every node
+        #[arg(value_name = "ID")]
+        id: String,
+        /// secret HEX (16 to 64 bytes as hex digits), or secret-file FILE
+        /// holding them; current: send with this key from now on
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Make a key current: the one this node sends with
+    #[command(override_usage = "handoffctl key set ID current")]
+    Set {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// current
+        #[arg(value_name = "KEYWORDS")]
+        args: Vec<String>,
+    },
+    /// Delete a key (the current one only as the last one)
+    #[command(visible_alias = "delete")]
+    Del {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Show the keys' ids and which is current
+    #[command(visible_aliases = ["list", "ls"])]
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -636,6 +684,10 @@ enum Action {
     RuleShow,
     LimitsSet(Vec<(u16, u32)>),
     LimitsShow,
+    KeyAdd(args::KeySpec),
+    KeySet(u32),
+    KeyDel(u32),
+    KeyShow,
     StatsShow {
         rate: bool,
         zero: bool,
@@ -677,6 +729,21 @@ fn plan(object: &Object) -> Result<Action, UsageError> {
         Object::Limits { cmd } => match cmd {
             LimitsCmd::Set { args } => Action::LimitsSet(args::parse_limits_set(args)?),
             LimitsCmd::Show => Action::LimitsShow,
+        },
+        Object::Key { cmd } => match cmd {
+            KeyCmd::Add { id, args } => Action::KeyAdd(args::parse_key_add(id, args, |p| {
+                std::fs::read_to_string(p).map_err(|e| e.to_string())
+            })?),
+            KeyCmd::Set { id, args } => {
+                if args.len() != 1 || args[0] != "current" {
+                    return Err(UsageError(
+                        "key set: the one thing to set is \"current\" (key set ID current)".into(),
+                    ));
+                }
+                Action::KeySet(args::parse_key_id(id)?)
+            }
+            KeyCmd::Del { id } => Action::KeyDel(args::parse_key_id(id)?),
+            KeyCmd::Show => Action::KeyShow,
         },
         Object::Stats {
             cmd:
@@ -808,6 +875,38 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
             let mut req = client.request(cmd::SERVICE_DEL, false);
             handoff::put_service(&mut req, svc);
             client.run(&mut req)?;
+        }
+        Action::KeyAdd(k) => {
+            let mut req = client.request(cmd::KEY_ADD, false);
+            req.put_u32(handoff::key_attr::ID, k.id);
+            req.put(handoff::key_attr::SECRET, &k.secret)
+                .map_err(|e| AppError::Usage(e.to_string()))?;
+            if k.current {
+                req.put_flag(handoff::key_attr::CURRENT);
+            }
+            client.run(&mut req)?;
+        }
+        Action::KeySet(id) => {
+            let mut req = client.request(cmd::KEY_SET, false);
+            req.put_u32(handoff::key_attr::ID, id);
+            req.put_flag(handoff::key_attr::CURRENT);
+            client.run(&mut req)?;
+        }
+        Action::KeyDel(id) => {
+            let mut req = client.request(cmd::KEY_DEL, false);
+            req.put_u32(handoff::key_attr::ID, id);
+            client.run(&mut req)?;
+        }
+        Action::KeyShow => {
+            let keys = client.dump(cmd::KEY_GET, Key::parse)?;
+            if out.json {
+                text = out.json(&keys);
+            } else {
+                for k in &keys {
+                    text.push_str(&k.to_line());
+                    text.push('\n');
+                }
+            }
         }
         Action::ServiceShow => {
             let services = client.dump(cmd::SERVICE_GET, Service::parse)?;
@@ -1288,8 +1387,8 @@ fn main() -> ExitCode {
             return batch(file, cli.netns.as_deref(), out);
         }
         (None, None) => Err(AppError::Usage(
-            "an OBJECT (node, service, rule, limits, stats, conn, save, restore, monitor, \
-             latency) or --batch FILE is required"
+            "an OBJECT (node, service, rule, limits, key, stats, conn, save, restore, \
+             monitor, latency) or --batch FILE is required"
                 .into(),
         )),
     };
