@@ -34,6 +34,9 @@ use kernel::{
 pub(crate) const MAX_NODES: usize = 64;
 /// Most services a namespace may configure.
 pub(crate) const MAX_SERVICES: usize = 64;
+/// The bit of a [`ServiceFilter`] key that marks a deleted service whose
+/// connections drain.
+const DRAINING: u64 = 1 << 62;
 /// Most dispatch rules a namespace may configure.
 pub(crate) const MAX_RULES: usize = 256;
 /// Most target nodes one rule may list.
@@ -403,6 +406,12 @@ impl ServiceStats {
 /// Writers hold [`NetState::config`]. A key is `1 << 63 | addr << 16 |
 /// port`; 0 is an empty slot. A service keeps its slot while it exists, so
 /// its counters do too.
+///
+/// A deleted service *drains*, as an IPVS service's connections outlive
+/// it: its slot keeps the key with [`DRAINING`] set, so the connections
+/// the front-end tracks go on (forwarded, or their handoff completed),
+/// while new ones are left to the local stack. The housekeeping tick frees
+/// the slot once no entry of the service is left ([`Self::reclaim`]).
 pub(crate) struct ServiceFilter {
     slots: [Atomic<u64>; MAX_SERVICES],
     stats: [ServiceStats; MAX_SERVICES],
@@ -420,10 +429,42 @@ impl ServiceFilter {
         1 << 63 | u64::from(u32::from_be_bytes(addr)) << 16 | u64::from(port)
     }
 
-    /// The slot of the IPv4 service `addr:port`, if configured.
+    /// The slot of the IPv4 service `addr:port`, if configured or draining.
     pub(crate) fn slot_v4(&self, addr: [u8; 4], port: u16) -> Option<usize> {
         let key = Self::key(addr, port);
-        self.slots.iter().position(|s| s.load(Relaxed) == key)
+        self.slots
+            .iter()
+            .position(|s| s.load(Relaxed) & !DRAINING == key)
+    }
+
+    /// Whether the IPv4 service `addr:port` was deleted and drains: new
+    /// connections are not its.
+    pub(crate) fn draining_v4(&self, addr: [u8; 4], port: u16) -> bool {
+        let key = Self::key(addr, port) | DRAINING;
+        self.slots.iter().any(|s| s.load(Relaxed) == key)
+    }
+
+    /// Whether any service drains (the tick then looks for its entries).
+    pub(crate) fn any_draining(&self) -> bool {
+        self.slots.iter().any(|s| s.load(Relaxed) & DRAINING != 0)
+    }
+
+    /// Frees the slots of draining services that `in_use` says no entry
+    /// refers to any more (any context: a slot changed meanwhile by
+    /// [`Self::publish`] is left alone).
+    pub(crate) fn reclaim(&self, in_use: &[bool; MAX_SERVICES]) {
+        for (slot, used) in self.slots.iter().zip(in_use) {
+            let k = slot.load(Relaxed);
+            if k & DRAINING != 0 && !used {
+                let _ = slot.cmpxchg(k, 0, Relaxed);
+            }
+        }
+    }
+
+    /// Whether a new IPv4 service would find a slot (draining services
+    /// hold theirs).
+    pub(crate) fn has_room_v4(&self, addr: [u8; 4], port: u16) -> bool {
+        self.slot_v4(addr, port).is_some() || self.slots.iter().any(|s| s.load(Relaxed) == 0)
     }
 
     /// The counters of slot `slot` (from [`Self::slot_v4`]).
@@ -466,14 +507,23 @@ impl ServiceFilter {
         };
         for slot in &self.slots {
             let k = slot.load(Relaxed);
-            if k != 0 && !wanted(k) {
-                slot.store(0, Relaxed);
+            if k != 0 && k & DRAINING == 0 && !wanted(k) {
+                slot.store(k | DRAINING, Relaxed);
             }
         }
         for s in services {
             let Addr::V4(a) = s.addr else { continue };
             let k = Self::key(a, s.port);
             if self.slots.iter().any(|slot| slot.load(Relaxed) == k) {
+                continue;
+            }
+            // Added back while it drained: it keeps its slot and counters.
+            if let Some(slot) = self
+                .slots
+                .iter()
+                .find(|slot| slot.load(Relaxed) == k | DRAINING)
+            {
+                slot.store(k, Relaxed);
                 continue;
             }
             if let Some(i) = self.slots.iter().position(|slot| slot.load(Relaxed) == 0) {

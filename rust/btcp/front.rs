@@ -44,7 +44,7 @@ use crate::{
         rewrite,
         seq::{client_saw_response, seq_after, Translation},
     },
-    netns::{Limits, NetState, Stats},
+    netns::{Limits, NetState, Stats, MAX_SERVICES},
     utcp,
 };
 use kernel::{ffi::c_uint, prelude::*};
@@ -549,6 +549,11 @@ pub(crate) unsafe fn inbound(
         unsafe { utcp::attach(st, info.listener) };
         let mut t = st.pending.lock(bucket);
         if t.find(&key).is_none() {
+            // A deleted service's connections drain; new ones are the
+            // local stack's alone.
+            if st.services.draining_v4(key.daddr, key.dport) {
+                return bindings::NF_ACCEPT;
+            }
             if st.pending.len() >= Limits::get(&st.limits.max_conns) as usize {
                 drop(t);
                 Stats::inc(&st.stats.table_full, 1);
@@ -863,6 +868,10 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     let idle = u64::from(Limits::get(&st.limits.idle_timeout_ms)) + linger;
     let mut late = KVec::new();
     let mut gone = KVec::new();
+    // Which draining services still have entries (counted before this
+    // tick's removals: a slot is freed a tick later at worst).
+    let draining = st.services.any_draining();
+    let mut in_use = [false; MAX_SERVICES];
     st.pending.for_each(|_, t| {
         for c in t.conns.iter_mut() {
             if c.phase == Phase::Forwarding && now.saturating_sub(c.last_ms) >= idle {
@@ -874,6 +883,13 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
                 if late.push(r, GFP_ATOMIC).is_err() {
                     // The packets are freed with `r`; the client retransmits.
                     Stats::inc(&st.stats.reinject_errors, 1);
+                }
+            }
+        }
+        if draining {
+            for c in t.conns.iter() {
+                if let Some(i) = st.services.slot_v4(c.key.daddr, c.key.dport) {
+                    in_use[i % MAX_SERVICES] = true;
                 }
             }
         }
@@ -898,6 +914,9 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
         }
     });
     drop(gone);
+    if draining {
+        st.services.reclaim(&in_use);
+    }
     for r in late {
         count_reason(st, Reason::Timeout);
         reinject_all(st, net, r);

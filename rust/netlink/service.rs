@@ -60,6 +60,15 @@ fn add(req: &Request) -> Result<c_int> {
     if cfg.services.len() >= MAX_SERVICES {
         return Err(req.fail(ENOSPC, c"service table is full", None));
     }
+    if let Addr::V4(a) = svc.addr {
+        if !st.services.has_room_v4(a, svc.port) {
+            return Err(req.fail(
+                ENOSPC,
+                c"service table is full (deleted services still drain their connections)",
+                None,
+            ));
+        }
+    }
     cfg.services.push(svc, GFP_KERNEL)?;
     st.services.publish(&cfg.services);
     Ok(0)
