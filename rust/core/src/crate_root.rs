@@ -19,3 +19,8 @@ extern crate std;
 mod core_impl;
 
 pub use core_impl::*;
+
+// Host-only, so it lives here and not in `lib.rs`: the module never
+// compiles it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
