@@ -71,6 +71,10 @@ struct Key {
     id: u8,
     len: u8,
     secret: [u8; KEY_MAX],
+    /// Which [`Keyring::add`] of the ring made it: a key deleted and added
+    /// again under the same id (another secret, perhaps) is another key
+    /// to a [`Session`] that derived from the first.
+    added: u64,
 }
 
 /// The keys of a namespace and which one it sends with.
@@ -83,6 +87,8 @@ struct Key {
 pub struct Keyring {
     keys: [Option<Key>; MAX_KEYS],
     current: Option<u8>,
+    /// Keys added so far (never reset, so `Key::added` is unique).
+    added: u64,
 }
 
 impl core::fmt::Debug for Keyring {
@@ -128,11 +134,12 @@ impl Keyring {
 
     /// The secret of key `id`.
     pub fn get(&self, id: u8) -> Option<&[u8]> {
-        self.keys
-            .iter()
-            .flatten()
-            .find(|k| k.id == id)
-            .and_then(|k| k.secret.get(..usize::from(k.len)))
+        self.find(id).and_then(Key::secret)
+    }
+
+    /// The key with id `id`.
+    fn find(&self, id: u8) -> Option<&Key> {
+        self.keys.iter().flatten().find(|k| k.id == id)
     }
 
     /// The ids of the keys, in the order they were added.
@@ -161,7 +168,9 @@ impl Keyring {
             id,
             len: secret.len() as u8,
             secret: [0; KEY_MAX],
+            added: self.added,
         };
+        self.added = self.added.wrapping_add(1);
         key.secret[..secret.len()].copy_from_slice(secret);
         *slot = Some(key);
         if make_current || self.current.is_none() {
@@ -214,6 +223,13 @@ impl Keyring {
         // INVARIANT: the ring is empty. (Assigning a new ring here would
         // drop this one, and `drop` calls `clear`.)
         self.current = None;
+    }
+}
+
+impl Key {
+    /// The secret, without the unused end of the array.
+    fn secret(&self) -> Option<&[u8]> {
+        self.secret.get(..usize::from(self.len))
     }
 }
 
@@ -317,14 +333,16 @@ pub struct Session {
     acceptor: u32,
     nc: [u8; NONCE_LEN],
     na: [u8; NONCE_LEN],
-    derived: [Option<(u8, [u8; SESSION_KEY_LEN])>; MAX_KEYS],
+    /// Session keys derived so far: key id, [`Key::added`] of that key,
+    /// session key.
+    derived: [Option<(u8, u64, [u8; SESSION_KEY_LEN])>; MAX_KEYS],
     rx_seq: u32,
     failures: u32,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for (_, k) in self.derived.iter_mut().flatten() {
+        for (_, _, k) in self.derived.iter_mut().flatten() {
             wipe(k);
         }
     }
@@ -359,8 +377,18 @@ impl Session {
         ring: &Keyring,
         id: u8,
     ) -> Option<[u8; SESSION_KEY_LEN]> {
-        let master = ring.get(id)?;
-        if let Some((_, k)) = self.derived.iter().flatten().find(|(kid, _)| *kid == id) {
+        let key = ring.find(id)?;
+        let master = key.secret()?;
+        // By the id and which key had it: the ring this session last saw
+        // may have had another key under this id (the channel copies the
+        // configured keys only now and then, so a delete and an add can
+        // come as one change).
+        if let Some((_, _, k)) = self
+            .derived
+            .iter()
+            .flatten()
+            .find(|(kid, added, _)| *kid == id && *added == key.added)
+        {
             return Some(*k);
         }
         let k = session_key(
@@ -375,17 +403,18 @@ impl Session {
         // a deleted key's entry lingers: `forget_missing` drops those.
         self.forget_missing(ring);
         if let Some(slot) = self.derived.iter_mut().find(|s| s.is_none()) {
-            *slot = Some((id, k));
+            *slot = Some((id, key.added, k));
         }
         Some(k)
     }
 
-    /// Drops the session keys of keys no longer in `ring`: a deleted key
-    /// stops working at once, in sessions too.
+    /// Drops the session keys of keys no longer in `ring` (deleted, or
+    /// deleted and added again): a deleted key stops working at once, in
+    /// sessions too.
     pub fn forget_missing(&mut self, ring: &Keyring) {
         for slot in self.derived.iter_mut() {
-            if let Some((id, k)) = slot {
-                if ring.get(*id).is_none() {
+            if let Some((id, added, k)) = slot {
+                if ring.find(*id).is_none_or(|key| key.added != *added) {
                     wipe(k);
                     *slot = None;
                 }
@@ -676,6 +705,48 @@ mod tests {
             rx.open(&m, &r, &buf[..n]),
             Err(AuthError::Sequence { got: 4, want: 3 })
         );
+    }
+
+    /// Found by the `auth` fuzz target (corpus file auth/key-replaced): a
+    /// session kept the session key of a key deleted and added again
+    /// under the same id with another secret, so frames under the deleted
+    /// secret still opened, frames under the new one did not, and the
+    /// session tagged its own with the deleted one.
+    #[test]
+    fn a_key_replaced_under_its_id_is_another_key() {
+        const K2_NEW: &[u8] = b"another secret for key number 2.";
+        let m = FakeMac;
+        let mut old = ring();
+        old.add(2, K2, false).unwrap();
+        let mut r = old.clone();
+        let new_session = || Session::new(1, [1; 16], 2, [2; 16], 1);
+        // Two receivers: one that is told of the change, one that is not.
+        let (mut rx, mut rx_unsynced) = (new_session(), new_session());
+        // A peer that still has the old secret, one that has the new.
+        let (mut stale_tx, mut tx) = (new_session(), new_session());
+        let mut buf = [0u8; 256];
+        let n = tagged(&KA, 1, 2, &mut buf);
+        assert!(stale_tx.seal(&m, &old, 2, &mut buf[..n]));
+        assert_eq!(rx.open(&m, &r, &buf[..n]), Ok(()));
+        assert_eq!(rx_unsynced.open(&m, &r, &buf[..n]), Ok(()));
+
+        // Deleted and added again between two looks of the channel at the
+        // configuration: the session never sees a ring without key 2.
+        r.remove(2).unwrap();
+        r.add(2, K2_NEW, false).unwrap();
+        rx.forget_missing(&r);
+
+        let n = tagged(&KA, 2, 2, &mut buf);
+        let mut stale = buf;
+        assert!(stale_tx.seal(&m, &old, 2, &mut stale[..n]));
+        assert!(tx.seal(&m, &r, 2, &mut buf[..n]));
+        for rx in [&mut rx, &mut rx_unsynced] {
+            assert_eq!(rx.check(&m, &r, &stale[..n]), Err(AuthError::BadTag));
+            assert_eq!(rx.check(&m, &r, &buf[..n]), Ok(()));
+            let mut own = buf;
+            assert!(rx.seal(&m, &r, 2, &mut own[..n]));
+            assert_eq!(own[..n], buf[..n], "tagged with the new secret");
+        }
     }
 
     #[test]
