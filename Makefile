@@ -10,7 +10,7 @@ CARGO ?= cargo
 
 
 .PHONY: fmt all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
-	netlink-check selftests check check-full demo clean
+	netlink-check selftests check check-full demo clean fuzz fuzz-smoke
 
 all: module tools
 
@@ -35,14 +35,28 @@ tools:
 	bash scripts/tools.sh run man >tools/handoffctl/target/handoffctl.8
 	bash scripts/tools.sh run completion bash >tools/handoffctl/target/handoffctl.bash
 
-# Host-side tests of the pure-logic core and the tool.
+# Host-side tests of the pure-logic core and the tool. The core's tests
+# include its fuzz targets' checks over their seed corpora.
 host-test:
 	$(CARGO) test --manifest-path rust/core/Cargo.toml
 	bash scripts/tools.sh test
 
+# Fuzzing of the core's HTTP parser, control-message codec and channel
+# authentication (cargo-fuzz, scripts/fuzz.sh): FUZZ_SECONDS per target;
+# 'make check' runs each for FUZZ_SMOKE_SECONDS, and fails if one crashes.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
 # Formatting, clippy on the host crates, SAFETY comments, generated files.
 lint: netlink-check
 	$(CARGO) fmt --check --manifest-path rust/core/Cargo.toml
+	$(CARGO) fmt --check --manifest-path rust/core/fuzz/Cargo.toml
 	bash scripts/tools.sh fmt -- --check
 	$(CARGO) clippy --manifest-path rust/core/Cargo.toml --all-targets -- -D warnings
 	bash scripts/tools.sh clippy
@@ -51,6 +65,7 @@ lint: netlink-check
 # Format everything as 'make lint' wants it.
 fmt:
 	$(CARGO) fmt --manifest-path rust/core/Cargo.toml
+	$(CARGO) fmt --manifest-path rust/core/fuzz/Cargo.toml
 	bash scripts/tools.sh fmt
 	bash scripts/lint-kernel-rust.sh --fix
 
@@ -64,16 +79,16 @@ selftests: module tools
 	bash scripts/selftests.sh
 
 # Everything, in the order that fails fastest.
-check: lint host-test tools module
+check: lint host-test fuzz-smoke tools module
 	bash scripts/selftests.sh
 
 # make check plus the long variants (TH_FULL=1): the full TCP option
 # product; soaks and multi-VM runs join here as they land.
-check-full: lint host-test tools module
+check-full: lint host-test fuzz-smoke tools module
 	TH_FULL=1 bash scripts/selftests.sh
 
 demo: module tools
 	bash scripts/demo.sh
 
 clean:
-	rm -rf results rust/core/target tools/handoffctl/target
+	rm -rf results rust/core/target rust/core/fuzz/target tools/handoffctl/target
