@@ -83,7 +83,8 @@ for t in "$@"; do
 		crash=$(ls -t "target/artifacts/$t" | head -n 1)
 		echo "fuzz: $t FAILED: input rust/core/fuzz/target/artifacts/$t/$crash," \
 			"log rust/core/fuzz/$out" >&2
-		echo "  replay: cd rust/core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none $t target/artifacts/$t/$crash" >&2
+		echo "  replay: cd rust/core/fuzz && PATH=$root/bin:\$PATH RUSTC_BOOTSTRAP=1" \
+			"cargo fuzz run -s none $t target/artifacts/$t/$crash" >&2
 	fi
 done
 [ ${#failed[@]} -eq 0 ] || die "fuzz targets failed: ${failed[*]}"
