@@ -1054,12 +1054,23 @@ fn serialize_entries<S: serde::Serializer, T: Serialize>(
     s: S,
     entries: Vec<(&'static str, T)>,
 ) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(entries.len()))?;
-    for (name, value) in entries {
-        map.serialize_entry(name, &value)?;
+    Ordered(&entries).serialize(s)
+}
+
+/// `(name, value)` pairs as one JSON object, keys in the pairs' order (a
+/// `serde_json::Map` would sort them by name): `stats show -j --rate`
+/// lists its rates in spec order, as `stats show -j` lists its counters.
+pub struct Ordered<'a, T>(pub &'a [(&'static str, T)]);
+
+impl<T: Serialize> Serialize for Ordered<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
-    map.end()
 }
 
 /// The limits of limits-get, in spec order; absent attributes stay `None`.
@@ -1457,6 +1468,21 @@ mod tests {
         );
         // Zeroed meanwhile: no negative rate.
         assert_eq!(mk(3, 10).rates(&mk(3, 50), 1.0)[1], ("rx-packets", 0.0));
+        // -j keeps the spec's order, as stats show -j does (handoff-ok
+        // sorts before rx-packets by name, comes after it in the spec).
+        let mk2 = |rx: u64, ok: u64| {
+            let mut a = nla(stats_attr::RX_PACKETS, &rx.to_ne_bytes());
+            a.extend(nla(stats_attr::HANDOFF_OK, &ok.to_ne_bytes()));
+            Stats::parse(&reply(cmd::STATS_GET, a)).unwrap()
+        };
+        assert_eq!(
+            serde_json::to_string(&mk2(20, 4)).unwrap(),
+            r#"{"rx-packets":20,"handoff-ok":4}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Ordered(&mk2(20, 4).rates(&mk2(0, 0), 2.0))).unwrap(),
+            r#"{"rx-packets":10.0,"handoff-ok":2.0}"#
+        );
     }
 
     #[test]

@@ -964,11 +964,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 let later = client.stats()?;
                 let rates = later.rates(&stats, t0.elapsed().as_secs_f64());
                 if out.json {
-                    let map: serde_json::Map<String, serde_json::Value> = rates
-                        .iter()
-                        .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
-                        .collect();
-                    text = out.json(&map);
+                    text = out.json(&handoff::Ordered(&rates));
                 } else {
                     for (name, value) in rates {
                         text.push_str(&format!("{name} {value:.1}\n"));
@@ -1225,6 +1221,34 @@ fn batch_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The command of one batch line (its words). Global options are the
+/// batch's own: a line with -j or -p would otherwise be printed as the
+/// batch prints, silently, so it is refused like one with -n or -b.
+fn batch_object(words: Vec<String>) -> Result<Object, AppError> {
+    let argv = std::iter::once("handoffctl".to_string()).chain(words);
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            object: Some(object),
+            batch: None,
+            netns: None,
+            json: false,
+            pretty: false,
+        }) => Ok(object),
+        Ok(_) => Err(AppError::Usage(
+            "a batch line is one command, without the options -j, -p, -n and -b \
+             (give them to the batch)"
+                .into(),
+        )),
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid usage");
+            Err(AppError::Usage(
+                first.strip_prefix("error: ").unwrap_or(first).into(),
+            ))
+        }
+    }
+}
+
 /// Runs every command of a batch file in one process (and one namespace
 /// switch): the cheap way to load hundreds of rules. Each line is what
 /// would follow `handoffctl` on a command line, without global options.
@@ -1268,25 +1292,9 @@ fn batch(file: &str, netns: Option<&str>, out: Output) -> ExitCode {
             Ok(w) => w,
             Err(e) => return fail(AppError::Usage(e)),
         };
-        let argv = std::iter::once("handoffctl".to_string()).chain(words);
-        let object = match Cli::try_parse_from(argv) {
-            Ok(Cli {
-                object: Some(object),
-                batch: None,
-                netns: None,
-                ..
-            }) => object,
-            Ok(_) => {
-                return fail(AppError::Usage(
-                    "a batch line is one command, without --batch or --netns".into(),
-                ))
-            }
-            Err(e) => {
-                let rendered = e.to_string();
-                let first = rendered.lines().next().unwrap_or("invalid usage");
-                let msg = first.strip_prefix("error: ").unwrap_or(first);
-                return fail(AppError::Usage(msg.into()));
-            }
+        let object = match batch_object(words) {
+            Ok(object) => object,
+            Err(e) => return fail(e),
         };
         match plan(&object)
             .map_err(AppError::from)
@@ -1575,6 +1583,24 @@ mod tests {
         assert_eq!(batch_words("x \"\" y").unwrap(), ["x", "", "y"]);
         assert_eq!(batch_words("a#b").unwrap(), ["a#b"]);
         assert!(batch_words("host 'a").is_err());
+        // A line is a command; the options are the batch's.
+        let line = |l: &str| batch_object(batch_words(l).unwrap());
+        assert!(matches!(line("node show"), Ok(Object::Node { .. })));
+        for bad in [
+            "-j node show",
+            "node show -p",
+            "-n x node show",
+            "-b f",
+            "--json save",
+        ] {
+            let e = line(bad).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.message().contains("-j, -p, -n and -b"), "{bad}");
+        }
+        assert!(line("node frob")
+            .expect_err("node frob")
+            .message()
+            .contains("unrecognized subcommand"));
         // Either --batch or an object: main refuses both or neither.
         assert!(parse(&["-b", "f"]).unwrap().object.is_none());
         assert!(parse(&[]).unwrap().batch.is_none());
