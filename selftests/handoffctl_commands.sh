@@ -145,10 +145,11 @@ holder=$!
 
 # --- node, service, rule, limits in a bare namespace ----------------------
 # Added by a batch, plain and -j (which prints nothing on success). A rule
-# may name a node that does not exist: 9 (the spec: "Nodes need not exist
-# yet"). Command files are written by printf, a builtin: no process.
+# may only name configured nodes. Command files are written by printf, a
+# builtin: no process.
 printf '%s\n' \
-	"limits set head-timeout 1500 handoff-timeout 900 linger 4000 max-conns 5000" \
+	"limits set head-timeout 1500 handoff-timeout 900 linger 4000 max-conns 5000 idle-timeout 600000" \
+	"key add 3 secret 00112233445566778899aabbccddeeff" \
 	"node add 1 addr 198.51.100.129 port 7000 local" \
 	"node add 2 addr 198.51.100.130 port 7000 weight 5" \
 	"node add 3 addr 2001:db8:2::3 port 7001 weight 0" \
@@ -159,12 +160,12 @@ printf '%s\n' \
 	"rule add prio 20 host *.example.com suffix .jpg policy hash to 3" \
 	"rule add prio 30 exact /x policy lc to 2" \
 	"rule add prio 40 policy local" \
-	"rule add prio 50 method POST host www.example.com prefix /up/ policy lc to 4,5" \
+	"rule add prio 50 method POST host www.example.com prefix /up/ policy lc to 4,3" \
 	"limits set linger 5000" >"$C/add"
 printf '%s\n' \
 	"node add 5 addr 2001:db8:2::5 port 7000 weight 65535" \
 	"service add 198.51.100.2:443" \
-	"rule add prio 60 policy rr to 9" \
+	"rule add prio 60 policy rr to 5" \
 	"limits set max-conns 6000" >"$C/add.j"
 hc cfg.add "$cfg" 0 -b "$C/add"
 hc cfg.add.j "$cfg" 0 -j -b "$C/add.j"
@@ -173,11 +174,12 @@ raw=("raw --dump node-get" "raw --dump service-get" "raw --dump rule-get" "raw l
 shows=("node show" "node show 3" "service show" "rule show" "limits show" "save" "stats show"
 	"stats show services")
 printf '%s\n' "${shows[@]}" >"$C/shows"
-printf '%s\n' "${shows[@]}" "${raw[@]}" >"$C/shows.j"
+printf '%s\n' "${shows[@]}" "${raw[@]}" "key show" "raw --dump key-get" >"$C/shows.j"
 hc cfg.shows "$cfg" 0 -b "$C/shows"
 hc cfg.shows.j "$cfg" 0 -j -b "$C/shows.j"
 hc cfg.rule.j "$cfg" 0 -j rule show
 hc cfg.save.p "$cfg" 0 -p save
+hc cfg.key "$cfg" 0 key show
 hc cfg.save "$cfg" 0 save
 
 # save, restore into an empty namespace, save again (plain, and -j
@@ -363,7 +365,7 @@ def names(prefix):
     return {v: k[len(p):].lower().replace("_", "-") for k, v in ENUMS.items() if k.startswith(p)}
 
 
-SETS = {s: names(f"A_{s.upper()}_") for s in ["node", "service", "rule", "limits", "conn", "stats"]}
+SETS = {s: names(f"A_{s.upper()}_") for s in ["node", "service", "rule", "limits", "conn", "stats", "key"]}
 VALUES = {("node", "state"): names("NODE_STATE_"), ("conn", "state"): names("CONN_STATE_"),
           ("rule", "policy"): names("RULE_POLICY_")}
 STRINGS = {"method", "host", "path-prefix", "path-suffix", "path-exact"}
@@ -555,12 +557,12 @@ E_RULES = [
     rule(20, "hash-url", [3], host="*.example.com", suffix=".jpg"),
     rule(30, "least-conn", [2], exact="/x"),
     rule(40, "local", []),
-    rule(50, "least-conn", [4, 5], method="POST", host="www.example.com", prefix="/up/"),
-    rule(60, "round-robin", [9]),
+    rule(50, "least-conn", [4, 3], method="POST", host="www.example.com", prefix="/up/"),
+    rule(60, "round-robin", [5]),
 ]
 E_LIMITS = {"head-timeout-ms": 1500, "handoff-timeout-ms": 900, "linger-ms": 5000,
-            "max-conns": 6000}
-E_SAVE = """limits set head-timeout-ms 1500 handoff-timeout-ms 900 linger-ms 5000 max-conns 6000
+            "max-conns": 6000, "idle-timeout-ms": 600000}
+E_SAVE = """limits set head-timeout-ms 1500 handoff-timeout-ms 900 linger-ms 5000 max-conns 6000 idle-timeout-ms 600000
 node add 1 addr 198.51.100.129 port 7000 weight 1 local
 node add 2 addr 198.51.100.130 port 7000 weight 5
 node add 3 addr 2001:db8:2::3 port 7001 weight 0
@@ -573,8 +575,8 @@ rule add prio 10 method GET prefix /a/ policy rr to 2,3
 rule add prio 20 host *.example.com suffix .jpg policy hash to 3
 rule add prio 30 exact /x policy lc to 2
 rule add prio 40 policy local
-rule add prio 50 method POST host www.example.com prefix /up/ policy lc to 4,5
-rule add prio 60 policy rr to 9
+rule add prio 50 method POST host www.example.com prefix /up/ policy lc to 4,3
+rule add prio 60 policy rr to 5
 """
 NODE_STATES = set(VALUES[("node", "state")].values())
 
@@ -612,9 +614,16 @@ def _():
     assert decode("limits", CFG[11][0]) == E_LIMITS, CFG[11]
 
 
+@check("key show: the key's id and that it is current, plain, -j and in the kernel's reply")
+def _():
+    assert CFG[12] == [{"id": 3, "current": True}], CFG[12]
+    assert [decode("key", r) for r in CFG[13]] == [{"id": 3, "current": True}], CFG[13]
+    assert rd("cfg.key") == "key 3 current\n", rd("cfg.key")
+
+
 @check("plain shows (-b): the same nodes, services, rules, limits as -j")
 def _():
-    n, n3, s, r, lim, save, st, sv = split("cfg.shows", [5, 1, 3, 6, 4, 15, len(CFG[6]), 4])
+    n, n3, s, r, lim, save, st, sv = split("cfg.shows", [5, 1, 3, 6, 5, 15, len(CFG[6]), 4])
     assert nostate(p_nodes(n)) == E_NODES and nostate(p_nodes(n3)) == [E_NODES[2]], (n, n3)
     assert all(x["state"] in NODE_STATES for x in p_nodes(n))
     assert p_services(s) == E_SVCS and p_rules(r) == E_RULES, (s, r)

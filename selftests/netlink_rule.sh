@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # rule-add / rule-del / rule-get and limits-set / limits-get through the
-# tcp_handoff family: rules are kept in prio order, targets may name nodes
-# that do not exist yet, every refusal says why and changes nothing, and
+# tcp_handoff family: rules are kept in prio order, a target must name a
+# configured node, every refusal says why and changes nothing, and
 # the handoff counters are reported (netlink and /proc/net).
 source "$(dirname "$0")/lib.sh"
 require_module
@@ -10,7 +10,11 @@ setup_ns ns || exit $ksft_fail
 h() { "$HANDOFFCTL" -n "$ns" "$@"; }
 nrules() { h rule show | grep -c '^rule '; }
 
-# Rules, added out of order; no node is configured, targets name future ones.
+# Nodes 1 to 16 exist (rules may only name configured nodes).
+for i in $(seq 16); do
+	echo "node add $i addr 198.51.100.$((128 + i)) port 7000"
+done | h -b - || exit $ksft_fail
+# Rules, added out of order.
 check "add rule 20 (suffix, hash)" h rule add prio 20 suffix .jpg policy hash to 4,5,6
 check "add rule 10 (GET, prefix, rr)" h rule add prio 10 method GET prefix /a/ policy rr to 2,3
 check "add rule 30 (host, exact, lc)" h rule add prio 30 host '*.example.com' exact /x policy lc to 7
@@ -39,6 +43,8 @@ check_eq "rule-get do returns the rule" 1 "$(h raw rule-get 1:0a000000 | grep -c
 # Refusals, each with its extack. Raw attribute types: 1 prio, 2 method,
 # 3 host, 4 path-prefix, 5 path-suffix, 6 path-exact, 7 target, 8 policy.
 check_fails "duplicate prio" 1 "a rule with this prio exists" h rule add prio 10 policy local
+check_fails "a target that is no node" 1 "a target is not a configured node" h rule add prio 50 policy rr to 2,99
+check_fails "-j: as JSON too" 1 '"errno":2' h -j rule add prio 50 policy rr to 99
 check_fails "more than one path condition" 1 "give at most one of path-prefix, path-suffix and path-exact" \
 	h raw rule-add 1:32000000 4:2f6100 5:2e6200 8:00000000
 check_fails "more than one path condition (tool)" 2 "at most one" \

@@ -202,6 +202,18 @@ unsafe fn add(skb: *mut sk_buff, req: &Request) -> Result<c_int> {
     if cfg.rules.len() >= MAX_RULES {
         return Err(req.fail(ENOSPC, c"rule table is full", None));
     }
+    // A target that names no node is most likely a typo (0 is the local
+    // node). A node deleted later is skipped by dispatch instead.
+    if targets
+        .iter()
+        .any(|&t| t != 0 && !cfg.nodes.iter().any(|n| n.id == t))
+    {
+        return Err(req.fail(
+            ENOENT,
+            c"a target is not a configured node: add the node first",
+            None,
+        ));
+    }
     let at = cfg
         .rules
         .iter()
