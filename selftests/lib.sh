@@ -381,29 +381,18 @@ wait_peers_up() {
 }
 
 # wait_stat NS NAME VALUE [TENTHS]: waits until a counter has a value.
-wait_stat() {
-	local TH_END k v
-	th_deadline "${4:-100}"
-	while :; do
-		while read -r k v; do
-			[ "$k" = "$2" ] && break
-		done < <("$HANDOFFCTL" -n "$1" stats show)
-		[ "$k" = "$2" ] && [ "$v" = "$3" ] && return 0
-		th_before_deadline || return 1
-		th_sleep 0.1
-	done
-}
-
+wait_stat() { wait_stat_test "$1" "$2" = "$3" "${4:-100}"; }
 # wait_stat_ge NS NAME VALUE [TENTHS]: waits until a counter is at least
 # a value.
-wait_stat_ge() {
+wait_stat_ge() { wait_stat_test "$1" "$2" -ge "$3" "${4:-100}"; }
+wait_stat_test() { # NS NAME OP VALUE TENTHS
 	local TH_END k v
-	th_deadline "${4:-100}"
+	th_deadline "$5"
 	while :; do
 		while read -r k v; do
 			[ "$k" = "$2" ] && break
 		done < <("$HANDOFFCTL" -n "$1" stats show)
-		[ "$k" = "$2" ] && [ "${v:-0}" -ge "$3" ] && return 0
+		[ "$k" = "$2" ] && [ "${v:-0}" "$3" "$4" ] && return 0
 		th_before_deadline || return 1
 		th_sleep 0.1
 	done

@@ -827,6 +827,14 @@ fn table<T: Serialize>(
 }
 
 /// Runs the action and returns what to print on stdout.
+/// A `show` of items: their JSON array with `-j`, else one line each.
+fn listing<T: Serialize>(out: Output, items: &[T], line: fn(&T) -> String) -> String {
+    if out.json {
+        return out.json(items);
+    }
+    items.iter().map(|i| line(i) + "\n").collect()
+}
+
 fn execute(action: Action, out: Output) -> Result<String, AppError> {
     let family = match &action {
         Action::Raw { family, .. } => family.as_str(),
@@ -857,14 +865,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
                 .map(Node::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(malformed)?;
-            if out.json {
-                text = out.json(&nodes);
-            } else {
-                for n in &nodes {
-                    text.push_str(&n.to_line());
-                    text.push('\n');
-                }
-            }
+            text = listing(out, &nodes, Node::to_line);
         }
         Action::ServiceAdd(svc) => {
             let mut req = client.request(cmd::SERVICE_ADD, false);
@@ -899,25 +900,11 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
         }
         Action::KeyShow => {
             let keys = client.dump(cmd::KEY_GET, Key::parse)?;
-            if out.json {
-                text = out.json(&keys);
-            } else {
-                for k in &keys {
-                    text.push_str(&k.to_line());
-                    text.push('\n');
-                }
-            }
+            text = listing(out, &keys, Key::to_line);
         }
         Action::ServiceShow => {
             let services = client.dump(cmd::SERVICE_GET, Service::parse)?;
-            if out.json {
-                text = out.json(&services);
-            } else {
-                for s in &services {
-                    text.push_str(&s.to_line());
-                    text.push('\n');
-                }
-            }
+            text = listing(out, &services, Service::to_line);
         }
         Action::RuleAdd(rule) => {
             let mut req = client.request(cmd::RULE_ADD, false);
@@ -932,14 +919,7 @@ fn execute(action: Action, out: Output) -> Result<String, AppError> {
         }
         Action::RuleShow => {
             let rules = client.dump(cmd::RULE_GET, Rule::parse)?;
-            if out.json {
-                text = out.json(&rules);
-            } else {
-                for r in &rules {
-                    text.push_str(&r.to_line());
-                    text.push('\n');
-                }
-            }
+            text = listing(out, &rules, Rule::to_line);
         }
         Action::LimitsSet(limits) => {
             let mut req = client.request(cmd::LIMITS_SET, false);
