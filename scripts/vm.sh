@@ -66,7 +66,16 @@ fi
 log "accelerator: $accel; kernel: $flavour ($(cat "$tree/release.txt")); results: $results"
 
 start=$(date +%s)
-qemu_cmd "$accel" "$limit" </dev/null 2>&1 | tee "$results/console.log"
+for boot in 1 2 3; do
+	qemu_cmd "$accel" "$limit" </dev/null 2>&1 | tee "$results/console.log"
+	# 75: the kernel splatted while booting, before the command ran
+	# (guest-init.sh): keep that log and boot again, twice at most.
+	[ "$(cat "$results/exit-code" 2>/dev/null)" = 75 ] && [ "$boot" -lt 3 ] || break
+	mv "$results/console.log" "$results/console.boot$boot.log"
+	log "the guest's kernel splatted while booting, before the command ran" \
+		"(kept in $results/console.boot$boot.log): booting again"
+	rm -f "$results/exit-code" "$results/dmesg.txt"
+done
 log "guest ran $(( $(date +%s) - start )) s"
 
 rc=$(cat "$results/exit-code" 2>/dev/null || echo "")
