@@ -20,29 +20,29 @@ setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 ip -n "$node1" route add blackhole default
 get() { ip netns exec "$client" curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' "http://198.51.100.1$1"; }
 
-# The biggest table seen while something runs, sampled every 0.2 s.
+# The biggest table seen while something runs, sampled every 0.5 s.
 sample_entries() {
 	local max=0 v
 	while [ ! -e "$TH_TMP/stop-sampling" ]; do
 		v=$(stat_of "$node1" entries)
 		[ "${v:-0}" -gt "$max" ] && max=$v
 		echo "$max" >"$TH_TMP/max-entries"
-		th_sleep 0.2
+		th_sleep 0.5
 	done
 }
 
-# Completed handshakes that never send a request: 300 of them against
-# max-conns 100. (First: after the SYN flood the listener's queue is full
+# Completed handshakes that never send a request: 150 of them against
+# max-conns 50 (the suite's nginx takes 256 connections at once). (First: after the SYN flood the listener's queue is full
 # of the flood's request sockets for a minute, and the stack prunes held
 # ones early, which would reset these at their close.)
-"$HANDOFFCTL" -n "$node1" limits set max-conns 100 head-timeout 5000
+"$HANDOFFCTL" -n "$node1" limits set max-conns 50 head-timeout 5000
 rm -f "$TH_TMP/stop-sampling"
 sample_entries &
 sampler=$!
 ip netns exec "$client" python3 - <<'PY'
 import socket, time
 socks = []
-for _ in range(300):
+for _ in range(150):
     s = socket.create_connection(("198.51.100.1", 80), timeout=10)
     socks.append(s)
 time.sleep(3)
@@ -52,12 +52,17 @@ PY
 touch "$TH_TMP/stop-sampling"
 wait "$sampler"
 max=$(cat "$TH_TMP/max-entries")
-log "largest table during the handshake flood: $max entries (max-conns 100)"
-check "the table stayed within max-conns" test "$max" -le 100
-check "the rest were passed untracked (table-full)" test "$(stat_of "$node1" table-full)" -ge 200
+log "largest table during the handshake flood: $max entries (max-conns 50)"
+check "the table stayed within max-conns" test "$max" -le 50
+check "the rest were passed untracked (table-full)" test "$(stat_of "$node1" table-full)" -ge 100
 check "the table empties" wait_stat "$node1" entries 0 150
 "$HANDOFFCTL" -n "$node1" limits set max-conns 16384 head-timeout 2000
 
+# One SYN/ACK retransmission (as a SYN-flooded server is usually set up)
+# keeps the flood's request sockets from loading the slow guest for a
+# minute. Not before: a held connection waits as a request socket, which
+# this expires after 3 s.
+ns_sysctl "$node1" net.ipv4.tcp_synack_retries=1
 rm -f "$TH_TMP/stop-sampling"
 sample_entries &
 sampler=$!
