@@ -73,16 +73,21 @@ impl Drop for Registration {
     }
 }
 
+/// The module: its registrations, then the slab caches their entries
+/// live in (fields drop in order, so the caches go last).
 struct TcpHandoff {
     _registration: Registration,
+    _caches: btcp::slab::Caches,
 }
 
 impl kernel::Module for TcpHandoff {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let caches = btcp::slab::Caches::new()?;
         let registration = Registration::new()?;
         pr_info!("loaded (netlink family {})\n", netlink::FAMILY_NAME);
         Ok(TcpHandoff {
             _registration: registration,
+            _caches: caches,
         })
     }
 }

@@ -19,7 +19,11 @@
 
 use crate::{
     bindings::{self, sk_buff},
-    btcp::{drop::DropReason, xmit},
+    btcp::{
+        drop::DropReason,
+        slab::{Cache, Cached, SlabBox},
+        xmit,
+    },
     handoff_core::{
         packet::{flags, Ipv4Header, TcpHeader},
         seq::Translation,
@@ -27,6 +31,7 @@ use crate::{
     },
     netns::{Limits, NetState, Stats},
 };
+use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
 
 /// A taken-over connection's 4-tuple on this node (client → local).
@@ -140,9 +145,17 @@ impl Drop for Conn {
     }
 }
 
+static CONN_CACHE: Cache = Cache::new();
+
+// SAFETY: `CONN_CACHE` is this type's alone.
+unsafe impl Cached for Conn {
+    const CACHE: &'static Cache = &CONN_CACHE;
+    const NAME: &'static CStr = c"tcp_handoff_be_conn";
+}
+
 /// One bucket of the back-end's table ([`NetState::backend`]).
 pub(crate) struct Backend {
-    pub(crate) conns: KVec<Conn>,
+    pub(crate) conns: KVec<SlabBox<Conn>>,
 }
 
 impl Backend {
@@ -155,11 +168,14 @@ impl Backend {
     }
 
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
-        self.conns.iter_mut().find(|c| c.key == *key)
+        self.conns
+            .iter_mut()
+            .find(|c| c.key == *key)
+            .map(|c| &mut **c)
     }
 
     /// Removes the entry of `key`, returning it (drop it outside the lock).
-    pub(crate) fn remove(&mut self, key: &Key) -> Option<Conn> {
+    pub(crate) fn remove(&mut self, key: &Key) -> Option<SlabBox<Conn>> {
         let i = self.find(key)?;
         self.conns.remove(i).ok()
     }

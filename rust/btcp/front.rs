@@ -36,7 +36,11 @@
 
 use crate::{
     bindings::{self, sk_buff},
-    btcp::{drop::DropReason, xmit},
+    btcp::{
+        drop::DropReason,
+        slab::{Cache, Cached, SlabBox},
+        xmit,
+    },
     handoff_core::{
         codec::TcpInit,
         http, icmp,
@@ -47,6 +51,7 @@ use crate::{
     netns::{Limits, NetState, Stats, MAX_SERVICES},
     utcp,
 };
+use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
 
 /// Largest request head read before deciding (bigger heads are served
@@ -251,9 +256,17 @@ struct Acker {
     right_edge: u32,
 }
 
+static CONN_CACHE: Cache = Cache::new();
+
+// SAFETY: `CONN_CACHE` is this type's alone.
+unsafe impl Cached for Conn {
+    const CACHE: &'static Cache = &CONN_CACHE;
+    const NAME: &'static CStr = c"tcp_handoff_fe_conn";
+}
+
 /// One bucket of the front-end's table ([`NetState::pending`]).
 pub(crate) struct Pending {
-    pub(crate) conns: KVec<Conn>,
+    pub(crate) conns: KVec<SlabBox<Conn>>,
 }
 
 impl Pending {
@@ -267,7 +280,10 @@ impl Pending {
 
     /// The connection of `key` in this bucket.
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
-        self.conns.iter_mut().find(|c| c.key == *key)
+        self.conns
+            .iter_mut()
+            .find(|c| c.key == *key)
+            .map(|c| &mut **c)
     }
 
     /// The connection with handoff id `id` in this bucket.
@@ -275,6 +291,7 @@ impl Pending {
         self.conns
             .iter_mut()
             .find(|c| c.conn_id == id && c.conn_id != 0)
+            .map(|c| &mut **c)
     }
 
     /// Connections still being read, and all entries.
@@ -586,6 +603,9 @@ pub(crate) unsafe fn inbound(
                     },
                     right_edge: tcp.seq.wrapping_add(info.rcv_wnd),
                 },
+            };
+            let Ok(conn) = SlabBox::new(conn) else {
+                return bindings::NF_ACCEPT;
             };
             if t.conns.push(conn, GFP_ATOMIC).is_err() {
                 return bindings::NF_ACCEPT;

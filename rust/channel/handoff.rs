@@ -36,6 +36,7 @@ use crate::{
     btcp::{
         back,
         front::{self, now_ms, ClientAck, Forward, Phase},
+        slab::SlabBox,
         xmit,
     },
     dispatch,
@@ -893,6 +894,7 @@ fn take_over(
         }
         let mut conn = back::Conn::new(key, from, r.conn_id, service);
         conn.slot = st.node_slot(from);
+        let conn = SlabBox::new(conn).map_err(|_| NakReason::TableFull)?;
         b.conns
             .push(conn, GFP_ATOMIC)
             .map_err(|_| NakReason::TableFull)?;

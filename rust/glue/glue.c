@@ -10,6 +10,7 @@
 #include <generated/utsrelease.h>
 #include <crypto/sha2.h>
 #include <linux/random.h>
+#include <linux/slab.h>
 #include <linux/kmemleak.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
@@ -215,6 +216,28 @@ void th_random_bytes(void *buf, size_t len)
 u32 th_net_inum(const struct net *net)
 {
 	return net->ns.inum;
+}
+
+struct kmem_cache *th_cache_create(const char *name, unsigned int size,
+				   unsigned int align)
+{
+	return kmem_cache_create(name, size, align, SLAB_NO_MERGE, NULL);
+}
+
+void *th_cache_alloc(struct kmem_cache *cache)
+{
+	/* A flood meets max-conns first; a failure here is counted, not logged. */
+	return kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+}
+
+void th_cache_free(struct kmem_cache *cache, void *obj)
+{
+	kmem_cache_free(cache, obj);
+}
+
+void th_cache_destroy(struct kmem_cache *cache)
+{
+	kmem_cache_destroy(cache);
 }
 
 /* BH-safe spinlocks: hooks run in softirq and in process context. */

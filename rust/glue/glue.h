@@ -45,6 +45,17 @@ void th_random_bytes(void *buf, size_t len);
 /* The namespace's inode number (as in /proc/PID/ns/net), for tracepoints. */
 u32 th_net_inum(const struct net *net);
 
+/*
+ * The module's own slab caches (rust/btcp/slab.rs): created SLAB_NO_MERGE so
+ * /proc/slabinfo shows them apart; objects are allocated GFP_ATOMIC, as the
+ * tables are filled under BH-safe spinlocks.
+ */
+struct kmem_cache *th_cache_create(const char *name, unsigned int size,
+				   unsigned int align);
+void *th_cache_alloc(struct kmem_cache *cache);
+void th_cache_free(struct kmem_cache *cache, void *obj);
+void th_cache_destroy(struct kmem_cache *cache);
+
 /* BH-safe spinlocks (the Rust lock backend in rust/sync.rs). */
 void th_spin_lock_bh(void *lock);
 void th_spin_unlock_bh(void *lock);
