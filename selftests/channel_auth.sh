@@ -3,9 +3,11 @@
 # Authenticated control channels (handoffctl key; Documentation/protocol.rst,
 # "Authentication"). With the same key on every node the channels come
 # back authenticated and handoffs work; keys rotate without a channel
-# dropping; a node with another key, or with none, is refused and counted.
-# A fake node written in Python (the standard library's HMAC-SHA256)
-# checks the kernel's tags and key derivation byte for byte, then sends a
+# dropping; a node with another key, or with none, is refused (by TCP-AO,
+# whose keys derive from the same ones: channel_tcp_ao.sh) and counted.
+# A fake node written in Python (the standard library's HMAC-SHA256, and
+# TCP-AO on its socket) checks the kernel's tags and key derivations byte
+# for byte, then sends a
 # valid frame, a replay, a forgery and a frame under an unknown key: the
 # three are refused and counted, nothing is injected, and the third closes
 # the channel; an untagged HELLO is refused too.
@@ -68,19 +70,24 @@ check_eq "no frame refused during the rotation" "$refused" \
 
 # node3 with another key only: node1's HELLO (node1 connects to node3) is
 # refused there; node1 serves /b/ itself.
-n3=$(auth_failed "$node3")
+nf3=$(tcpext "$node3" TCPAOKeyNotFound)
 "$HANDOFFCTL" -n "$node3" key add 3 secret "$K3" current
 "$HANDOFFCTL" -n "$node3" key del 2
 check "node1 loses node3" wait_stat "$node1" peers-up 1 150
-check "node3 refused node1's HELLO" wait_stat_ge "$node3" ctl-auth-failed $((n3 + 1)) 100
+# The channel's TCP-AO keys are derived from the same keys: node3's TCP
+# drops node1's segments, signed with a key it no longer has, before any
+# frame reaches the module.
+check "node3's TCP refused node1's segments (TCPAOKeyNotFound $nf3 -> $(tcpext "$node3" TCPAOKeyNotFound))" \
+	test "$(tcpext "$node3" TCPAOKeyNotFound)" -gt "$nf3"
 check_eq "/b/ is served by node1 meanwhile" "served-by node1" "$(get /b/)"
 "$HANDOFFCTL" -n "$node3" key add 2 secret "$K2" current
 check "with key 2 back, node3 is back" wait_stat "$node1" peers-up 2 150
 # node2 with no key at all: it refuses node1's tagged HELLO.
-n2=$(auth_failed "$node2")
+nf2=$(tcpext "$node2" TCPAOKeyNotFound)
 "$HANDOFFCTL" -n "$node2" key del 2
 check "node1 loses keyless node2" wait_stat "$node1" peers-up 1 150
-check "node2 refused the tagged HELLO" wait_stat_ge "$node2" ctl-auth-failed $((n2 + 1)) 100
+check "node2's TCP refused node1's signed SYNs (TCPAOKeyNotFound $nf2 -> $(tcpext "$node2" TCPAOKeyNotFound))" \
+	test "$(tcpext "$node2" TCPAOKeyNotFound)" -gt "$nf2"
 "$HANDOFFCTL" -n "$node2" key add 2 secret "$K2"
 check "node2 is back" wait_stat "$node1" peers-up 2 150
 check_eq "/a/ again" "served-by node2" "$(get /a/)"

@@ -4,8 +4,11 @@
 
 It implements the channel's authentication from Documentation/protocol.rst
 with Python's own HMAC-SHA256, so what it prints checks the kernel's tags
-and session-key derivation independently:
+and key derivations independently:
 
+0. its listening socket has the TCP-AO master key HMAC(key, "tcp_handoff
+   tcp-ao v1") under id 2, for any peer, as the nodes' sockets do: without
+   it node2's signed SYN would be dropped;
 1. accepts node2's connection and checks its HELLO's tag under the
    configured key itself;
 2. answers with its own HELLO under the session key
@@ -29,6 +32,8 @@ import time
 KEY = bytes.fromhex(sys.argv[1])
 KID = 2
 LABEL = b"tcp_handoff session key v1"
+AO_LABEL = b"tcp_handoff tcp-ao v1"
+TCP_AO_ADD_KEY = 38
 HELLO, HANDOFF_REQUEST, KEEPALIVE = 1, 2, 6
 FLAG_HMAC = 1
 ME = 4
@@ -80,8 +85,19 @@ def ok(good):
     return "ok" if good else "BAD"
 
 
+def tcp_ao_add(s, kid, key):
+    """setsockopt(TCP_AO_ADD_KEY), struct tcp_ao_add of linux/tcp.h: any
+    IPv4 peer (prefix 0), hmac(sha256), SendID = RecvID = kid."""
+    addr = struct.pack("=H", socket.AF_INET).ljust(128, b"\0")
+    cmd = (addr + b"hmac(sha256)".ljust(64, b"\0")
+           + struct.pack("=iIHBBBBBB", 0, 0, 0, 0, kid, kid, 0, 0, len(key))
+           + key.ljust(80, b"\0"))
+    s.setsockopt(socket.IPPROTO_TCP, TCP_AO_ADD_KEY, cmd)
+
+
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp_ao_add(srv, KID, mac(KEY, AO_LABEL))
 srv.bind(("198.51.100.132", 7000))
 srv.listen(4)
 srv.settimeout(60)

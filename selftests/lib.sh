@@ -212,6 +212,10 @@ stat_of() { # ns name
 	done < <("$HANDOFFCTL" -n "$1" stats show)
 }
 # The same counter from /proc/net/tcp_handoff (names use underscores).
+# tcpext NS NAME: a TcpExt counter of the namespace's TCP (/proc/net/netstat).
+tcpext() {
+	ip netns exec "$1" awk -v k="$2" '$1 == "TcpExt:" { if (!n) { for (i = 2; i <= NF; i++) c[$i] = i; n = 1 } else print $c[k] }' /proc/net/netstat
+}
 proc_stat_of() { # ns name
 	ip netns exec "$1" awk -v k="${2//-/_}" '$1 == k { print $2 }' /proc/net/tcp_handoff
 }

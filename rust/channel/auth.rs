@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel's side of the channel's authentication: its HMAC-SHA256 and
-//! its random numbers. What is tagged with which key, and what a receiver
-//! accepts, is `handoff_core::auth`'s.
+//! The kernel's side of the channel's authentication: its HMAC-SHA256, its
+//! random numbers, and the TCP-AO keys of the channel's sockets. What is
+//! tagged with which key, and what a receiver accepts, is
+//! `handoff_core::auth`'s.
 
+use super::sock::Sock;
 use crate::{
     bindings,
-    handoff_core::auth::{Mac, NONCE_LEN, SESSION_KEY_LEN},
+    handoff_core::auth::{ao_key, wipe, Keyring, Mac, NONCE_LEN, SESSION_KEY_LEN},
 };
+use kernel::prelude::*;
 
 /// HMAC-SHA256 of the kernel's crypto library.
 pub(super) struct KernelMac;
@@ -48,4 +51,44 @@ pub(super) fn nonce() -> [u8; NONCE_LEN] {
     // SAFETY: `n` is writable for its length.
     unsafe { bindings::th_random_bytes(n.as_mut_ptr().cast(), n.len()) };
     n
+}
+
+/// Sets up a new socket's TCP-AO keys for `ring`: every key, the current
+/// one current (a listener has no current key: its connections take the
+/// one their peer asks for). Nothing without keys.
+pub(super) fn ao_install(sock: &Sock, ring: &Keyring, listener: bool) -> Result {
+    ao_follow(sock, &Keyring::default(), ring, listener)
+}
+
+/// Takes a socket whose TCP-AO keys follow `old` to `new`
+/// (`Keyring::ao_changes`). On an error the socket is left half-way: the
+/// caller closes it, and its connection starts again with [`ao_install`].
+pub(super) fn ao_follow(sock: &Sock, old: &Keyring, new: &Keyring, listener: bool) -> Result {
+    let c = old.ao_changes(new);
+    // A listener has no current key; a connection's is set again with
+    // each deletion (the peer's RNextKeyID may have moved it back).
+    let current = new.current().filter(|_| !listener);
+    for id in c.readd.iter() {
+        sock.ao_del(id, current.filter(|&k| k != id))?;
+        ao_add(sock, new, id)?;
+    }
+    for id in c.add.iter() {
+        ao_add(sock, new, id)?;
+    }
+    if let Some(id) = c.current.filter(|_| !listener) {
+        sock.ao_set_current(id)?;
+    }
+    for id in c.del.iter() {
+        sock.ao_del(id, current)?;
+    }
+    Ok(())
+}
+
+/// Adds key `id` of `ring` to `sock`, as its own TCP-AO master key.
+fn ao_add(sock: &Sock, ring: &Keyring, id: u8) -> Result {
+    let secret = ring.get(id).ok_or(EINVAL)?;
+    let mut key = ao_key(&KernelMac, secret);
+    let r = sock.ao_add(id, &key);
+    wipe(&mut key);
+    r
 }

@@ -208,15 +208,40 @@ impl Channel {
     /// Returns the ids of peers removed, with whether their channel was
     /// up, and whether authentication was turned on or off (every
     /// connection must then start again).
-    fn sync_config(&mut self, st: &NetState) -> (KVec<(u32, bool)>, bool) {
+    fn sync_config(&mut self, st: &NetState) -> Synced {
         let mut removed = KVec::new();
+        let mut ao_failed = KVec::new();
         let cfg = st.config.lock();
         let toggled = cfg.keys.enabled() != self.keys.enabled();
-        self.keys = cfg.keys.clone();
+        let old = core::mem::replace(&mut self.keys, cfg.keys.clone());
         for p in self.peers.iter_mut() {
             if let Some(s) = &mut p.session {
                 s.forget_missing(&self.keys);
             }
+        }
+        if toggled {
+            // Every connection starts again (see `run`); so does the
+            // listener, with the new keys or none.
+            self.listener = None;
+        } else if !old.ao_changes(&self.keys).is_empty() {
+            // The sockets' TCP-AO keys follow the ring, in place: a
+            // rotation drops no connection. One that cannot follow is
+            // closed and starts again with the whole ring.
+            if let Some(l) = &self.listener {
+                if auth::ao_follow(l, &old, &self.keys, true).is_err() {
+                    self.listener = None;
+                }
+            }
+            for p in self.peers.iter() {
+                if let Some(sock) = &p.sock {
+                    if auth::ao_follow(sock, &old, &self.keys, false).is_err() {
+                        let _ = ao_failed.push(p.id, GFP_KERNEL);
+                    }
+                }
+            }
+            let keys = &self.keys;
+            self.incoming
+                .retain(|inc| auth::ao_follow(&inc.sock, &old, keys, false).is_ok());
         }
         let local = cfg
             .nodes
@@ -261,8 +286,22 @@ impl Channel {
         if toggled {
             self.incoming.clear();
         }
-        (removed, toggled)
+        Synced {
+            removed,
+            toggled,
+            ao_failed,
+        }
     }
+}
+
+/// What [`Channel::sync_config`] changed.
+struct Synced {
+    /// Peers removed, with whether their channel was up.
+    removed: KVec<(u32, bool)>,
+    /// Authentication was turned on or off.
+    toggled: bool,
+    /// Peers whose connection's TCP-AO keys could not follow the ring.
+    ao_failed: KVec<u32>,
 }
 
 /// Encodes `msg` as one frame at the end of `p.tx`, tagged when the
@@ -540,7 +579,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
 fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let Some(local) = ch.local else { return };
     if ch.listener.is_none() {
-        ch.listener = Sock::listen(net, local.addr, local.port).ok();
+        ch.listener = Sock::listen(net, local.addr, local.port, &ch.keys).ok();
     }
     if let Some(l) = &ch.listener {
         while let Ok((sock, peer)) = l.accept(net) {
@@ -557,7 +596,7 @@ fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     }
     for p in ch.peers.iter_mut() {
         if p.id > local.id && p.sock.is_none() && now >= p.next_try {
-            match Sock::connect(net, local.addr, p.addr, p.port) {
+            match Sock::connect(net, local.addr, p.addr, p.port, &ch.keys) {
                 Ok(s) => {
                     p.sock = Some(s);
                     p.last_rx = now_ms();
@@ -742,7 +781,16 @@ fn run(st: &NetState, net: *mut bindings::net) {
         return;
     }
     let now = now_ms();
-    let (removed, toggled) = ch.sync_config(st);
+    let Synced {
+        removed,
+        toggled,
+        ao_failed,
+    } = ch.sync_config(st);
+    for id in ao_failed {
+        if let Some(i) = ch.peer_index(id) {
+            disconnect(st, net, &mut ch, i, now, "TCP-AO keys could not be changed");
+        }
+    }
     if toggled {
         // Keys were turned on or off: every connection starts again, under
         // the new rule.

@@ -2,7 +2,8 @@
 
 //! A kernel TCP socket of the control channel.
 
-use crate::bindings;
+use super::auth;
+use crate::{bindings, handoff_core::auth::Keyring};
 use kernel::{error::to_result, prelude::*};
 
 /// TCP states the channel tells apart (`include/net/tcp_states.h`).
@@ -23,37 +24,68 @@ pub(crate) struct Sock(*mut bindings::socket);
 unsafe impl Send for Sock {}
 
 impl Sock {
-    /// A listening socket on `addr:port` (IPv4, network-order bytes).
-    pub(crate) fn listen(net: *mut bindings::net, addr: [u8; 4], port: u16) -> Result<Sock> {
+    /// A listening socket on `addr:port` (IPv4, network-order bytes), with
+    /// the TCP-AO keys of `keys`.
+    pub(crate) fn listen(
+        net: *mut bindings::net,
+        addr: [u8; 4],
+        port: u16,
+        keys: &Keyring,
+    ) -> Result<Sock> {
         let mut s = core::ptr::null_mut();
         // SAFETY: `net` is live (the worker runs in it); `s` is writable.
         to_result(unsafe {
             bindings::th_sock_listen(net, u32::from_ne_bytes(addr), port.to_be(), &mut s)
         })?;
         // INVARIANT: the call succeeded, so `s` is a new socket we own.
-        Ok(Sock(s))
+        let sock = Sock(s);
+        auth::ao_install(&sock, keys, true)?;
+        Ok(sock)
     }
 
-    /// A socket connecting (non-blocking) from `laddr` to `addr:port`.
+    /// A socket connecting (non-blocking) from `laddr` to `addr:port`, with
+    /// the TCP-AO keys of `keys` (set before the SYN: a connection cannot
+    /// start signing later).
     pub(crate) fn connect(
         net: *mut bindings::net,
         laddr: [u8; 4],
         addr: [u8; 4],
         port: u16,
+        keys: &Keyring,
     ) -> Result<Sock> {
         let mut s = core::ptr::null_mut();
         // SAFETY: as in `listen`.
-        to_result(unsafe {
-            bindings::th_sock_connect(
-                net,
-                u32::from_ne_bytes(laddr),
-                u32::from_ne_bytes(addr),
-                port.to_be(),
-                &mut s,
-            )
-        })?;
+        to_result(unsafe { bindings::th_sock_bound(net, u32::from_ne_bytes(laddr), &mut s) })?;
         // INVARIANT: as in `listen`.
-        Ok(Sock(s))
+        let sock = Sock(s);
+        auth::ao_install(&sock, keys, false)?;
+        // SAFETY: `sock.0` is a valid, bound, unconnected socket.
+        to_result(unsafe {
+            bindings::th_sock_connect(sock.0, u32::from_ne_bytes(addr), port.to_be())
+        })?;
+        Ok(sock)
+    }
+
+    /// Adds TCP-AO master key `id` (for any peer; not current).
+    pub(crate) fn ao_add(&self, id: u8, key: &[u8]) -> Result {
+        let len = u8::try_from(key.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `self.0` is valid (type invariant); `key` is readable for
+        // `len` bytes during the call.
+        to_result(unsafe { bindings::th_sock_ao_add(self.0, id, key.as_ptr(), len) })
+    }
+
+    /// Deletes TCP-AO master key `id`, making `current` (if any) the
+    /// connection's current key in the same step.
+    pub(crate) fn ao_del(&self, id: u8, current: Option<u8>) -> Result {
+        // SAFETY: `self.0` is valid (type invariant).
+        to_result(unsafe { bindings::th_sock_ao_del(self.0, id, current.unwrap_or(0)) })
+    }
+
+    /// Signs with TCP-AO key `id` from now on, and asks the peer to do the
+    /// same (RNextKeyID); every segment must be signed.
+    pub(crate) fn ao_set_current(&self, id: u8) -> Result {
+        // SAFETY: `self.0` is valid (type invariant).
+        to_result(unsafe { bindings::th_sock_ao_set_current(self.0, id) })
     }
 
     /// Accepts one pending connection and its peer's address; `EAGAIN`

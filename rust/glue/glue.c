@@ -805,9 +805,8 @@ int th_sock_listen(struct net *net, __be32 addr, __be16 port,
 	return err;
 }
 
-/* Starts a non-blocking connect from @laddr (port chosen) to @addr:@port. */
-int th_sock_connect(struct net *net, __be32 laddr, __be32 addr, __be16 port,
-		    struct socket **out)
+/* A socket bound to @laddr (port chosen), to connect with th_sock_connect. */
+int th_sock_bound(struct net *net, __be32 laddr, struct socket **out)
 {
 	struct sockaddr_in sin;
 	int err;
@@ -817,18 +816,23 @@ int th_sock_connect(struct net *net, __be32 laddr, __be32 addr, __be16 port,
 		return err;
 	th_sin(&sin, laddr, 0);
 	err = kernel_bind(*out, (struct sockaddr_unsized *)&sin, sizeof(sin));
-	if (!err) {
-		th_sin(&sin, addr, port);
-		err = kernel_connect(*out, (struct sockaddr_unsized *)&sin,
-				     sizeof(sin), O_NONBLOCK);
-		if (err == -EINPROGRESS)
-			err = 0;
-	}
 	if (err) {
 		th_sock_release(*out);
 		*out = NULL;
 	}
 	return err;
+}
+
+/* Starts a non-blocking connect to @addr:@port. */
+int th_sock_connect(struct socket *sock, __be32 addr, __be16 port)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	th_sin(&sin, addr, port);
+	err = kernel_connect(sock, (struct sockaddr_unsized *)&sin, sizeof(sin),
+			     O_NONBLOCK);
+	return err == -EINPROGRESS ? 0 : err;
 }
 
 /* Accepts one pending connection; -EAGAIN when there is none. */
@@ -894,6 +898,67 @@ void th_sock_release(struct socket *sock)
 	write_unlock_bh(&sk->sk_callback_lock);
 	sock_no_linger(sk);
 	sock_release(sock);
+}
+
+/* The key's peer address: any IPv4 address (prefix 0). */
+static void th_ao_any(struct __kernel_sockaddr_storage *ss)
+{
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+}
+
+int th_sock_ao_add(struct socket *sock, u8 id, const u8 *key, u8 len)
+{
+	struct tcp_ao_add ao = {};
+	int err;
+
+	if (len > TCP_AO_MAXKEYLEN)
+		return -EINVAL;
+	th_ao_any(&ao.addr);
+	strscpy(ao.alg_name, "hmac(sha256)");
+	ao.sndid = id;
+	ao.rcvid = id;
+	ao.keylen = len;
+	memcpy(ao.key, key, len);
+	err = sock->ops->setsockopt(sock, SOL_TCP, TCP_AO_ADD_KEY,
+				    KERNEL_SOCKPTR(&ao), sizeof(ao));
+	memzero_explicit(&ao, sizeof(ao));
+	return err;
+}
+
+int th_sock_ao_del(struct socket *sock, u8 id, u8 new_current)
+{
+	struct tcp_ao_del del = {};
+
+	th_ao_any(&del.addr);
+	del.sndid = id;
+	del.rcvid = id;
+	/*
+	 * The peer may still ask for the key going (its RNextKeyID), which
+	 * makes it this side's current key again: TCP-AO refuses to delete
+	 * a key in use unless the deletion names the next one.
+	 */
+	if (new_current) {
+		del.set_current = 1;
+		del.set_rnext = 1;
+		del.current_key = new_current;
+		del.rnext = new_current;
+	}
+	return sock->ops->setsockopt(sock, SOL_TCP, TCP_AO_DEL_KEY,
+				     KERNEL_SOCKPTR(&del), sizeof(del));
+}
+
+int th_sock_ao_set_current(struct socket *sock, u8 id)
+{
+	struct tcp_ao_info_opt info = {};
+
+	/* Every segment of the connection must be signed. */
+	info.ao_required = 1;
+	info.set_current = 1;
+	info.set_rnext = 1;
+	info.current_key = id;
+	info.rnext = id;
+	return sock->ops->setsockopt(sock, SOL_TCP, TCP_AO_INFO,
+				     KERNEL_SOCKPTR(&info), sizeof(info));
 }
 
 static int th_proc_show(struct seq_file *m, void *v)

@@ -158,14 +158,24 @@ void th_module_put(void);
 struct socket;
 int th_sock_listen(struct net *net, __be32 addr, __be16 port,
 		   struct socket **out);
-int th_sock_connect(struct net *net, __be32 laddr, __be32 addr, __be16 port,
-		    struct socket **out);
+int th_sock_bound(struct net *net, __be32 laddr, struct socket **out);
+int th_sock_connect(struct socket *sock, __be32 addr, __be16 port);
 int th_sock_accept(struct net *net, struct socket *listener,
 		   struct socket **out, __be32 *peer);
 int th_sock_state(struct socket *sock);
 int th_sock_recv(struct socket *sock, void *buf, unsigned int len);
 int th_sock_send(struct socket *sock, const void *buf, unsigned int len);
 void th_sock_release(struct socket *sock);
+/*
+ * TCP-AO (RFC 5925) keys of a channel socket, for any peer address:
+ * HMAC-SHA256, SendID = RecvID = @id. Keys go on a connecting socket
+ * before it connects, and on a listener (which has no current key); a
+ * connection's current key is set apart, or, when a key is deleted, with
+ * the deletion (@new_current, 0 for none: a listener).
+ */
+int th_sock_ao_add(struct socket *sock, u8 id, const u8 *key, u8 len);
+int th_sock_ao_del(struct socket *sock, u8 id, u8 new_current);
+int th_sock_ao_set_current(struct socket *sock, u8 id);
 
 /* Implemented in Rust. */
 void th_rs_work(struct net *net);

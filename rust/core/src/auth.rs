@@ -37,6 +37,12 @@ pub const SESSION_KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 16;
 /// Label of the session-key derivation (domain separation).
 pub const KDF_LABEL: &[u8] = b"tcp_handoff session key v1";
+/// Label of the TCP-AO master key derivation ([`ao_key`]).
+pub const AO_LABEL: &[u8] = b"tcp_handoff tcp-ao v1";
+
+/// Length of a channel connection's TCP-AO master key.
+pub const AO_KEY_LEN: usize = 32;
+
 /// Refused frames on one connection before it is closed: a peer with the
 /// wrong key fails every frame, an attacker who got into the stream too.
 pub const MAX_FAILURES: u32 = 3;
@@ -104,9 +110,16 @@ impl core::fmt::Debug for Keyring {
     }
 }
 
-/// Key ids, for [`Keyring`]'s `Debug`.
-#[derive(Debug, Default)]
-struct KeyIds([u8; MAX_KEYS], usize);
+/// A set of at most [`MAX_KEYS`] key ids.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyIds([u8; MAX_KEYS], usize);
+
+impl KeyIds {
+    /// The ids, in the order they were put in.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.0[..self.1].iter().copied()
+    }
+}
 
 impl FromIterator<u8> for KeyIds {
     fn from_iter<I: IntoIterator<Item = u8>>(it: I) -> Self {
@@ -212,6 +225,30 @@ impl Keyring {
         Ok(())
     }
 
+    /// The TCP-AO changes that take a socket set up for this ring to
+    /// `new`. A key is the same key only if it was not deleted and added
+    /// again meanwhile (`Key::added`), whatever its id.
+    pub fn ao_changes(&self, new: &Keyring) -> AoChanges {
+        let added = |r: &Keyring, id| r.find(id).map(|k| k.added);
+        let mut c = AoChanges {
+            add: new.ids().filter(|&id| self.find(id).is_none()).collect(),
+            readd: new
+                .ids()
+                .filter(|&id| added(self, id).is_some_and(|a| Some(a) != added(new, id)))
+                .collect(),
+            current: None,
+            del: self.ids().filter(|&id| new.find(id).is_none()).collect(),
+        };
+        if new.current != self.current
+            || new
+                .current
+                .is_some_and(|id| c.readd.iter().any(|r| r == id))
+        {
+            c.current = new.current;
+        }
+        c
+    }
+
     /// Deletes every key, overwriting the secrets.
     pub fn clear(&mut self) {
         for slot in self.keys.iter_mut() {
@@ -273,6 +310,38 @@ pub fn session_key<M: Mac>(
             &acceptor.to_be_bytes(),
         ],
     )
+}
+
+/// The TCP-AO (RFC 5925) master key that configured key `master` gives the
+/// channel's TCP connections: `HMAC(master, AO_LABEL)`. A key of its own,
+/// so the segments' MACs and the frames' tags never share one.
+pub fn ao_key<M: Mac>(mac: &M, master: &[u8]) -> [u8; AO_KEY_LEN] {
+    mac.hmac(master, &[AO_LABEL])
+}
+
+/// What a socket's TCP-AO keys must do to follow a ring from one state to
+/// another ([`Keyring::ao_changes`]), in this order: add `add`, make
+/// `current` current (on a connection; a listener has none), delete `del`.
+/// A key deleted and added again under the same id is in `readd`: its old
+/// MKT must go before the new one is added (ids cannot overlap), so it is
+/// done first, unless it is the socket's current key.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AoChanges {
+    /// Ids to add (new keys).
+    pub add: KeyIds,
+    /// Ids whose key changed: delete, then add.
+    pub readd: KeyIds,
+    /// The new current key, when it changed.
+    pub current: Option<u8>,
+    /// Ids to delete.
+    pub del: KeyIds,
+}
+
+impl AoChanges {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        *self == AoChanges::default()
+    }
 }
 
 /// Writes the tag of a frame encoded with [`FLAG_HMAC`] (its last
@@ -586,6 +655,90 @@ mod tests {
             self.1 = end;
             Ok(())
         }
+    }
+
+    #[test]
+    fn ao_key_is_its_own() {
+        let m = FakeMac;
+        let k = ao_key(&m, K1);
+        assert_eq!(k, ao_key(&m, K1));
+        assert_ne!(k, ao_key(&m, K2));
+        assert_ne!(k, session_key(&m, K1, 1, &[1; 16], 2, &[2; 16]));
+    }
+
+    fn ids(v: &[u8]) -> KeyIds {
+        v.iter().copied().collect()
+    }
+
+    #[test]
+    fn ao_changes_follow_a_rotation() {
+        let empty = Keyring::default();
+        let mut a = Keyring::default();
+        a.add(1, K1, false).unwrap();
+        assert!(a.ao_changes(&a.clone()).is_empty());
+        // Turning keys on: everything is new.
+        let c = empty.ao_changes(&a);
+        assert_eq!((c.add, c.current), (ids(&[1]), Some(1)));
+        // Rotation: add 2, make it current, delete 1.
+        let mut b = a.clone();
+        b.add(2, K2, false).unwrap();
+        let c = a.ao_changes(&b);
+        assert_eq!(
+            c,
+            AoChanges {
+                add: ids(&[2]),
+                ..Default::default()
+            }
+        );
+        let mut d = b.clone();
+        d.set_current(2).unwrap();
+        assert_eq!(
+            b.ao_changes(&d),
+            AoChanges {
+                current: Some(2),
+                ..Default::default()
+            }
+        );
+        let mut e = d.clone();
+        e.remove(1).unwrap();
+        assert_eq!(
+            d.ao_changes(&e),
+            AoChanges {
+                del: ids(&[1]),
+                ..Default::default()
+            }
+        );
+        // All at once.
+        let c = a.ao_changes(&e);
+        assert_eq!((c.add, c.current, c.del), (ids(&[2]), Some(2), ids(&[1])));
+        // Turning keys off.
+        let c = e.ao_changes(&empty);
+        assert_eq!((c.del, c.current), (ids(&[2]), None));
+    }
+
+    #[test]
+    fn ao_changes_see_a_key_added_again() {
+        let mut a = Keyring::default();
+        a.add(1, K1, false).unwrap();
+        a.add(2, K2, false).unwrap();
+        let mut b = a.clone();
+        b.remove(2).unwrap();
+        b.add(2, K1, false).unwrap();
+        assert_eq!(
+            a.ao_changes(&b),
+            AoChanges {
+                readd: ids(&[2]),
+                ..Default::default()
+            }
+        );
+        // The current key added again is current again (its MKT is new).
+        let mut only = Keyring::default();
+        only.add(1, K1, false).unwrap();
+        let mut c = only.clone();
+        c.remove(1).unwrap();
+        c.add(1, K2, false).unwrap();
+        let ch = only.ao_changes(&c);
+        assert_eq!((ch.readd, ch.current), (ids(&[1]), Some(1)));
     }
 
     #[test]
