@@ -481,12 +481,36 @@ fn absorb(
         }
         http::HeadStatus::NotHttp => Some(Reason::NotHttp),
         http::HeadStatus::TooLarge => Some(Reason::TooLarge),
-        http::HeadStatus::Incomplete if tcp.flags & (flags::FIN | flags::RST) != 0 => {
-            Some(Reason::Closed)
-        }
+        http::HeadStatus::Incomplete if closes(c, tcp, len) => Some(Reason::Closed),
         http::HeadStatus::Incomplete if c.queue.len() >= QUEUE_MAX => Some(Reason::QueueFull),
         http::HeadStatus::Incomplete => None,
     }
+}
+
+/// Whether `tcp` closes the held connection `c` as TCP would take it: a FIN
+/// after every byte before it was read, or a reset inside the window (the
+/// request socket's own check, `tcp_in_window` in `tcp_check_req`).
+/// Anything else, such as a blind reset or FIN outside the window or a FIN
+/// after a gap, is held like any other packet and left to TCP when the
+/// connection is released or handed off.
+fn closes(c: &Conn, tcp: &TcpHeader, len: usize) -> bool {
+    if tcp.flags & flags::RST != 0 {
+        return !seq_after(c.next_seq, tcp.seq) && !seq_after(tcp.seq, c.acker.right_edge);
+    }
+    tcp.flags & flags::FIN != 0 && tcp.seq.wrapping_add(len as u32) == c.next_seq
+}
+
+/// Whether TCP would drop `skb` for its checksum (its TCP header at
+/// `thoff`). Only segments whose bytes the front-end reads are checked:
+/// forwarded ones are the back-end's TCP's to check.
+///
+/// # Safety
+///
+/// `skb` must be the inbound hook's valid packet, not yet passed on, with
+/// its TCP header at `thoff`.
+unsafe fn csum_bad(skb: *mut sk_buff, thoff: i32) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { bindings::th_skb_tcp_csum_bad(skb, thoff) }
 }
 
 /// Queues `skb` on `c`; a packet that cannot be queued is dropped (the
@@ -529,7 +553,8 @@ pub(crate) unsafe fn inbound(
         sport: tcp.sport,
         dport: tcp.dport,
     };
-    let payload_off = nhoff + (ip.header_len + tcp.header_len) as i32;
+    let thoff = nhoff + ip.header_len as i32;
+    let payload_off = thoff + tcp.header_len as i32;
     let payload_len = usize::from(ip.total_len).saturating_sub(ip.header_len + tcp.header_len);
     let now = now_ms();
 
@@ -557,6 +582,8 @@ pub(crate) unsafe fn inbound(
         if kind != bindings::TH_SK_REQUEST as i32
             || tcp.seq != info.rcv_isn.wrapping_add(1)
             || tcp.ack != info.snt_isn.wrapping_add(1)
+            // SAFETY: the hook's packet, its TCP header at `thoff`.
+            || unsafe { csum_bad(skb, thoff) }
         {
             return bindings::NF_ACCEPT;
         }
@@ -647,6 +674,13 @@ pub(crate) unsafe fn inbound(
             return bindings::NF_STOLEN;
         }
         Phase::Holding => {}
+    }
+    // A segment TCP would drop for its checksum must not become part of
+    // the head, nor be acknowledged: TCP drops it (InCsumErrors) and the
+    // client sends it again.
+    // SAFETY: the hook's packet, its TCP header at `thoff`.
+    if unsafe { csum_bad(skb, thoff) } {
+        return bindings::NF_ACCEPT;
     }
     let before = c.next_seq;
     let decided = absorb(c, skb, payload_off, tcp, payload_len);

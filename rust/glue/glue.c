@@ -372,6 +372,18 @@ int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
 }
 
 /*
+ * Whether the TCP checksum of an inbound IPv4 segment (its TCP header at
+ * @thoff) is wrong, verified as conntrack verifies it: a good sum is
+ * remembered in skb->ip_summed, so TCP does not add it up again, and a
+ * bad one still makes TCP drop the segment and count it. Free for a
+ * segment whose device or local sender vouched for it.
+ */
+bool th_skb_tcp_csum_bad(struct sk_buff *skb, int thoff)
+{
+	return nf_ip_checksum(skb, NF_INET_PRE_ROUTING, thoff, IPPROTO_TCP) != 0;
+}
+
+/*
  * Gives a packet this module held back to the stack again, as if the
  * device had just received it: it passes every hook (conntrack included)
  * a second time. The device is looked up again by index: it may have

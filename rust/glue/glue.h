@@ -104,6 +104,7 @@ int th_skb_network_offset(const struct sk_buff *skb);
 unsigned int th_skb_len(const struct sk_buff *skb);
 int th_skb_iif(const struct sk_buff *skb);
 int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
+bool th_skb_tcp_csum_bad(struct sk_buff *skb, int thoff);
 int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex);
 void th_kfree_skb_reason(struct sk_buff *skb, enum skb_drop_reason reason);
 unsigned int th_nf_drop_reason(struct sk_buff *skb, enum skb_drop_reason reason);
