@@ -637,6 +637,14 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 if !p.hello_sent {
                     p.nonce = auth::nonce();
                     p.hello_sent = queue_frame(st, &ch.keys, p, &hello(&local, p.nonce));
+                    // The peer's HELLO is due from now on.
+                    p.last_rx = now_ms();
+                }
+                if !p.up && now_ms().saturating_sub(p.last_rx) > DEAD_MS {
+                    // It accepted the connection but never answered: a
+                    // stuck or foreign listener would hold the channel
+                    // down for good.
+                    down = Some("no HELLO from the peer");
                 }
                 if let Some(sock) = &p.sock {
                     match read_into(sock, &mut p.rx) {
