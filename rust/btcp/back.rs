@@ -363,12 +363,18 @@ pub(crate) fn expire_idle(st: &NetState) {
 /// anything that could still answer under the back-end's own address: a
 /// TIME_WAIT socket of the tuple is removed with it, and a socket still
 /// closing (FIN retransmissions) keeps the entry until it is done.
+///
+/// A TERMINATE still waiting for its channel does not keep the entry
+/// longer: the channel may never come back (the front-end deleted this
+/// node, or is gone for good), and the entry with its module reference
+/// would stay forever (fault_node_del.sh). The front-end learns of the
+/// end from RECONCILE instead, which answers a lost TERMINATE.
 pub(crate) fn tick(st: &NetState) {
     let now = super::front::now_ms();
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
     let mut due = KVec::new();
     st.backend.for_each(|_, b| {
-        for c in b.conns.iter().filter(|c| !c.terminate_pending) {
+        for c in b.conns.iter() {
             let expired = match c.phase {
                 Phase::Closing(at) => now.saturating_sub(at) >= 2 * linger,
                 Phase::Aborted(at) => now.saturating_sub(at) >= linger,
