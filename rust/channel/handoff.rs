@@ -527,6 +527,17 @@ pub(super) fn on_message(
             match p.by_id(t.conn_id).filter(|c| c.node == from) {
                 Some(c) if matches!(c.phase, Phase::Flushing | Phase::Forwarding) => {
                     c.phase = Phase::Tombstone(now_ms());
+                    if t.reason == TERM_UNKNOWN {
+                        // The back-end has nothing of the connection (it
+                        // restarted, or let the entry go): its stack would
+                        // answer a forwarded packet with a reset under its
+                        // own address, which the client discards. Late
+                        // packets go to the local stack instead, whose
+                        // answers the tombstone swallows; after the linger
+                        // time the client's next packet gets this node's
+                        // reset (fault_be_restart.sh).
+                        c.fwd = None;
+                    }
                     drop(p);
                     Stats::inc(&st.stats.terminate_received, 1);
                     if t.reason == TERM_UNKNOWN {
