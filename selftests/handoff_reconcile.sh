@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Forwarding entries never expire by idleness, and still cannot outlive
+# Forwarding entries outlive short idleness (idle-timeout, 900 s), and cannot outlive
 # their back-end's knowledge of them (design, "Entry lifetimes"): 20 idle
 # keep-alive connections handed off to node2 survive several
 # reconciliation rounds; when node2 is torn down and rebuilt (its
