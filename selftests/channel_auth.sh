@@ -103,11 +103,7 @@ in_ns "$fake" <<-NSEOF
 NSEOF
 ip netns exec "$fake" python3 "$(dirname "$0")/channel_auth_fake.py" "$K2" >"$TH_TMP/fake" 2>&1 &
 fake_pid=$!
-th_deadline 100
-until grep -q listening "$TH_TMP/fake" 2>/dev/null; do
-	th_before_deadline || break
-	th_sleep 0.1
-done
+wait_listening "$TH_TMP/fake"
 before=$(auth_failed "$node2")
 req_before=$(stat_of "$node2" be-requests)
 conn_before=$(stat_of "$node2" ctl-connects)

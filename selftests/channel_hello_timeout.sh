@@ -7,18 +7,7 @@
 # connects again. The channel is never counted up meanwhile.
 source "$(dirname "$0")/lib.sh"
 require_module
-setup_ns node fake || exit $ksft_fail
-ip link add eth1 netns "$node" type veth peer name eth1 netns "$fake"
-in_ns "$node" <<-NSEOF
-	link set lo up
-	link set eth1 up
-	addr add 198.51.100.129/25 dev eth1
-NSEOF
-in_ns "$fake" <<-NSEOF
-	link set lo up
-	link set eth1 up
-	addr add 198.51.100.130/25 dev eth1
-NSEOF
+setup_ctl_pair || exit $ksft_fail
 
 # The silent peer: accepts, says nothing, reports when the node closed the
 # connection, and whether it connected again.
@@ -43,11 +32,7 @@ ip netns exec "$fake" python3 - >"$TH_TMP/fake" 2>&1 <<-'PY' &
 	print("connected again", flush=True)
 PY
 fake_pid=$!
-th_deadline 100
-until grep -q listening "$TH_TMP/fake" 2>/dev/null; do
-	th_before_deadline || break
-	th_sleep 0.1
-done
+wait_listening "$TH_TMP/fake"
 "$HANDOFFCTL" -n "$node" -b - <<-EOF
 	node add 1 addr 198.51.100.129 port 7000 local
 	node add 2 addr 198.51.100.130 port 7000

@@ -38,21 +38,9 @@ source "$(dirname "$0")/fault_lib.sh"
 require_module
 require_tool nginx
 require_tool curl
-setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
-small_buffers || { log "FAIL: socket buffers"; exit $ksft_fail; }
-for ns in "$node1" "$node2" "$node3"; do
-	"$HANDOFFCTL" -n "$ns" limits set linger 1000
-done
+fault_cluster 1 2 3
 "$HANDOFFCTL" -n "$node1" limits set handoff-timeout 1500
 CURL=(--max-time 90 --limit-rate 100k --keepalive-time 2)
-size() { stat -c %s "$TH_TMP/$1.body" 2>/dev/null || echo 0; }
-wait_bytes() {
-	th_deadline 200
-	while [ "$(size "$1")" -lt "$2" ]; do
-		th_before_deadline || return 1
-		th_sleep 0.2
-	done
-}
 get() {
 	ip netns exec "$client" curl -s --max-time 30 -D "$TH_TMP/$1.hdr" -o "$TH_TMP/$1.body" \
 		http://198.51.100.1/a/

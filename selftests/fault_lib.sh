@@ -35,6 +35,30 @@ small_buffers() {
 		ns_sysctl "$node2" net.ipv4.tcp_wmem="4096 16384 65536"
 }
 
+# fault_cluster N...: lib.sh's handoff cluster with small_buffers, and a
+# linger time of 1 s on nodes N... (tombstones and closed entries go
+# quickly), or ends the test.
+fault_cluster() {
+	local n ns
+	setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
+	small_buffers || { log "FAIL: socket buffers"; exit $ksft_fail; }
+	for n in "$@"; do
+		eval "ns=\$node$n"
+		"$HANDOFFCTL" -n "$ns" limits set linger 1000
+	done
+}
+
+# size NAME: bytes NAME received so far.
+size() { stat -c %s "$TH_TMP/$1.body" 2>/dev/null || echo 0; }
+# wait_bytes NAME N: until NAME received N bytes.
+wait_bytes() {
+	th_deadline 200
+	while [ "$(size "$1")" -lt "$2" ]; do
+		th_before_deadline || return 1
+		th_sleep 0.2
+	done
+}
+
 # now_us: the time, in microseconds.
 now_us() { echo "${EPOCHREALTIME/./}"; }
 

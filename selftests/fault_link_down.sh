@@ -24,25 +24,11 @@ source "$(dirname "$0")/fault_lib.sh"
 require_module
 require_tool nginx
 require_tool curl
-setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
-small_buffers || { log "FAIL: socket buffers"; exit $ksft_fail; }
-for ns in "$node1" "$node2"; do
-	"$HANDOFFCTL" -n "$ns" limits set linger 1000
-done
+fault_cluster 1 2
 "$HANDOFFCTL" -n "$node2" limits set idle-timeout 8000
 # What each part's client uses: 100 KB/s (about 10 s for 1 MiB), TCP
 # keepalive every 2 s once nothing arrives.
 CURL=(--max-time 90 --limit-rate 100k --keepalive-time 2)
-# size NAME: bytes received so far.
-size() { stat -c %s "$TH_TMP/$1.body" 2>/dev/null || echo 0; }
-# wait_bytes NAME N: until NAME received N bytes.
-wait_bytes() {
-	th_deadline 200
-	while [ "$(size "$1")" -lt "$2" ]; do
-		th_before_deadline || return 1
-		th_sleep 0.2
-	done
-}
 
 # 1. Down for 2 s.
 fetch back /a/big "${CURL[@]}"

@@ -17,11 +17,7 @@ source "$(dirname "$0")/fault_lib.sh"
 require_module
 require_tool nginx
 require_tool curl
-setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
-small_buffers || { log "FAIL: socket buffers"; exit $ksft_fail; }
-for ns in "$node1" "$node2"; do
-	"$HANDOFFCTL" -n "$ns" limits set linger 1000
-done
+fault_cluster 1 2
 "$HANDOFFCTL" -n "$node1" limits set idle-timeout 3000
 st() { stat_of "$node1" "$1"; }
 get() {

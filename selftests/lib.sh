@@ -103,6 +103,27 @@ setup_ns() {
 	done
 }
 
+# setup_ctl_pair: namespaces $node and $fake joined by a veth on their
+# eth1, 198.51.100.129 and .130: a node's control link to a fake peer.
+setup_ctl_pair() {
+	setup_ns node fake || return 1
+	ip link add eth1 netns "$node" type veth peer name eth1 netns "$fake" || return 1
+	ip -n "$node" addr add 198.51.100.129/25 dev eth1 &&
+		ip -n "$node" link set eth1 up &&
+		ip -n "$fake" addr add 198.51.100.130/25 dev eth1 &&
+		ip -n "$fake" link set eth1 up
+}
+
+# wait_listening FILE: until a fake peer writes "listening" to FILE.
+wait_listening() {
+	local TH_END
+	th_deadline 100
+	until grep -q listening "$1" 2>/dev/null; do
+		th_before_deadline || return 1
+		th_sleep 0.1
+	done
+}
+
 # For the kernel tree's ynl CLI (python): the guest's root is read-only, so
 # Python would compile ynl, which ships no bytecode, at every start; with
 # this its bytecode goes to /tmp, where the next call finds it. (Not for
