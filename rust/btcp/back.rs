@@ -22,6 +22,7 @@ use crate::{
     btcp::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
+        table::{Entries, Keyed},
         xmit,
     },
     handoff_core::{
@@ -35,7 +36,7 @@ use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
 
 /// A taken-over connection's 4-tuple on this node (client → local).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) client: [u8; 4],
     pub(crate) cport: u16,
@@ -153,25 +154,33 @@ unsafe impl Cached for Conn {
     const NAME: &'static CStr = c"tcp_handoff_be_conn";
 }
 
+impl Keyed for Conn {
+    type Key = Key;
+
+    fn key(&self) -> &Key {
+        &self.key
+    }
+}
+
 /// One bucket of the back-end's table ([`NetState::backend`]).
 pub(crate) struct Backend {
-    pub(crate) conns: KVec<SlabBox<Conn>>,
+    pub(crate) conns: Entries<Conn>,
 }
 
 impl Backend {
     pub(crate) fn new() -> Self {
-        Backend { conns: KVec::new() }
+        Backend {
+            conns: Entries::new(),
+        }
     }
 
     pub(crate) fn find(&self, key: &Key) -> Option<usize> {
-        self.conns.iter().position(|c| c.key == *key)
+        self.conns.find(key)
     }
 
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
-        self.conns
-            .iter_mut()
-            .find(|c| c.key == *key)
-            .map(|c| &mut **c)
+        let i = self.conns.find(key)?;
+        Some(&mut self.conns[i])
     }
 
     /// Removes the entry of `key`, returning it (drop it outside the lock).

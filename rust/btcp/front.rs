@@ -39,6 +39,7 @@ use crate::{
     btcp::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
+        table::{Entries, Keyed},
         xmit,
     },
     handoff_core::{
@@ -63,7 +64,7 @@ const QUEUE_MAX: usize = 64;
 const LINGER_RELEASED_MS: u64 = 3000;
 
 /// A connection's 4-tuple, as seen by the front-end (client → service).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) saddr: [u8; 4],
     pub(crate) daddr: [u8; 4],
@@ -264,26 +265,34 @@ unsafe impl Cached for Conn {
     const NAME: &'static CStr = c"tcp_handoff_fe_conn";
 }
 
+impl Keyed for Conn {
+    type Key = Key;
+
+    fn key(&self) -> &Key {
+        &self.key
+    }
+}
+
 /// One bucket of the front-end's table ([`NetState::pending`]).
 pub(crate) struct Pending {
-    pub(crate) conns: KVec<SlabBox<Conn>>,
+    pub(crate) conns: Entries<Conn>,
 }
 
 impl Pending {
     pub(crate) fn new() -> Self {
-        Pending { conns: KVec::new() }
+        Pending {
+            conns: Entries::new(),
+        }
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
-        self.conns.iter().position(|c| c.key == *key)
+        self.conns.find(key)
     }
 
     /// The connection of `key` in this bucket.
     pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Conn> {
-        self.conns
-            .iter_mut()
-            .find(|c| c.key == *key)
-            .map(|c| &mut **c)
+        let i = self.conns.find(key)?;
+        Some(&mut self.conns[i])
     }
 
     /// The connection with handoff id `id` in this bucket.
@@ -634,7 +643,7 @@ pub(crate) unsafe fn inbound(
             let Ok(conn) = SlabBox::new(conn) else {
                 return bindings::NF_ACCEPT;
             };
-            if t.conns.push(conn, GFP_ATOMIC).is_err() {
+            if t.conns.insert(conn).is_err() {
                 return bindings::NF_ACCEPT;
             }
             st.pending.added(1);

@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The connection tables' shape: a fixed array of buckets, each a short
-//! list under its own BH-safe spinlock, indexed by a randomly seeded hash
-//! of the 4-tuple (`handoff_core::packet::tuple_hash`).
+//! The connection tables' shape: a fixed array of buckets, each a list
+//! under its own BH-safe spinlock, indexed by a randomly seeded hash of the
+//! 4-tuple (`handoff_core::packet::tuple_hash`).
+//!
+//! A bucket's list ([`Entries`]) is kept sorted by the 4-tuple, so a lookup
+//! is a binary search: with tens of thousands of idle connections tracked
+//! (a few hundred a bucket) a packet still reads a handful of entries, not
+//! every one. The bucket count stays fixed because handoff ids name their
+//! bucket (`front::new_id`) and every network namespace carries two tables.
 //!
 //! A packet takes exactly one bucket lock, so packets of different
 //! connections on different CPUs do not contend, and a sender cannot aim
@@ -12,10 +18,13 @@
 //! buckets one after the other.
 
 use crate::{
+    btcp::slab::{Cached, SlabBox},
     handoff_core::packet::tuple_hash,
     sync::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend},
 };
+use core::ops::{Deref, DerefMut};
 use kernel::{
+    alloc::kvec::RemoveError,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -95,5 +104,79 @@ impl<B: Unpin> Table<B> {
     /// Records `n` entries removed.
     pub(crate) fn removed(&self, n: usize) {
         self.len.fetch_sub(n as u32, Relaxed);
+    }
+}
+
+/// A table entry ordered by its key (the connection's 4-tuple).
+pub(crate) trait Keyed {
+    /// The key; entries of one bucket have distinct keys.
+    type Key: Ord;
+
+    /// This entry's key, which never changes once the entry is in a bucket.
+    fn key(&self) -> &Self::Key;
+}
+
+/// One bucket's entries, each in the module's own slab cache.
+///
+/// Indexing, iteration and [`Self::remove`] see the entries as a slice;
+/// insertion goes through [`Self::insert`] alone.
+///
+/// # Invariants
+///
+/// The entries are strictly ascending by [`Keyed::key`].
+pub(crate) struct Entries<T: Cached + Keyed> {
+    v: KVec<SlabBox<T>>,
+}
+
+impl<T: Cached + Keyed> Entries<T> {
+    /// No entries.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: an empty list is sorted.
+        Entries { v: KVec::new() }
+    }
+
+    /// The index of the entry with `key`.
+    pub(crate) fn find(&self, key: &T::Key) -> Option<usize> {
+        // By the type invariant the list is sorted, as a binary search needs.
+        self.v.binary_search_by(|c| c.key().cmp(key)).ok()
+    }
+
+    /// Inserts `conn` in key order. Gives it back if its key is present or
+    /// the list cannot grow (an atomic allocation failed).
+    pub(crate) fn insert(&mut self, conn: SlabBox<T>) -> Result<(), SlabBox<T>> {
+        let at = match self.v.binary_search_by(|c| c.key().cmp(conn.key())) {
+            Ok(_) => return Err(conn),
+            Err(at) => at,
+        };
+        if let Err(e) = self.v.push(conn, GFP_ATOMIC) {
+            return Err(e.0);
+        }
+        // INVARIANT: every entry before `at` has a smaller key and every
+        // entry from `at` a greater one, so moving the new last entry to
+        // `at` keeps the list strictly ascending.
+        self.v[at..].rotate_right(1);
+        Ok(())
+    }
+
+    /// Removes the entry at `i`, keeping the others in order.
+    pub(crate) fn remove(&mut self, i: usize) -> Result<SlabBox<T>, RemoveError> {
+        // INVARIANT: `KVec::remove` shifts the later entries down, so the
+        // order of the rest is unchanged.
+        self.v.remove(i)
+    }
+}
+
+impl<T: Cached + Keyed> Deref for Entries<T> {
+    type Target = [SlabBox<T>];
+
+    fn deref(&self) -> &[SlabBox<T>] {
+        &self.v
+    }
+}
+
+impl<T: Cached + Keyed> DerefMut for Entries<T> {
+    /// Entries may be changed in place but never rekeyed (see [`Keyed`]).
+    fn deref_mut(&mut self) -> &mut [SlabBox<T>] {
+        &mut self.v
     }
 }

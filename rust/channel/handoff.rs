@@ -906,9 +906,7 @@ fn take_over(
         let mut conn = back::Conn::new(key, from, r.conn_id, service);
         conn.slot = st.node_slot(from);
         let conn = SlabBox::new(conn).map_err(|_| NakReason::TableFull)?;
-        b.conns
-            .push(conn, GFP_ATOMIC)
-            .map_err(|_| NakReason::TableFull)?;
+        b.conns.insert(conn).map_err(|_| NakReason::TableFull)?;
         st.backend.added(1);
     }
     let fail = |reason| {
