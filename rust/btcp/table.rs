@@ -24,7 +24,7 @@ use crate::{
 };
 use core::ops::{Deref, DerefMut};
 use kernel::{
-    alloc::kvec::RemoveError,
+    alloc::kvec::{InsertError, RemoveError},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -148,14 +148,17 @@ impl<T: Cached + Keyed> Entries<T> {
             Ok(_) => return Err(conn),
             Err(at) => at,
         };
-        if let Err(e) = self.v.push(conn, GFP_ATOMIC) {
-            return Err(e.0);
+        if self.v.reserve(1, GFP_ATOMIC).is_err() {
+            return Err(conn);
         }
         // INVARIANT: every entry before `at` has a smaller key and every
-        // entry from `at` a greater one, so moving the new last entry to
-        // `at` keeps the list strictly ascending.
-        self.v[at..].rotate_right(1);
-        Ok(())
+        // entry from `at` a greater one, so the list stays strictly
+        // ascending.
+        self.v
+            .insert_within_capacity(at, conn)
+            .map_err(|e| match e {
+                InsertError::IndexOutOfBounds(c) | InsertError::OutOfCapacity(c) => c,
+            })
     }
 
     /// Removes the entry at `i`, keeping the others in order.
