@@ -10,7 +10,7 @@ CARGO ?= cargo
 
 
 .PHONY: fmt all sysroot kernel kernel-prod module tools host-test lint netlink-gen \
-	netlink-check selftests check check-full demo clean fuzz fuzz-smoke
+	netlink-check selftests check check-full demo clean fuzz fuzz-smoke bench
 
 all: module tools
 
@@ -89,6 +89,11 @@ check-full: lint host-test fuzz-smoke tools module
 
 demo: module tools
 	bash scripts/demo.sh
+
+# The benchmark on the production-like kernel: tcp_handoff side by side with
+# direct access, HAProxy and IPVS direct routing (Documentation/performance.rst).
+bench:
+	bash scripts/bench.sh
 
 clean:
 	rm -rf results rust/core/target rust/core/fuzz/target tools/handoffctl/target

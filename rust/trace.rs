@@ -55,6 +55,20 @@ fn be(addr: [u8; 4], port: u16) -> (u32, u16) {
     (u32::from_ne_bytes(addr), port.to_be())
 }
 
+/// `tcp_handoff:handoff_queued`: the front-end has the complete head of
+/// connection `key` and queues it for dispatch (a handoff's latency starts
+/// here).
+pub(crate) fn handoff_queued(netns: u32, key: &Key, head_len: usize) {
+    if enabled!(handoff_queued) {
+        let head_len = u32::try_from(head_len).unwrap_or(u32::MAX);
+        let ((saddr, sport), (daddr, dport)) = (be(key.saddr, key.sport), be(key.daddr, key.dport));
+        // SAFETY: the event only copies its scalar arguments.
+        unsafe {
+            bindings::rust_do_trace_handoff_queued(netns, saddr, sport, daddr, dport, head_len)
+        };
+    }
+}
+
 /// `tcp_handoff:handoff_start`: the front-end sends the request of
 /// connection `id` to `node`.
 pub(crate) fn handoff_start(netns: u32, id: u64, node: u32, key: &Key, head_len: usize) {

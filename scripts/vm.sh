@@ -66,6 +66,7 @@ if [ "${KVM:-0}" = 1 ]; then
 	fi
 	rm -f "$results/exit-code" "$results/dmesg.txt"
 fi
+echo "$accel" >"$results/accel"
 log "accelerator: $accel; kernel: $flavour ($(cat "$tree/release.txt")); results: $results"
 
 start=$(date +%s)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The module's tracepoints (tcp_handoff:*) and its drop reasons, read
 # through tracefs as an operator would: a handoff to node2 shows
-# handoff_start and handoff_done in node1's namespace and TERMINATE
+# handoff_queued, handoff_start and handoff_done in node1's namespace and TERMINATE
 # (closed) on both sides; a handoff to node3 without a listener shows
 # handoff_failed (nak); node3 forgetting node1 shows channel_state down and
 # up. A client that completes its handshake and waits 3.5 s before its
@@ -67,6 +67,8 @@ grep 'tcp_handoff\|handoff_\|channel_state' "$TH_TMP/trace" | sed 's/^ */# /' | 
 ev() { grep -E "$1" "$TH_TMP/trace"; }
 check "handoff_start: node1's namespace, to node 2, client and service" \
 	ev " handoff_start: netns=$ns1 id=[0-9]+ node=2 client=198\.51\.100\.100:[0-9]+ service=198\.51\.100\.1:80 head=[0-9]+$"
+check "handoff_queued: node1's namespace, a complete head from the client" \
+	ev " handoff_queued: netns=$ns1 client=198\.51\.100\.100:[0-9]+ service=198\.51\.100\.1:80 head=[0-9]+$"
 check "handoff_done: node 2, with a latency" \
 	ev " handoff_done: netns=$ns1 id=[0-9]+ node=2 client=198\.51\.100\.100:[0-9]+ latency_us=[0-9]+$"
 id=$(ev " handoff_done: netns=$ns1 " | head -1 | sed -E 's/.* id=([0-9]+) .*/\1/')

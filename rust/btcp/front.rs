@@ -50,7 +50,7 @@ use crate::{
         seq::{client_saw_response, seq_after, Translation},
     },
     netns::{Limits, NetState, Stats, MAX_SERVICES},
-    utcp,
+    trace, utcp,
 };
 use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
@@ -721,6 +721,7 @@ pub(crate) unsafe fn inbound(
     // it; everything else is served here at once.
     if matches!(reason, Reason::Http) && extra.is_none() && st.dispatch_wanted() {
         c.phase = Phase::Deciding;
+        trace::handoff_queued(st.netns, &key, c.head.len());
         drop(t);
         // SAFETY: `net` is live.
         unsafe { bindings::th_net_kick(net) };

@@ -27,6 +27,37 @@
 #include <linux/tracepoint.h>
 
 /*
+ * The front-end has the complete request head (head_len bytes) of the
+ * connection from client saddr:sport to service daddr:dport, and queues it
+ * for dispatch: where a handoff's latency starts. It has no handoff id yet;
+ * the connection's next handoff_start names the same client.
+ */
+TRACE_EVENT(handoff_queued,
+	TP_PROTO(u32 netns, __be32 saddr, __be16 sport, __be32 daddr,
+		 __be16 dport, u32 head_len),
+	TP_ARGS(netns, saddr, sport, daddr, dport, head_len),
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(__be32, saddr)
+		__field(__be32, daddr)
+		__field(__be16, sport)
+		__field(__be16, dport)
+		__field(u32, head_len)
+	),
+	TP_fast_assign(
+		__entry->netns = netns;
+		__entry->saddr = saddr;
+		__entry->daddr = daddr;
+		__entry->sport = sport;
+		__entry->dport = dport;
+		__entry->head_len = head_len;
+	),
+	TP_printk("netns=%u client=%pI4:%u service=%pI4:%u head=%u",
+		  __entry->netns, &__entry->saddr, ntohs(__entry->sport),
+		  &__entry->daddr, ntohs(__entry->dport), __entry->head_len)
+);
+
+/*
  * The front-end sends the HANDOFF_REQUEST of connection `id` (client
  * saddr:sport, service daddr:dport) to node `node`.
  */
