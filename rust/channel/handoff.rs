@@ -705,7 +705,7 @@ pub(super) fn answer_reconciles(st: &NetState, ch: &mut Channel) {
         }
     });
     if !short {
-        known.sort_unstable();
+        crate::handoff_core::sort::heapsort(&mut known);
         for &(from, id) in asked.iter() {
             if known.binary_search(&(from, id)).is_err() {
                 let msg = Message::Terminate(Terminate {

@@ -26,6 +26,7 @@ pub mod packet;
 pub mod rewrite;
 pub mod rules;
 pub mod seq;
+pub mod sort;
 pub mod tcp_options;
 #[cfg(test)]
 mod test_rng;
