@@ -10,7 +10,8 @@
 # under results/): the guest's CSV files, summary.csv, table.txt (also
 # printed), table.rst (for Documentation/performance.rst) and PNG plots.
 # BENCH_ROUNDS, BENCH_SECONDS, BENCH_SIZES, BENCH_CONNS and
-# BENCH_SCALE_CONNS change the load (see bench.sh). The guest has 2 vCPUs
+# BENCH_SCALE_CONNS change the load (see bench.sh); BENCH_PERF=1 adds a
+# perf profile of each configuration. The guest has 2 vCPUs
 # and 3 GiB; KVM=1 uses KVM where it works (scripts/vm.sh).
 . "$(dirname "$0")/common.sh"
 
@@ -23,7 +24,7 @@ results=$TOP/results/$name
 mkdir -p "$results"
 cp "$ko" "$results/tcp_handoff.ko"
 benv=()
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS BENCH_PERF; do
 	[ -n "${!v:-}" ] && benv+=("$v=${!v}")
 done
 rc=0

@@ -348,6 +348,21 @@ for ((round = 1; round <= rounds; round++)); do
 	done
 done
 
+# BENCH_PERF=1: where the CPU goes, for each configuration's 1 KiB
+# connection-per-request load (perf from the sysroot; cpu-clock, since a
+# guest under TCG has no hardware counters), as perf-CONFIG.txt.
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	for c in "${configs[@]}"; do
+		perf record -q -e cpu-clock -F 997 -a -g -o "$TH_TMP/perf.data" -- sleep "$secs" &
+		perf=$!
+		run_wrk perf "$c" 1k close 0
+		wait $perf
+		perf report -q -i "$TH_TMP/perf.data" --stdio --no-children --sort dso,sym \
+			--percent-limit 0.5 -g none 2>/dev/null | head -n 120 >"$out/perf-$c.txt"
+		log "perf of $c: $out/perf-$c.txt"
+	done
+fi
+
 # The control channel's round-trip time: ICMP echo over the control link
 # (the physical floor) and the kernel's smoothed RTT of node1's channel
 # sockets (ss).

@@ -44,7 +44,7 @@ def cpu_seconds(r, cpus):
 def summarize(runs, cpus=2):
     groups = defaultdict(list)
     for r in runs:
-        if r["round"].startswith("scale"):
+        if r["round"].startswith(("scale", "perf")):
             continue
         groups[(r["config"], r["size"], r["mode"])].append(r)
     out = {}
