@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod deadline;
 pub mod http;
 pub mod icmp;
 pub mod packet;
