@@ -13,7 +13,7 @@ use crate::{
     btcp::{
         back::{self, Backend},
         front::{self, Pending},
-        table::Table,
+        table::{Queue, Table},
     },
     channel::Channel,
     handoff_core::{auth::Keyring, http, rules},
@@ -544,6 +544,11 @@ pub(crate) struct NetState {
     /// state: a BH-safe spinlock).
     #[pin]
     pub(crate) pending: Table<Pending>,
+    /// Keys of front-end entries that entered [`front::Phase::Deciding`]
+    /// (pushed by the inbound hook, taken by the worker's
+    /// `channel::handoff::decide`).
+    #[pin]
+    pub(crate) deciding: Queue<front::Key>,
     /// Source of handoff ids (see `front::new_id`).
     pub(crate) next_id: Atomic<u64>,
     /// Connections taken over from front-ends (packet path: BH-safe).
@@ -778,6 +783,7 @@ impl NetState {
             }),
             services: ServiceFilter::new(),
             pending <- Table::new(Pending::new),
+            deciding <- Queue::new(),
             next_id: Atomic::new(1),
             backend <- Table::new(Backend::new),
             utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),

@@ -150,7 +150,8 @@ impl Held {
 pub(crate) enum Phase {
     /// Reading the request head; packets are held.
     Holding,
-    /// Head complete; the worker is to run dispatch.
+    /// Head complete; the worker is to run dispatch. The key was queued
+    /// in [`NetState::deciding`] when the entry entered this phase.
     Deciding,
     /// HANDOFF_REQUEST sent at the given time; packets are held.
     Requested(u64),
@@ -722,6 +723,8 @@ pub(crate) unsafe fn inbound(
     if matches!(reason, Reason::Http) && extra.is_none() && st.dispatch_wanted() {
         c.phase = Phase::Deciding;
         trace::handoff_queued(st.netns, &key, c.head.len());
+        // The worker finds it by its key, not by walking the table.
+        st.deciding.push(key);
         drop(t);
         // SAFETY: `net` is live.
         unsafe { bindings::th_net_kick(net) };

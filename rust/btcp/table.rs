@@ -27,7 +27,7 @@ use kernel::{
     alloc::kvec::{InsertError, RemoveError},
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Atomic, Full, Relaxed, Release},
         lock::Guard,
     },
 };
@@ -181,5 +181,73 @@ impl<T: Cached + Keyed> DerefMut for Entries<T> {
     /// Entries may be changed in place but never rekeyed (see [`Keyed`]).
     fn deref_mut(&mut self) -> &mut [SlabBox<T>] {
         &mut self.v
+    }
+}
+
+/// Most keys a drained [`Queue`]'s storage keeps for reuse: after a burst
+/// the memory goes back instead of staying with an idle namespace.
+const QUEUE_KEEP: usize = 4096;
+
+/// Keys of table entries the worker has to look at, pushed from any
+/// context (the hooks, in softirq, under a bucket lock).
+///
+/// The worker used to find such entries by walking the whole table on
+/// every run, which made each run cost as much as the table is large, idle
+/// connections included. With the queue a run costs one bucket lookup per
+/// entry that changed. A key that cannot be queued (an atomic allocation
+/// failed) is not lost: the queue remembers it overflowed, and the worker
+/// then walks the table once, as before.
+///
+/// A queued key may be stale by the time the worker looks: its entry gone,
+/// or already handled. The worker checks the entry's state under its bucket
+/// lock, so a stale or repeated key costs one lookup and nothing else.
+///
+/// Lock order: a bucket lock, then the queue's lock. Nothing takes a bucket
+/// lock while holding the queue's.
+#[pin_data]
+pub(crate) struct Queue<K> {
+    #[pin]
+    keys: SpinLockBh<KVec<K>>,
+    /// Nonzero when a key could not be queued since the last
+    /// [`Self::take_overflow`].
+    overflow: Atomic<u32>,
+}
+
+impl<K> Queue<K> {
+    /// An empty queue.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Queue {
+            keys <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_queue"),
+            overflow: Atomic::new(0),
+        })
+    }
+
+    /// Queues `key` (any context). The caller kicks the worker.
+    pub(crate) fn push(&self, key: K) {
+        if self.keys.lock().push(key, GFP_ATOMIC).is_err() {
+            self.overflowed();
+        }
+    }
+
+    /// Records that a key could not be kept (here or in a list of the
+    /// worker's own): the next [`Self::take_overflow`] says so.
+    pub(crate) fn overflowed(&self) {
+        self.overflow.store(1, Release);
+    }
+
+    /// Whether a key was lost since the last call (the caller then walks
+    /// the whole table); clears the mark.
+    pub(crate) fn take_overflow(&self) -> bool {
+        self.overflow.xchg(0, Full) != 0
+    }
+
+    /// Moves the queued keys into `into` (whose old contents go); the queue
+    /// keeps `into`'s storage, so a busy queue seldom allocates.
+    pub(crate) fn take(&self, into: &mut KVec<K>) {
+        if into.capacity() > QUEUE_KEEP {
+            *into = KVec::new();
+        }
+        into.clear();
+        core::mem::swap(&mut *self.keys.lock(), into);
     }
 }

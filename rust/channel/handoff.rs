@@ -153,39 +153,93 @@ fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
     front::reinject_all(st, net, rel);
 }
 
+/// A front-end connection taken out of [`Phase::Deciding`] for dispatch.
+struct Taken {
+    key: front::Key,
+    head: KVec<u8>,
+    ack: ClientAck,
+    id: u64,
+}
+
+/// Marks `c` (in bucket `bucket`) requested under a new handoff id, so the
+/// local stack's SYN/ACK retransmissions stop reaching the client before
+/// the timestamp anchor is read (in [`request`]).
+fn take(st: &NetState, bucket: usize, c: &mut front::Conn) -> Taken {
+    let id = front::new_id(st, bucket);
+    c.phase = Phase::Requested(now_ms());
+    c.conn_id = id;
+    Taken {
+        key: c.key,
+        head: core::mem::take(&mut c.head),
+        ack: c.ack,
+        id,
+    }
+}
+
 /// Front-end: runs dispatch for every connection whose head is complete.
+///
+/// The inbound hook queues the key of each connection it marks deciding
+/// ([`NetState::deciding`]); each is looked up in its bucket, so a run
+/// costs as many lookups as heads completed, however many idle
+/// connections the table holds. Only when a key could not be queued does a
+/// run walk the table for deciding entries.
 pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
-    loop {
-        // Take one deciding connection; it is marked requested at once, so
-        // the local stack's SYN/ACK retransmissions stop reaching the
-        // client before the timestamp anchor is read below.
-        let taken = st.pending.find_map(|bucket, t| {
+    if st.deciding.take_overflow() {
+        while let Some(t) = st.pending.find_map(|bucket, t| {
             let c = t.conns.iter_mut().find(|c| c.phase == Phase::Deciding)?;
-            let id = front::new_id(st, bucket);
-            c.phase = Phase::Requested(now_ms());
-            c.conn_id = id;
-            Some((c.key, core::mem::take(&mut c.head), c.ack, id))
-        });
-        let Some((key, head, ack, id)) = taken else {
-            return;
-        };
-        let target = match http::head_status(&head, front::HEAD_MAX) {
-            http::HeadStatus::Complete { head_len } => head
-                .get(..head_len)
-                .and_then(|h| http::parse_head(h).ok())
-                .and_then(|req| dispatch::choose(st, ch, &req)),
-            _ => None,
-        };
-        let sent = target.map(|node| (node, request(st, net, ch, node, &key, &head, &ack, id)));
-        match sent {
-            Some((_, Ok(()))) => Stats::inc(&st.stats.handoff_requests, 1),
-            Some((node, Err(reason))) => {
-                Stats::inc(&st.stats.fallback_local, 1);
-                failed(st, net, node, id, &key, reason);
-                release_local(st, net, &key);
-            }
-            None => release_local(st, net, &key),
+            Some(take(st, bucket, c))
+        }) {
+            dispatch_one(st, net, ch, t);
         }
+    }
+    // Heads completed while this loop runs are queued meanwhile: the loop
+    // goes on until the queue is empty, as the walk went on until no entry
+    // was deciding.
+    let mut keys = core::mem::take(&mut ch.deciding);
+    loop {
+        st.deciding.take(&mut keys);
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys.iter() {
+            let bucket = front::bucket_of(st, key);
+            // A stale key (its entry gone or decided already) finds no
+            // deciding entry.
+            let taken = st
+                .pending
+                .lock(bucket)
+                .get_mut(key)
+                .filter(|c| c.phase == Phase::Deciding)
+                .map(|c| take(st, bucket, c));
+            if let Some(t) = taken {
+                dispatch_one(st, net, ch, t);
+            }
+        }
+    }
+    keys.clear();
+    ch.deciding = keys;
+}
+
+/// Runs dispatch for one connection taken out of [`Phase::Deciding`]:
+/// hands it to the chosen node or serves it here.
+fn dispatch_one(st: &NetState, net: *mut bindings::net, ch: &mut Channel, t: Taken) {
+    let Taken { key, head, ack, id } = t;
+    let target = match http::head_status(&head, front::HEAD_MAX) {
+        http::HeadStatus::Complete { head_len } => head
+            .get(..head_len)
+            .and_then(|h| http::parse_head(h).ok())
+            .and_then(|req| dispatch::choose(st, ch, &req)),
+        _ => None,
+    };
+    let sent = target.map(|node| (node, request(st, net, ch, node, &key, &head, &ack, id)));
+    match sent {
+        Some((_, Ok(()))) => Stats::inc(&st.stats.handoff_requests, 1),
+        Some((node, Err(reason))) => {
+            Stats::inc(&st.stats.fallback_local, 1);
+            failed(st, net, node, id, &key, reason);
+            release_local(st, net, &key);
+        }
+        None => release_local(st, net, &key),
     }
 }
 

@@ -138,6 +138,8 @@ pub(crate) struct Channel {
     pub(crate) asked: KVec<(u32, u64)>,
     /// A copy of the namespace's keys (`Config::keys`), taken at each run.
     keys: Keyring,
+    /// Front-end: keys taken from `NetState::deciding` (storage reused).
+    deciding: KVec<crate::btcp::front::Key>,
     /// When the back-end's table is next scanned for idle connections.
     next_idle_scan: u64,
     /// Set in `pre_exit`: the namespace is going, nothing reopens.
@@ -153,6 +155,7 @@ impl Channel {
             incoming: KVec::new(),
             asked: KVec::new(),
             keys: Keyring::default(),
+            deciding: KVec::new(),
             next_idle_scan: 0,
             closed: false,
         }
