@@ -554,6 +554,11 @@ pub(crate) struct NetState {
     /// Connections taken over from front-ends (packet path: BH-safe).
     #[pin]
     pub(crate) backend: Table<Backend>,
+    /// Keys of back-end entries whose TERMINATE is to be sent
+    /// (`back::Conn::terminate_pending`; taken by the worker's
+    /// `channel::handoff::terminates`).
+    #[pin]
+    pub(crate) terminating: Queue<back::Key>,
     /// Listeners with the UTCP shim (packet path and control path:
     /// BH-safe).
     #[pin]
@@ -786,6 +791,7 @@ impl NetState {
             deciding <- Queue::new(),
             next_id: Atomic::new(1),
             backend <- Table::new(Backend::new),
+            terminating <- Queue::new(),
             utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),

@@ -81,7 +81,8 @@ pub(crate) struct Conn {
     pub(crate) replay_end: u32,
     fin_in: bool,
     fin_out: bool,
-    /// TERMINATE is to be sent to the front-end.
+    /// TERMINATE is to be sent to the front-end. Set only by
+    /// [`Conn::closed`], which queues the key for the worker.
     pub(crate) terminate_pending: bool,
     /// A client packet forwarded by the front-end arrived: the front-end
     /// has the HANDOFF_ACK. Until then the ACK is sent again with each
@@ -129,10 +130,15 @@ impl Conn {
         }
     }
 
-    fn closed(&mut self, now: u64) {
+    /// Ends an established connection: it lingers, and its TERMINATE is
+    /// due. The key goes to [`NetState::terminating`] (the caller holds
+    /// the bucket lock and kicks the worker), so the worker sends it
+    /// without walking the table.
+    fn closed(&mut self, st: &NetState, now: u64) {
         if self.phase == Phase::Established {
             self.phase = Phase::Closing(now);
             self.terminate_pending = true;
+            st.terminating.push(self.key);
         }
     }
 }
@@ -213,12 +219,12 @@ pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option
     c.last_ms = super::front::now_ms();
     if c.phase == Phase::Established {
         if tcp.flags & flags::RST != 0 {
-            c.closed(super::front::now_ms());
+            c.closed(st, super::front::now_ms());
             kick = true;
         } else if tcp.flags & flags::FIN != 0 {
             c.fin_in = true;
             if c.fin_out {
-                c.closed(super::front::now_ms());
+                c.closed(st, super::front::now_ms());
                 kick = true;
             }
         }
@@ -285,12 +291,12 @@ pub(crate) unsafe fn outbound(
                 c.last_ms = super::front::now_ms();
                 let mut kick = false;
                 if tcp.flags & flags::RST != 0 {
-                    c.closed(super::front::now_ms());
+                    c.closed(st, super::front::now_ms());
                     kick = true;
                 } else if tcp.flags & flags::FIN != 0 {
                     c.fin_out = true;
                     if c.fin_in {
-                        c.closed(super::front::now_ms());
+                        c.closed(st, super::front::now_ms());
                         kick = true;
                     }
                 }
@@ -357,7 +363,7 @@ pub(crate) fn expire_idle(st: &NetState) {
             // entry as a close.
             let mut b = st.backend.lock(bucket_of(st, &key));
             if let Some(c) = b.get_mut(&key) {
-                c.closed(now);
+                c.closed(st, now);
             }
         }
     }

@@ -496,17 +496,143 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
     }
 }
 
+/// The back-end's connections whose TERMINATE is due
+/// ([`back::Conn::terminate_pending`]), for [`terminates`].
+pub(crate) struct Terminating {
+    /// Keys taken from [`NetState::terminating`] (storage reused).
+    keys: KVec<back::Key>,
+    /// Keys (with their front-end) whose channel is down: their TERMINATE
+    /// waits for it to come back. May hold entries no longer pending.
+    waiting: KVec<(back::Key, u32)>,
+    /// Drop what is no longer pending from `waiting` when it grows this
+    /// long.
+    prune_at: usize,
+}
+
+/// The length of [`Terminating::waiting`] that first makes it pruned.
+const WAITING_PRUNE_MIN: usize = 64;
+
+impl Terminating {
+    pub(crate) fn new() -> Self {
+        Terminating {
+            keys: KVec::new(),
+            waiting: KVec::new(),
+            prune_at: WAITING_PRUNE_MIN,
+        }
+    }
+}
+
+/// Whether a TERMINATE for front-end `node` can go now: its channel is
+/// up, or it is no configured peer any more (the message is then dropped:
+/// the channel may never come back).
+fn terminate_sendable(ch: &Channel, node: u32) -> bool {
+    ch.is_up(node) || !ch.peers.iter().any(|p| p.id == node)
+}
+
+/// What [`terminate_one`] did.
+enum Term {
+    /// Sent, or the entry has nothing to send (gone, or no longer due).
+    Done,
+    /// Its front-end's channel is down; it waits.
+    Wait(u32),
+}
+
+/// Sends the TERMINATE of the back-end entry `key`, if still due.
+fn terminate_one(st: &NetState, ch: &mut Channel, key: &back::Key) -> Term {
+    let due = {
+        let mut b = st.backend.lock(back::bucket_of(st, key));
+        match b.get_mut(key) {
+            Some(c) if c.terminate_pending => {
+                if !terminate_sendable(ch, c.fe_node) {
+                    return Term::Wait(c.fe_node);
+                }
+                c.terminate_pending = false;
+                (c.fe_node, c.conn_id)
+            }
+            _ => return Term::Done,
+        }
+    };
+    let msg = Message::Terminate(Terminate {
+        conn_id: due.1,
+        reason: TERM_CLOSED,
+    });
+    if ch.send(st, due.0, &msg) {
+        Stats::inc(&st.stats.terminate_sent, 1);
+    }
+    Term::Done
+}
+
 /// Back-end: reports closed connections to their front-ends.
+///
+/// The entries to report are those whose keys were queued when they closed
+/// ([`NetState::terminating`]) and those still waiting for their channel;
+/// each is looked up in its bucket, so a run costs as much as connections
+/// closed, not as the table is large. A key that could not be queued or
+/// kept makes the next run walk the table for every entry due, as each run
+/// used to.
 pub(super) fn terminates(st: &NetState, ch: &mut Channel) {
+    let mut q = core::mem::replace(&mut ch.terminating, Terminating::new());
+    if st.terminating.take_overflow() {
+        terminates_walk(st, ch, &mut q);
+    }
+    st.terminating.take(&mut q.keys);
+    for key in q.keys.iter() {
+        if let Term::Wait(node) = terminate_one(st, ch, key) {
+            if q.waiting.push((*key, node), GFP_KERNEL).is_err() {
+                st.terminating.overflowed();
+            }
+        }
+    }
+    q.keys.clear();
+    // Those waiting are looked up only once their channel is back.
+    let mut kept = 0;
+    for i in 0..q.waiting.len() {
+        let (key, node) = q.waiting[i];
+        if terminate_sendable(ch, node) {
+            if let Term::Wait(node) = terminate_one(st, ch, &key) {
+                q.waiting[kept] = (key, node);
+                kept += 1;
+            }
+        } else {
+            q.waiting[kept] = (key, node);
+            kept += 1;
+        }
+    }
+    q.waiting.truncate(kept);
+    if q.waiting.len() >= q.prune_at {
+        // The entries of a channel down for long go after their linger
+        // time (`back::tick`) while their keys would stay here: keep only
+        // those still due, so the list stays as long as they are, twice at
+        // most.
+        q.waiting.retain(|(key, _)| {
+            st.backend
+                .lock(back::bucket_of(st, key))
+                .get_mut(key)
+                .is_some_and(|c| c.terminate_pending)
+        });
+        q.prune_at = (2 * q.waiting.len()).max(WAITING_PRUNE_MIN);
+    }
+    ch.terminating = q;
+}
+
+/// [`terminates`] when a key was lost: finds every entry due in the table
+/// (and lists again those that wait for their channel).
+fn terminates_walk(st: &NetState, ch: &mut Channel, q: &mut Terminating) {
+    q.waiting.clear();
     let mut due = KVec::new();
     st.backend.for_each(|_, b| {
         for c in b.conns.iter_mut().filter(|c| c.terminate_pending) {
-            if !ch.is_up(c.fe_node) && ch.peers.iter().any(|p| p.id == c.fe_node) {
-                continue; // wait for the channel to come back
+            if !terminate_sendable(ch, c.fe_node) {
+                // Wait for the channel to come back.
+                if q.waiting.push((c.key, c.fe_node), GFP_ATOMIC).is_err() {
+                    st.terminating.overflowed();
+                }
+                continue;
             }
             c.terminate_pending = false;
             if due.push((c.fe_node, c.conn_id), GFP_ATOMIC).is_err() {
                 c.terminate_pending = true;
+                st.terminating.overflowed();
                 break;
             }
         }

@@ -140,6 +140,8 @@ pub(crate) struct Channel {
     keys: Keyring,
     /// Front-end: keys taken from `NetState::deciding` (storage reused).
     deciding: KVec<crate::btcp::front::Key>,
+    /// Back-end: the TERMINATEs due (`handoff::terminates`).
+    terminating: handoff::Terminating,
     /// When the back-end's table is next scanned for idle connections.
     next_idle_scan: u64,
     /// Set in `pre_exit`: the namespace is going, nothing reopens.
@@ -156,6 +158,7 @@ impl Channel {
             asked: KVec::new(),
             keys: Keyring::default(),
             deciding: KVec::new(),
+            terminating: handoff::Terminating::new(),
             next_idle_scan: 0,
             closed: false,
         }
