@@ -46,6 +46,7 @@ use crate::{
             TcpInit, Terminate, TERMINATE_ABORT as TERM_ABORT, TERMINATE_CLOSED as TERM_CLOSED,
             TERMINATE_UNKNOWN as TERM_UNKNOWN,
         },
+        deadline::Deadline,
         http,
         packet::flags,
         rewrite::{build_segment, SegOptions, Segment},
@@ -159,6 +160,8 @@ struct Taken {
     head: KVec<u8>,
     ack: ClientAck,
     id: u64,
+    /// When it was marked requested.
+    at: u64,
 }
 
 /// Marks `c` (in bucket `bucket`) requested under a new handoff id, so the
@@ -166,13 +169,15 @@ struct Taken {
 /// the timestamp anchor is read (in [`request`]).
 fn take(st: &NetState, bucket: usize, c: &mut front::Conn) -> Taken {
     let id = front::new_id(st, bucket);
-    c.phase = Phase::Requested(now_ms());
+    let at = now_ms();
+    c.phase = Phase::Requested(at);
     c.conn_id = id;
     Taken {
         key: c.key,
         head: core::mem::take(&mut c.head),
         ack: c.ack,
         id,
+        at,
     }
 }
 
@@ -223,7 +228,16 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
 /// Runs dispatch for one connection taken out of [`Phase::Deciding`]:
 /// hands it to the chosen node or serves it here.
 fn dispatch_one(st: &NetState, net: *mut bindings::net, ch: &mut Channel, t: Taken) {
-    let Taken { key, head, ack, id } = t;
+    let Taken {
+        key,
+        head,
+        ack,
+        id,
+        at,
+    } = t;
+    // Listed before anything can happen to it: whatever the outcome, a
+    // handoff that stays in flight is watched by `timeouts`.
+    ch.in_flight.track(st, key, id, at);
     let target = match http::head_status(&head, front::HEAD_MAX) {
         http::HeadStatus::Complete { head_len } => head
             .get(..head_len)
@@ -351,6 +365,100 @@ fn failed(
     );
 }
 
+/// The front-end's handoffs in flight ([`Phase::Requested`] or
+/// [`Phase::InDoubt`]), so [`timeouts`] looks at them and not at the whole
+/// table.
+///
+/// Only the worker moves an entry into those phases: [`decide`] into
+/// [`Phase::Requested`], listing it ([`Self::track`]), and [`timeouts`] or
+/// [`peer_lost`] on to [`Phase::InDoubt`], arming its new deadline. Nothing
+/// moves an entry back into them.
+/// The list may also hold handoffs that ended since (answered, served
+/// here, gone): a look drops them. A look happens when a deadline can have
+/// passed ([`Deadline`]), and also when the list has doubled since the last
+/// one, so under a steady load of quick handoffs it stays about as long as
+/// the handoffs of one timeout period, and each costs a constant amount of
+/// work however large the table is.
+///
+/// A walk of the table stands in for the list when a handoff could not be
+/// listed (no memory), until the list is rebuilt: none is ever missed.
+pub(crate) struct InFlight {
+    /// (key, handoff id) of every handoff listed since the last look and
+    /// of every one still in flight at it.
+    list: KVec<(front::Key, u64)>,
+    /// A handoff could not be listed.
+    lost: bool,
+    /// No deadline of a listed handoff is earlier than this bound.
+    next: Deadline,
+    /// Look when the list grows this long, due or not.
+    prune_at: usize,
+}
+
+/// The list length that makes [`timeouts`] look even when nothing is due.
+const IN_FLIGHT_PRUNE_MIN: usize = 64;
+
+impl InFlight {
+    pub(crate) fn new() -> Self {
+        InFlight {
+            list: KVec::new(),
+            lost: false,
+            next: Deadline::new(),
+            prune_at: IN_FLIGHT_PRUNE_MIN,
+        }
+    }
+
+    /// Lists handoff `id` of connection `key`, marked requested at `at`.
+    fn track(&mut self, st: &NetState, key: front::Key, id: u64, at: u64) {
+        if self.list.push((key, id), GFP_KERNEL).is_err() {
+            self.lost = true;
+        }
+        let limit = u64::from(Limits::get(&st.limits.handoff_timeout_ms));
+        self.next.arm(Deadline::of(at, limit));
+    }
+
+    /// A listed handoff requested at `at` was put in doubt outside
+    /// [`timeouts`] ([`peer_lost`]): its deadline is now the in-doubt one.
+    fn doubted(&mut self, at: u64) {
+        self.next.arm(Deadline::of(at, IN_DOUBT_MAX_MS));
+    }
+}
+
+/// When [`timeouts`] must next look at a handoff in phase `phase`, given
+/// the handoff timeout `limit`; `None` when it is not in flight.
+fn in_flight_deadline(phase: Phase, limit: u64) -> Option<u64> {
+    match phase {
+        Phase::Requested(at) => Some(Deadline::of(at, limit)),
+        Phase::InDoubt(at) => Some(Deadline::of(at, IN_DOUBT_MAX_MS)),
+        _ => None,
+    }
+}
+
+/// What [`timeouts`] does with the in-flight connection `c` at `now`: `None`
+/// while its answer is not late. A late request whose back-end may have
+/// taken it is put in doubt here, under its bucket lock.
+fn late_of(
+    ch: &Channel,
+    c: &mut front::Conn,
+    now: u64,
+    limit: u64,
+) -> Option<(front::Key, u32, u64, Late)> {
+    match c.phase {
+        Phase::Requested(at) if now.saturating_sub(at) >= limit => {
+            let heard = ch.heard_since(c.node, at);
+            if c.response_seen || heard {
+                c.phase = Phase::InDoubt(at);
+                Some((c.key, c.node, c.conn_id, Late::Doubt { ask: heard }))
+            } else {
+                Some((c.key, c.node, c.conn_id, Late::Local))
+            }
+        }
+        Phase::InDoubt(at) if now.saturating_sub(at) >= IN_DOUBT_MAX_MS => {
+            Some((c.key, c.node, c.conn_id, Late::GiveUp))
+        }
+        _ => None,
+    }
+}
+
 /// Front-end: handoffs that got no answer in time.
 ///
 /// A back-end answers every request in order on a reliable channel, so a
@@ -367,46 +475,129 @@ fn failed(
 ///
 /// A handoff in doubt for [`IN_DOUBT_MAX_MS`] is reset ([`give_up`]).
 ///
+/// Only the handoffs in flight are looked at ([`InFlight`]), and only when
+/// one can be late: a run of the worker pays nothing for idle connections.
+/// The worker runs at least every tick (100 ms), so a timeout fires at most
+/// that late, never early.
+///
 /// [`Conn::response_seen`]: front::Conn::response_seen
 pub(super) fn timeouts(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let limit = u64::from(Limits::get(&st.limits.handoff_timeout_ms));
-    loop {
-        let late = st.pending.find_map(|_, t| {
-            t.conns.iter_mut().find_map(|c| match c.phase {
-                Phase::Requested(at) if now.saturating_sub(at) >= limit => {
-                    let heard = ch.heard_since(c.node, at);
-                    if c.response_seen || heard {
-                        c.phase = Phase::InDoubt(at);
-                        Some((c.key, c.node, c.conn_id, Late::Doubt { ask: heard }))
+    if ch.in_flight.lost {
+        timeouts_walk(st, net, ch, now, limit);
+        return;
+    }
+    let f = &ch.in_flight;
+    if !f.next.due(now, limit) && f.list.len() < f.prune_at {
+        return;
+    }
+    let mut next = Deadline::new();
+    next.rearm(limit);
+    let mut list = core::mem::take(&mut ch.in_flight.list);
+    let mut kept = 0;
+    for i in 0..list.len() {
+        let (key, id) = list[i];
+        let (late, due) = {
+            let mut t = st.pending.lock(front::bucket_of(st, &key));
+            match t.get_mut(&key).filter(|c| c.conn_id == id) {
+                Some(c) => {
+                    let late = late_of(ch, c, now, limit);
+                    // Served here or reset by `handle_late`: done with.
+                    let done = matches!(late, Some((_, _, _, Late::Local | Late::GiveUp)));
+                    let due = if done {
+                        None
                     } else {
-                        Some((c.key, c.node, c.conn_id, Late::Local))
-                    }
+                        in_flight_deadline(c.phase, limit)
+                    };
+                    (late, due)
                 }
-                Phase::InDoubt(at) if now.saturating_sub(at) >= IN_DOUBT_MAX_MS => {
-                    Some((c.key, c.node, c.conn_id, Late::GiveUp))
-                }
-                _ => None,
-            })
-        });
-        let Some((key, node, id, what)) = late else {
-            return;
+                None => (None, None),
+            }
         };
-        match what {
-            Late::Doubt { ask } => {
-                Stats::inc(&st.stats.handoff_in_doubt, 1);
-                if ask {
-                    ask_about(st, ch, node, id);
-                }
-            }
-            Late::Local => {
-                Stats::inc(&st.stats.handoff_timeout, 1);
-                Stats::inc(&st.stats.fallback_local, 1);
-                failed(st, net, node, id, &key, "timeout");
-                release_local(st, net, &key);
-                abort(st, ch, node, id);
-            }
-            Late::GiveUp => give_up(st, net, ch, node, &key, id),
+        if let Some(at) = due {
+            next.arm(at);
+            list[kept] = (key, id);
+            kept += 1;
         }
+        if let Some((key, node, id, what)) = late {
+            handle_late(st, net, ch, &key, node, id, what);
+        }
+    }
+    list.truncate(kept);
+    // Nothing lists a handoff while this runs; should something have, its
+    // entries are kept.
+    let added = core::mem::replace(&mut ch.in_flight.list, list);
+    for e in added {
+        if ch.in_flight.list.push(e, GFP_KERNEL).is_err() {
+            ch.in_flight.lost = true;
+        }
+    }
+    let f = &mut ch.in_flight;
+    f.next = next;
+    if f.list.len() > kept {
+        // Their deadlines were armed in the bound just replaced: look again
+        // at the next run.
+        f.next.arm(now);
+    }
+    f.prune_at = (2 * f.list.len()).max(IN_FLIGHT_PRUNE_MIN);
+}
+
+/// [`timeouts`] without its list (a handoff could not be listed): walks
+/// the table for late handoffs, then lists every handoff in flight again.
+fn timeouts_walk(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64, limit: u64) {
+    while let Some((key, node, id, what)) = st
+        .pending
+        .find_map(|_, t| t.conns.iter_mut().find_map(|c| late_of(ch, c, now, limit)))
+    {
+        handle_late(st, net, ch, &key, node, id, what);
+    }
+    let mut list = KVec::new();
+    let mut next = Deadline::new();
+    next.rearm(limit);
+    let mut short = false;
+    st.pending.for_each(|_, t| {
+        for c in t.conns.iter() {
+            if let Some(at) = in_flight_deadline(c.phase, limit) {
+                next.arm(at);
+                short |= list.push((c.key, c.conn_id), GFP_ATOMIC).is_err();
+            }
+        }
+    });
+    if !short {
+        // Every handoff in flight is listed: the next runs use the list.
+        let f = &mut ch.in_flight;
+        f.list = list;
+        f.lost = false;
+        f.next = next;
+        f.prune_at = (2 * f.list.len()).max(IN_FLIGHT_PRUNE_MIN);
+    }
+}
+
+/// Does what [`late_of`] found for handoff `id` of `key` to `node`.
+fn handle_late(
+    st: &NetState,
+    net: *mut bindings::net,
+    ch: &mut Channel,
+    key: &front::Key,
+    node: u32,
+    id: u64,
+    what: Late,
+) {
+    match what {
+        Late::Doubt { ask } => {
+            Stats::inc(&st.stats.handoff_in_doubt, 1);
+            if ask {
+                ask_about(st, ch, node, id);
+            }
+        }
+        Late::Local => {
+            Stats::inc(&st.stats.handoff_timeout, 1);
+            Stats::inc(&st.stats.fallback_local, 1);
+            failed(st, net, node, id, key, "timeout");
+            release_local(st, net, key);
+            abort(st, ch, node, id);
+        }
+        Late::GiveUp => give_up(st, net, ch, node, key, id),
     }
 }
 
@@ -466,7 +657,7 @@ fn give_up(
 /// back-end has them, and repeats its HANDOFF_ACK when the channel is
 /// back); the others are served here (should the back-end have taken one
 /// after all, its repeated HANDOFF_ACK is answered [`TERM_ABORT`]).
-pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channel, node: u32) {
+pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, ch: &mut Channel, node: u32) {
     loop {
         let lost = st.pending.find_map(|_, t| {
             t.conns.iter_mut().find_map(|c| {
@@ -476,6 +667,7 @@ pub(super) fn peer_lost(st: &NetState, net: *mut bindings::net, _ch: &mut Channe
                 match c.phase {
                     Phase::Requested(at) if c.response_seen => {
                         c.phase = Phase::InDoubt(at);
+                        ch.in_flight.doubted(at);
                         Some((c.key, c.conn_id, true))
                     }
                     Phase::Requested(_) => Some((c.key, c.conn_id, false)),

@@ -140,6 +140,8 @@ pub(crate) struct Channel {
     keys: Keyring,
     /// Front-end: keys taken from `NetState::deciding` (storage reused).
     deciding: KVec<crate::btcp::front::Key>,
+    /// Front-end: the handoffs in flight (`handoff::timeouts`).
+    in_flight: handoff::InFlight,
     /// Back-end: the TERMINATEs due (`handoff::terminates`).
     terminating: handoff::Terminating,
     /// When the back-end's table is next scanned for idle connections.
@@ -158,6 +160,7 @@ impl Channel {
             asked: KVec::new(),
             keys: Keyring::default(),
             deciding: KVec::new(),
+            in_flight: handoff::InFlight::new(),
             terminating: handoff::Terminating::new(),
             next_idle_scan: 0,
             closed: false,
