@@ -295,7 +295,9 @@ cluster_links() {
 # that name the node ("served-by NAME") at /, /a/ and /b/, and the same
 # random 1 MiB object ($TH_TMP/random-1m) as /big, /a/big and /b/big, so a
 # body can be checked byte for byte whichever node served it. /a/up/ takes
-# uploads (PUT), so a test can check them byte for byte.
+# uploads (PUT), so a test can check them byte for byte. TH_NGINX_CONNS
+# (default 256) bounds its connections, TH_NGINX_KEEPALIVE (default 75s)
+# is how long it keeps an idle keep-alive connection.
 start_nginx() {
 	local ns=$1 name=$2 dir=$TH_TMP/nginx-$2
 	[ -d "$dir/tmp" ] || mkdir -p "$dir/www/a" "$dir/www/b" "$dir/tmp" || return 1
@@ -310,8 +312,10 @@ user root;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/error.log;
-events { worker_connections 256; }
+worker_rlimit_nofile $(( ${TH_NGINX_CONNS:-256} * 2 + 64 ));
+events { worker_connections ${TH_NGINX_CONNS:-256}; }
 http {
+	keepalive_timeout ${TH_NGINX_KEEPALIVE:-75s};
 	access_log $dir/access.log;
 	client_body_temp_path $dir/tmp;
 	# Tests stall clients on purpose; the guest is slow.
