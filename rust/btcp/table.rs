@@ -204,6 +204,12 @@ const QUEUE_KEEP: usize = 4096;
 ///
 /// Lock order: a bucket lock, then the queue's lock. Nothing takes a bucket
 /// lock while holding the queue's.
+///
+/// # Invariants
+///
+/// Every key given to [`Self::push`] is in `keys` until [`Self::take`]
+/// hands it out, or `overflow` is nonzero until [`Self::take_overflow`]
+/// reports it: a key is never dropped unnoticed.
 #[pin_data]
 pub(crate) struct Queue<K> {
     #[pin]
@@ -216,6 +222,7 @@ pub(crate) struct Queue<K> {
 impl<K> Queue<K> {
     /// An empty queue.
     pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: no key was pushed yet.
         pin_init!(Queue {
             keys <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_queue"),
             overflow: Atomic::new(0),
@@ -225,6 +232,7 @@ impl<K> Queue<K> {
     /// Queues `key` (any context). The caller kicks the worker.
     pub(crate) fn push(&self, key: K) {
         if self.keys.lock().push(key, GFP_ATOMIC).is_err() {
+            // INVARIANT: the key is lost; the mark says so.
             self.overflowed();
         }
     }
