@@ -260,33 +260,61 @@ cat >"$TH_TMP/bench.lua" <<-'LUA'
 			e.status, e.timeout, latency:percentile(50), latency:percentile(99)))
 	end
 LUA
-echo "round,config,size,mode,seconds,requests,rps,p50_us,p99_us,errors,fe_bytes,fe_packets,cpu_s,cpu_total_s,held" \
+echo "round,config,size,mode,seconds,requests,rps,p50_us,p99_us,errors,fe_bytes,fe_packets,cpu_s,cpu_total_s,held,syn_retrans" \
 	>"$out/runs.csv"
+# diag: where connections wait, for a run that stalled.
+diag() {
+	log "client: $(ip netns exec "$client" ss -Htn state syn-sent | wc -l) connections in SYN-SENT," \
+		"$(ip netns exec "$client" ss -Htn | wc -l) in all"
+	local n k
+	for n in 1 2 3; do
+		eval "ns=\$node$n"
+		log "node$n listeners: $(ip netns exec "$ns" ss -Hltn 'sport = :80' | awk '{ printf "%s %s/%s; ", $4, $2, $3 }')"
+		log "node$n: $(ip netns exec "$ns" ss -Htn state time-wait | wc -l) in TIME-WAIT," \
+			"$(ip netns exec "$ns" ss -Htn state syn-recv | wc -l) in SYN-RECV"
+		for k in ListenDrops ListenOverflows TCPReqQFullDrop PAWSEstabRejected TWRecycled TCPTimeWaitOverflow; do
+			printf '%s=%s ' "$k" "$(tcpext "$ns" "$k")"
+		done | sed "s/^/# node$n: /"
+		echo
+	done
+	log "node1 module: $("$HANDOFFCTL" -n "$node1" stats show | awk '$2 != 0 { printf "%s=%s ", $1, $2 }')"
+}
 # run_wrk ROUND CONFIG SIZE MODE HELD: one wrk run, one line of runs.csv.
 run_wrk() {
 	local round=$1 c=$2 size=$3 mode=$4 held=$5 hdr=() fe0 fe1 cpu0 cpu1 line
 	[ "$mode" = close ] && hdr=(-H 'Connection: close')
 	read -r -a fe0 < <(fe_counters)
 	read -r -a cpu0 < <(cpu_jiffies)
+	local syn0 syn1
+	syn0=$(tcpext "$client" TCPSynRetrans)
 	line=$(BENCH_SIZE=$size ip netns exec "$client" wrk -t1 -c"$conc" -d"${secs}s" --timeout 30s \
 		"${hdr[@]}" -s "$TH_TMP/bench.lua" "http://${base[$c]}/" | grep '^BENCH ')
 	read -r -a cpu1 < <(cpu_jiffies)
 	read -r -a fe1 < <(fe_counters)
+	syn1=$(tcpext "$client" TCPSynRetrans)
 	local requests duration_us p50_us p99_us connect read write status timeout bytes
 	eval "${line#BENCH }"
+	: "${requests:=0}" "${duration_us:=0}" "${connect:=0}" "${read:=0}" "${write:=0}" "${status:=0}" "${timeout:=0}"
 	local errors=$((connect + read + write + status + timeout))
 	# A server closing a connection-per-request connection is not an error.
 	[ "$mode" = close ] && errors=$((connect + write + status + timeout))
 	local febytes=$((fe1[0] - fe0[0] + fe1[2] - fe0[2])) fepk=$((fe1[1] - fe0[1] + fe1[3] - fe0[3]))
 	local cpu=$((cpu1[0] - cpu0[0])) cpu_total=$((cpu1[1] - cpu0[1]))
-	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$round" "$c" "$size" "$mode" \
+	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$round" "$c" "$size" "$mode" \
 		"$(awk -v d="$duration_us" 'BEGIN { printf "%.3f", d / 1e6 }')" "$requests" \
 		"$(awk -v n="$requests" -v d="$duration_us" 'BEGIN { printf "%.1f", d ? n * 1e6 / d : 0 }')" \
 		"$p50_us" "$p99_us" "$errors" "$febytes" "$fepk" \
 		"$(awk -v j="$cpu" 'BEGIN { printf "%.2f", j / 100 }')" \
-		"$(awk -v j="$cpu_total" 'BEGIN { printf "%.2f", j / 100 }')" "$held" >>"$out/runs.csv"
-	log "$round $c $size $mode: $requests requests in ${duration_us} us, p50 ${p50_us} us, p99 ${p99_us} us, $errors errors, node1 $febytes B $fepk packets, cpu $cpu of $cpu_total jiffies"
-	[ "$requests" -gt 0 ] || bad "$c $size $mode: no request served"
+		"$(awk -v j="$cpu_total" 'BEGIN { printf "%.2f", j / 100 }')" "$held" "$((syn1 - syn0))" \
+		>>"$out/runs.csv"
+	log "$round $c $size $mode: $requests requests in ${duration_us} us, p50 ${p50_us} us, p99 ${p99_us} us, $errors errors, node1 $febytes B $fepk packets, cpu $cpu of $cpu_total jiffies, $((syn1 - syn0)) SYN retransmissions"
+	# A run whose client had to retransmit SYNs, or served nothing, says
+	# where connections waited: the client's half-open ones, the servers'
+	# listen queues and the TCP counters that explain a dropped SYN.
+	if [ "${requests:-0}" -eq 0 ] || [ $((syn1 - syn0)) -gt 0 ]; then
+		diag
+	fi
+	[ "${requests:-0}" -gt 0 ] || bad "$c $size $mode: no request served"
 	[ "$errors" = 0 ] || bad "$c $size $mode: $errors errors"
 }
 
@@ -389,19 +417,36 @@ for i in 1 2 3 4; do
 	ip -n "$client" addr add "198.51.100.$((100 + i))/25" dev eth0 || exit $ksft_fail
 	srcs+=("198.51.100.$((100 + i))")
 done
-echo "phase,held,handed_off,rps,fe_objs,fe_obj_size,fe_slab_kib,be_objs,be_obj_size,be_slab_kib" >"$out/scale.csv"
+echo "phase,held,handed_off,rps" >"$out/scale.csv"
 scale_point() { # PHASE HELD HANDED_OFF
+	run_wrk "scale-$1" tcp_handoff 1k close "$2"
+	echo "$1,$2,$3,$(tail -n1 "$out/runs.csv" | cut -d, -f7)" >>"$out/scale.csv"
+}
+# wait_drained: every node's tables empty (closed connections linger).
+wait_drained() {
+	local n g
+	for n in 1 2 3; do
+		eval "ns=\$node$n"
+		for g in entries be-conns; do
+			wait_stat "$ns" $g 0 1200 ||
+				bad "node$n: $g is $(stat_of "$ns" $g), wanted 0"
+		done
+	done
+}
+# slab_point PHASE: the module's caches, in slab.csv.
+echo "phase,fe_objs,fe_obj_size,fe_slab_kib,be_objs,be_obj_size,be_slab_kib" >"$out/slab.csv"
+slab_point() {
 	local fe be
 	read -r -a fe < <(slab_objs tcp_handoff_fe_conn)
 	read -r -a be < <(slab_objs tcp_handoff_be_conn)
-	run_wrk "scale-$1" tcp_handoff 1k close "$2"
-	local rps
-	rps=$(tail -n1 "$out/runs.csv" | cut -d, -f7)
-	echo "$1,$2,$3,$rps,${fe[0]},${fe[1]},$((fe[2] * fe[3] * 4)),${be[0]},${be[1]},$((be[2] * be[3] * 4))" \
-		>>"$out/scale.csv"
+	echo "$1,${fe[0]},${fe[1]},$((fe[2] * fe[3] * 4)),${be[0]},${be[1]},$((be[2] * be[3] * 4))" >>"$out/slab.csv"
+	log "slab $1: fe_conn ${fe[0]} x ${fe[1]} B, be_conn ${be[0]} x ${be[1]} B"
 }
-log "[$SECONDS s] rounds done"
 scale_point before 0 0
+# Memory is measured from empty tables, so the closed connections of the
+# runs before (lingering as tombstones) do not count.
+wait_drained
+slab_point empty
 mkfifo "$TH_TMP/hold.in"
 ip netns exec "$client" python3 "$here/hold_conns.py" --target 198.51.100.1:80 \
 	--sources "$(
@@ -423,6 +468,7 @@ handed=$(awk '$1 == "served-by" && $2 != "node1" { n += $3 } END { print n + 0 }
 [ "${held:-0}" = "$scale_conns" ] || bad "scale: held ${held:-0} of $scale_conns connections"
 fwd=$(stat_of "$node1" handoff-ok)
 log "node1: $(stat_of "$node1" fe-forwarding) connections forwarding, $fwd handoffs so far"
+slab_point held
 scale_point held "${held:-0}" "$handed"
 scale_point held2 "${held:-0}" "$handed"
 # Still every one open after the runs: the hold client checks.
@@ -433,13 +479,7 @@ grep '^open' "$TH_TMP/hold.out" | sed 's/^/# hold: /'
 grep -q "^open $scale_conns\$" "$TH_TMP/hold.out" ||
 	bad "scale: not every held connection was still open at the end"
 # The tables drain once the client has closed them.
-for n in 1 2 3; do
-	eval "ns=\$node$n"
-	for g in entries be-conns; do
-		wait_stat "$ns" $g 0 1200 ||
-			bad "node$n: $g is $(stat_of "$ns" $g) after the scale run, wanted 0"
-	done
-done
+wait_drained
 scale_point after 0 0
 log "[$SECONDS s] tables drained"
 

@@ -49,16 +49,17 @@ def summarize(runs, cpus=2):
         groups[(r["config"], r["size"], r["mode"])].append(r)
     out = {}
     for key, rs in groups.items():
-        req = sum(int(r["requests"]) for r in rs)
+        req = sum(int(r["requests"] or 0) for r in rs)
         out[key] = {
             "rounds": len(rs),
-            "rps": statistics.median(float(r["rps"]) for r in rs),
-            "p50_us": statistics.median(float(r["p50_us"]) for r in rs),
-            "p99_us": statistics.median(float(r["p99_us"]) for r in rs),
+            "rps": statistics.median(float(r["rps"] or 0) for r in rs),
+            "p50_us": statistics.median(float(r["p50_us"] or 0) for r in rs),
+            "p99_us": statistics.median(float(r["p99_us"] or 0) for r in rs),
             "fe_bytes": sum(int(r["fe_bytes"]) for r in rs) / req if req else 0,
             "fe_packets": sum(int(r["fe_packets"]) for r in rs) / req if req else 0,
             "cpu_per_1k": sum(cpu_seconds(r, cpus) for r in rs) * 1000 / req if req else 0,
-            "errors": sum(int(r["errors"]) for r in rs),
+            "errors": sum(int(r["errors"] or 0) for r in rs),
+            "syn_retrans": sum(int(r.get("syn_retrans") or 0) for r in rs),
         }
     return out
 
@@ -67,7 +68,7 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
-def targets(s, lat, channel, scale):
+def targets(s, lat, channel, scale, slab):
     """Each target of the issue, with the measured value and the bound."""
     t = []
 
@@ -98,16 +99,20 @@ def targets(s, lat, channel, scale):
     if samples and rtt.get("ping_avg"):
         add("handoff latency median / channel RTT (ping)", statistics.median(samples) / rtt["ping_avg"], 3, le=True)
     ph = {r["phase"]: r for r in scale}
-    if "before" in ph and "held" in ph:
+    sl = {r["phase"]: r for r in slab}
+    if "held" in ph:
         held = int(ph["held"].get("handed_off") or ph["held"]["held"]) or 1
-        for side in ("fe", "be"):
-            objs = int(ph["held"][f"{side}_objs"]) - int(ph["before"][f"{side}_objs"])
-            add(f"memory per connection, {side.upper()} objects (bytes)", objs * int(ph["held"][f"{side}_obj_size"]) / held, 512, le=True)
-            kib = int(ph["held"][f"{side}_slab_kib"]) - int(ph["before"][f"{side}_slab_kib"])
-            add(f"memory per connection, {side.upper()} slab pages (bytes)", kib * 1024 / held, 512, le=True)
+        if "empty" in sl and "held" in sl:
+            for side in ("fe", "be"):
+                objs = int(sl["held"][f"{side}_objs"]) - int(sl["empty"][f"{side}_objs"])
+                size = int(sl["held"][f"{side}_obj_size"])
+                add(f"memory per connection, {side.upper()} objects (bytes)", objs * size / held, 512, le=True)
+                kib = int(sl["held"][f"{side}_slab_kib"]) - int(sl["empty"][f"{side}_slab_kib"])
+                add(f"memory per connection, {side.upper()} slab pages (bytes)", kib * 1024 / held, 512, le=True)
         none = [float(ph[p]["rps"]) for p in ("before", "after") if p in ph]
         full = [float(ph[p]["rps"]) for p in ("held", "held2") if p in ph]
-        add(f"req/s with {held} idle connections / with none", ratio(statistics.mean(full), statistics.mean(none)), 0.9)
+        if none and full:
+            add(f"req/s with {held} idle connections / with none", ratio(statistics.mean(full), statistics.mean(none)), 0.9)
     return t
 
 
@@ -222,6 +227,7 @@ def main():
     lat = read_csv(d / "latency.csv")
     channel = read_csv(d / "channel.csv")
     scale = read_csv(d / "scale.csv")
+    slab = read_csv(d / "slab.csv")
     env = {}
     if (d / "env.txt").exists():
         for line in (d / "env.txt").read_text().splitlines():
@@ -247,12 +253,13 @@ def main():
     for r in channel:
         lines.append(f"control channel {r['what']}: {r['us']} us")
     for r in scale:
+        lines.append(f"scale {r['phase']:<7} held {r['held']:>6} ({r.get('handed_off', '?')} handed off): {float(r['rps'] or 0):8.1f} req/s")
+    for r in slab:
         lines.append(
-            f"scale {r['phase']:<7} held {r['held']:>6} ({r.get('handed_off', '?')} handed off): {float(r['rps']):8.1f} req/s; "
-            f"fe_conn {r['fe_objs']} x {r['fe_obj_size']} B ({r['fe_slab_kib']} KiB of slabs), "
+            f"slab {r['phase']:<6} fe_conn {r['fe_objs']} x {r['fe_obj_size']} B ({r['fe_slab_kib']} KiB of slabs), "
             f"be_conn {r['be_objs']} x {r['be_obj_size']} B ({r['be_slab_kib']} KiB)"
         )
-    tg = targets(s, lat, channel, scale)
+    tg = targets(s, lat, channel, scale, slab)
     with (d / "targets.csv").open("w") as f:
         w = csv.writer(f)
         w.writerow(["target", "measured", "bound", "verdict"])
