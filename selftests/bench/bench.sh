@@ -272,7 +272,7 @@ diag() {
 		log "node$n listeners: $(ip netns exec "$ns" ss -Hltn 'sport = :80' | awk '{ printf "%s %s/%s; ", $4, $2, $3 }')"
 		log "node$n: $(ip netns exec "$ns" ss -Htn state time-wait | wc -l) in TIME-WAIT," \
 			"$(ip netns exec "$ns" ss -Htn state syn-recv | wc -l) in SYN-RECV"
-		for k in ListenDrops ListenOverflows TCPReqQFullDrop PAWSEstabRejected TWRecycled TCPTimeWaitOverflow; do
+		for k in ListenDrops ListenOverflows TCPReqQFullDrop PAWSEstab TWRecycled TCPTimeWaitOverflow; do
 			printf '%s=%s ' "$k" "$(tcpext "$ns" "$k")"
 		done | sed "s/^/# node$n: /"
 		echo
@@ -380,6 +380,11 @@ done
 # connection-per-request load (perf from the sysroot; cpu-clock, since a
 # guest under TCG has no hardware counters), as perf-CONFIG.txt.
 if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	# Symbols from kallsyms; and no throttling of the sampling rate, which
+	# under TCG would otherwise fall to a few samples a second.
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	echo 0 >/proc/sys/kernel/perf_cpu_time_max_percent
 	for c in "${configs[@]}"; do
 		perf record -q -e cpu-clock -F 997 -a -g -o "$TH_TMP/perf.data" -- sleep "$secs" &
 		perf=$!

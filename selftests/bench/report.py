@@ -121,10 +121,11 @@ def table_text(s, env, accel):
         f"make bench: {env.get('kernel', '?')}, {env.get('cpus', '?')} vCPUs under {accel}, "
         f"{env.get('rounds', '?')} rounds of {env.get('seconds', '?')} s, wrk -c{env.get('wrk_connections', '?')}",
         "All nodes share the guest's vCPUs: req/s is total CPU per request, not the front-end's capacity alone.",
+        "SYN rtx: SYNs the client retransmitted over the rounds; a run with any waited seconds for a connection.",
         "Absolute figures vary by machine and accelerator; the ratios are the claim.",
         "",
         f"{'config':<12} {'size':>4} {'mode':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'FE B/req':>10} {'FE pkt/req':>10} {'CPU s/1k':>9}",
+        f"{'FE B/req':>10} {'FE pkt/req':>10} {'CPU s/1k':>9} {'SYN rtx':>7}",
     ]
     for mode in MODES:
         for size in SIZES:
@@ -135,13 +136,13 @@ def table_text(s, env, accel):
                 lines.append(
                     f"{c:<12} {size:>4} {mode:<9} {r['rps']:>9.1f} {r['p50_us'] / 1000:>8.2f} "
                     f"{r['p99_us'] / 1000:>8.2f} {r['fe_bytes']:>10.0f} {r['fe_packets']:>10.1f} "
-                    f"{r['cpu_per_1k']:>9.2f}"
+                    f"{r['cpu_per_1k']:>9.2f} {r['syn_retrans']:>7}"
                 )
     return lines
 
 
 def table_rst(s):
-    rows = [["config", "size", "mode", "req/s", "p50 ms", "p99 ms", "FE B/req", "FE pkt/req", "CPU s/1k"]]
+    rows = [["config", "size", "mode", "req/s", "p50 ms", "p99 ms", "FE B/req", "FE pkt/req", "CPU s/1k", "SYN rtx"]]
     for mode in MODES:
         for size in SIZES:
             for c in CONFIGS:
@@ -158,6 +159,7 @@ def table_rst(s):
                             f"{r['fe_bytes']:.0f}",
                             f"{r['fe_packets']:.1f}",
                             f"{r['cpu_per_1k']:.2f}",
+                            str(r["syn_retrans"]),
                         ]
                     )
     return grid(rows)
