@@ -24,7 +24,7 @@ results=$TOP/results/$name
 mkdir -p "$results"
 cp "$ko" "$results/tcp_handoff.ko"
 benv=()
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS BENCH_PERF; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS BENCH_PERF BENCH_TW_REUSE; do
 	[ -n "${!v:-}" ] && benv+=("$v=${!v}")
 done
 rc=0

@@ -149,7 +149,7 @@ for i in 1 2 3; do
 	ns_sysctl "$ns" net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096 \
 		net.ipv4.tcp_max_syn_backlog=8192 || exit $ksft_fail
 done
-ns_sysctl "$client" net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 ||
+ns_sysctl "$client" net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse="${BENCH_TW_REUSE:-1}" ||
 	exit $ksft_fail
 "$HANDOFFCTL" -n "$node1" -b - <<-EOF || { log "FAIL: service config"; exit $ksft_fail; }
 	service add 198.51.100.1:80
