@@ -11,7 +11,8 @@
 # printed), table.rst (for Documentation/performance.rst) and PNG plots.
 # BENCH_ROUNDS, BENCH_SECONDS, BENCH_SIZES, BENCH_CONNS and
 # BENCH_SCALE_CONNS change the load (see bench.sh); BENCH_PERF=1 adds a
-# perf profile of each configuration. The guest has 2 vCPUs
+# perf profile of each configuration; BENCH_PCAP=1 keeps the handshake
+# packets of runs with SYN retransmissions. The guest has 2 vCPUs
 # and 3 GiB; KVM=1 uses KVM where it works (scripts/vm.sh).
 . "$(dirname "$0")/common.sh"
 
@@ -24,7 +25,7 @@ results=$TOP/results/$name
 mkdir -p "$results"
 cp "$ko" "$results/tcp_handoff.ko"
 benv=()
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS BENCH_PERF BENCH_TW_REUSE; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_SIZES BENCH_CONNS BENCH_SCALE_CONNS BENCH_PERF BENCH_TW_REUSE BENCH_PCAP; do
 	[ -n "${!v:-}" ] && benv+=("$v=${!v}")
 done
 rc=0

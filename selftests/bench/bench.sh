@@ -283,6 +283,17 @@ diag() {
 run_wrk() {
 	local round=$1 c=$2 size=$3 mode=$4 held=$5 hdr=() fe0 fe1 cpu0 cpu1 line
 	[ "$mode" = close ] && hdr=(-H 'Connection: close')
+	# BENCH_PCAP=1: the handshake packets (SYN, RST) on the client's and
+	# node2's bridge ports, kept for a run with SYN retransmissions.
+	local pcap=()
+	if [ "${BENCH_PCAP:-0}" = 1 ]; then
+		local port
+		for port in d-client d-2; do
+			ip netns exec "$sw" tcpdump -q -n -s 96 -i "$port" -w "$TH_TMP/$port.pcap" \
+				'tcp[tcpflags] & (tcp-syn|tcp-rst) != 0' 2>/dev/null &
+			pcap+=($!)
+		done
+	fi
 	read -r -a fe0 < <(fe_counters)
 	read -r -a cpu0 < <(cpu_jiffies)
 	local syn0 syn1
@@ -313,6 +324,15 @@ run_wrk() {
 	# listen queues and the TCP counters that explain a dropped SYN.
 	if [ "${requests:-0}" -eq 0 ] || [ $((syn1 - syn0)) -gt 0 ]; then
 		diag
+	fi
+	if [ ${#pcap[@]} -gt 0 ]; then
+		kill "${pcap[@]}" 2>/dev/null
+		wait "${pcap[@]}" 2>/dev/null
+		if [ $((syn1 - syn0)) -gt 0 ]; then
+			for port in d-client d-2; do
+				cp "$TH_TMP/$port.pcap" "$out/stall-$round-$c-$size-$mode-$port.pcap"
+			done
+		fi
 	fi
 	[ "${requests:-0}" -gt 0 ] || bad "$c $size $mode: no request served"
 	[ "$errors" = 0 ] || bad "$c $size $mode: $errors errors"
