@@ -74,6 +74,52 @@ impl Deadline {
     }
 }
 
+/// Whether a timer started at `start` that runs for `limit` has ended at
+/// `now` (the tables' own test: a start in the future has not ended).
+pub fn expired(start: u64, limit: u64, now: u64) -> bool {
+    now.saturating_sub(start) >= limit
+}
+
+/// What a queue of timers that lost some (they could not be queued) asks
+/// of its periodic check, see [`lost_walk`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostWalk {
+    /// Nothing was lost: the queue is complete.
+    No,
+    /// A lost timer may still be running: walk the whole table, and keep
+    /// the mark.
+    Walk,
+    /// Every lost timer has ended by now: walk once more (it ends them),
+    /// then the mark can go.
+    WalkAndClear,
+}
+
+/// The check of a timer queue whose mark `latest` is 0 (nothing lost) or
+/// one more than the latest start of a timer that could not be queued.
+///
+/// The timers of one queue all run for the current `limit`, so the lost
+/// ones have all ended once the latest of them has; until then the table
+/// is walked at every check, as if there were no queue. The limit is read
+/// at each check: a lowered one ends them sooner, a raised one later,
+/// exactly as for the timers in the queue.
+pub fn lost_walk(latest: u64, limit: u64, now: u64) -> LostWalk {
+    match latest {
+        0 => LostWalk::No,
+        l if expired(l - 1, limit, now) => LostWalk::WalkAndClear,
+        _ => LostWalk::Walk,
+    }
+}
+
+/// How many of `buckets` a periodic check every `tick` must visit so that
+/// a whole pass takes at most an eighth of `limit` (and at most `max_pass`,
+/// at least one tick): a timer of `limit` then ends at most that late.
+pub fn spread(buckets: usize, tick: u64, limit: u64, max_pass: u64) -> usize {
+    let pass = (limit / 8).min(max_pass).max(tick).max(1);
+    let ticks = (pass / tick.max(1)).max(1);
+    let n = (buckets as u64).div_ceil(ticks);
+    (n as usize).clamp(1, buckets.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +188,46 @@ mod tests {
         d.rearm(10);
         d.arm(Deadline::of(u64::MAX - 1, 10));
         assert!(!d.due(u64::MAX - 1, 10));
+    }
+    #[test]
+    fn expired_as_the_tables_test() {
+        assert!(!expired(100, 50, 149));
+        assert!(expired(100, 50, 150));
+        // A start after `now` has not ended, unless nothing was to run.
+        assert!(!expired(200, 50, 100));
+        assert!(expired(200, 0, 100));
+    }
+
+    #[test]
+    fn lost_timers_walk_until_the_latest_ends() {
+        assert_eq!(lost_walk(0, 1000, 5000), LostWalk::No);
+        // Lost a timer started at 100 (mark 101) of 1000 ms.
+        assert_eq!(lost_walk(101, 1000, 500), LostWalk::Walk);
+        assert_eq!(lost_walk(101, 1000, 1099), LostWalk::Walk);
+        assert_eq!(lost_walk(101, 1000, 1100), LostWalk::WalkAndClear);
+        // The limit lowered meanwhile: they end sooner.
+        assert_eq!(lost_walk(101, 100, 200), LostWalk::WalkAndClear);
+        // Raised: later.
+        assert_eq!(lost_walk(101, 5000, 1100), LostWalk::Walk);
+        // Started at 0 is still a mark.
+        assert_eq!(lost_walk(1, 10, 5), LostWalk::Walk);
+    }
+
+    #[test]
+    fn spread_bounds_the_pass() {
+        // 960 s: a pass of at most 4 s (40 ticks of 100 ms).
+        assert_eq!(spread(256, 100, 960_000, 4000), 7);
+        // 3 s: a pass of 375 ms, 3 ticks.
+        assert_eq!(spread(256, 100, 3000, 4000), 86);
+        // Tiny limits visit everything each tick.
+        assert_eq!(spread(256, 100, 0, 4000), 256);
+        assert_eq!(spread(256, 100, 100, 4000), 256);
+        assert_eq!(spread(256, 0, 0, 0), 256);
+        assert_eq!(spread(0, 100, 1000, 4000), 1);
+        for limit in [0, 1, 799, 800, 1600, 3000, 60_000, u64::MAX] {
+            let n = spread(256, 100, limit, 4000);
+            let ticks = 256usize.div_ceil(n) as u64;
+            assert!(ticks * 100 <= (limit / 8).clamp(100, 4000), "{limit}");
+        }
     }
 }
