@@ -13,7 +13,7 @@ use crate::{
     btcp::{
         back::{self, Backend},
         front::{self, Pending},
-        table::{Queue, Table},
+        table::{DueQueue, Queue, Table},
     },
     channel::Channel,
     handoff_core::{auth::Keyring, http, rules},
@@ -549,6 +549,18 @@ pub(crate) struct NetState {
     /// `channel::handoff::decide`).
     #[pin]
     pub(crate) deciding: Queue<front::Key>,
+    /// Head timeouts: front-end entries created (in [`front::Phase::Holding`])
+    /// and when (`front::tick`).
+    #[pin]
+    pub(crate) holding: DueQueue<front::Key>,
+    /// Front-end entries released to the local stack, and when.
+    #[pin]
+    pub(crate) released: DueQueue<front::Key>,
+    /// Front-end entries made tombstones, and when.
+    #[pin]
+    pub(crate) tombstones: DueQueue<front::Key>,
+    /// Where the front-end's idle scan goes on at the next tick (a bucket).
+    pub(crate) idle_cursor: Atomic<u32>,
     /// Source of handoff ids (see `front::new_id`).
     pub(crate) next_id: Atomic<u64>,
     /// Connections taken over from front-ends (packet path: BH-safe).
@@ -559,6 +571,17 @@ pub(crate) struct NetState {
     /// `channel::handoff::terminates`).
     #[pin]
     pub(crate) terminating: Queue<back::Key>,
+    /// Back-end entries closed ([`back::Phase::Closing`]), and when
+    /// (`back::tick`).
+    #[pin]
+    pub(crate) be_closing: DueQueue<back::Key>,
+    /// Back-end entries given up ([`back::Phase::Aborted`]), and when.
+    #[pin]
+    pub(crate) be_aborted: DueQueue<back::Key>,
+    /// Back-end entries ended whose tuple still had a closing socket:
+    /// looked at again at each tick (`back::tick`).
+    #[pin]
+    pub(crate) be_retry: SpinLockBh<KVec<(back::Key, back::Phase)>>,
     /// Listeners with the UTCP shim (packet path and control path:
     /// BH-safe).
     #[pin]
@@ -789,9 +812,16 @@ impl NetState {
             services: ServiceFilter::new(),
             pending <- Table::new(Pending::new),
             deciding <- Queue::new(),
+            holding <- DueQueue::new(),
+            released <- DueQueue::new(),
+            tombstones <- DueQueue::new(),
+            idle_cursor: Atomic::new(0),
             next_id: Atomic::new(1),
             backend <- Table::new(Backend::new),
             terminating <- Queue::new(),
+            be_closing <- DueQueue::new(),
+            be_aborted <- DueQueue::new(),
+            be_retry <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_be_retry"),
             utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),

@@ -50,4 +50,36 @@ check_eq "node1: nothing forwarding" 0 "$(stat_of "$node1" fe-forwarding)"
 check "node1: table empty" wait_stat "$node1" entries 0 60
 check "node2: table empty" wait_stat "$node2" be-conns 0 150
 check "node3: table empty" wait_stat "$node3" be-conns 0 150
+
+# Limits lowered while entries wait: each entry ends by the limit of the
+# moment, not by the one it started under (the housekeeping tick queues
+# entries by the time they entered their phase). A tombstone, a closed
+# back-end entry and a head still being read wait under long limits...
+for ns in "$node1" "$node2"; do
+	"$HANDOFFCTL" -n "$ns" limits set linger 600000 head-timeout 600000
+done
+check_eq "/a/ under a long linger time, node2" "served-by node2" "$(get /a/)"
+check "node1 keeps a tombstone" wait_stat "$node1" fe-tombstones 1 100
+check "node2 keeps the closed connection" wait_stat "$node2" be-conns 1 100
+ip netns exec "$client" python3 -c '
+import socket, time
+s = socket.create_connection(("198.51.100.1", 80), timeout=30)
+s.sendall(b"GET /a/ HTTP/1.1\r\n")
+time.sleep(30)
+' &
+partial=$!
+check "node1 holds a partial head" wait_stat "$node1" pending 1 100
+timeouts=$(stat_of "$node1" heads-timeout)
+# ... until the limits are lowered.
+for ns in "$node1" "$node2"; do
+	"$HANDOFFCTL" -n "$ns" limits set linger 1000 head-timeout 500
+done
+check "node1 releases the head by the lowered head timeout" \
+	wait_stat "$node1" heads-timeout $((timeouts + 1)) 100
+check "node1's tombstone ends by the lowered linger time" wait_stat "$node1" fe-tombstones 0 100
+check "node2's entry ends by the lowered linger time" wait_stat "$node2" be-conns 0 150
+kill "$partial" 2>/dev/null
+wait "$partial" 2>/dev/null
+check "node1: table empty again" wait_stat "$node1" entries 0 100
+check_eq "node1: nothing forwarding" 0 "$(stat_of "$node1" fe-forwarding)"
 exit $th_rc

@@ -22,10 +22,11 @@ use crate::{
     btcp::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
-        table::{Entries, Keyed},
+        table::{Entries, Keyed, DUE_BATCH},
         xmit,
     },
     handoff_core::{
+        deadline::expired,
         packet::{flags, Ipv4Header, TcpHeader},
         seq::Translation,
         tcp_options,
@@ -36,7 +37,7 @@ use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
 
 /// A taken-over connection's 4-tuple on this node (client → local).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) client: [u8; 4],
     pub(crate) cport: u16,
@@ -139,7 +140,17 @@ impl Conn {
             self.phase = Phase::Closing(now);
             self.terminate_pending = true;
             st.terminating.push(self.key);
+            // It lingers from now (`tick`).
+            st.be_closing.push(self.key, now);
         }
+    }
+
+    /// Gives the connection up at `now`: everything its socket sends is
+    /// dropped, and the entry goes after the linger time (`tick`). The
+    /// caller holds the bucket lock.
+    pub(crate) fn abort(&mut self, st: &NetState, now: u64) {
+        self.phase = Phase::Aborted(now);
+        st.be_aborted.push(self.key, now);
     }
 }
 
@@ -384,51 +395,120 @@ pub(crate) fn expire_idle(st: &NetState) {
 /// node, or is gone for good), and the entry with its module reference
 /// would stay forever (fault_node_del.sh). The front-end learns of the
 /// end from RECONCILE instead, which answers a lost TERMINATE.
+///
+/// Timer softirq context: the tick costs what ends, not what the table
+/// holds. Closed and aborted entries are queued with the time they entered
+/// their phase ([`NetState::be_closing`], [`NetState::be_aborted`]; see
+/// `front::tick`), and those whose tuple still has a closing socket are
+/// looked at again each tick ([`NetState::be_retry`]), as the walk did.
+/// A timer that could not be queued makes the tick walk the table until
+/// it has ended.
 pub(crate) fn tick(st: &NetState) {
     let now = super::front::now_ms();
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
+    let retry = core::mem::take(&mut *st.be_retry.lock());
+    for &(key, phase) in retry.iter() {
+        end(st, key, phase);
+    }
+    drop(retry);
+    let walk = st.be_closing.walk_needed(now, 2 * linger) | st.be_aborted.walk_needed(now, linger);
+    if walk {
+        tick_walk(st, now, linger);
+    }
+    let mut batch = [(Key::default(), 0u64); DUE_BATCH];
+    for (q, limit, phase) in [
+        (
+            &st.be_closing,
+            2 * linger,
+            Phase::Closing as fn(u64) -> Phase,
+        ),
+        (&st.be_aborted, linger, Phase::Aborted),
+    ] {
+        loop {
+            let n = q.pop_due(now, limit, &mut batch);
+            for &(key, at) in batch.iter().take(n) {
+                end(st, key, phase(at));
+            }
+            if n < DUE_BATCH {
+                break;
+            }
+        }
+    }
+}
+
+/// Ends the entry of `key`, whose linger time in `phase` is over: removes
+/// it with its tuple's TIME_WAIT socket, or, while a socket of the tuple is
+/// still closing, lists it to be looked at again next tick.
+///
+/// An entry no longer in `phase` (gone, or moved on to another phase or
+/// start, and queued again for that) is left alone: the item was stale.
+fn end(st: &NetState, key: Key, phase: Phase) {
+    let current = st
+        .backend
+        .lock(bucket_of(st, &key))
+        .get_mut(&key)
+        .is_some_and(|c| c.phase == phase);
+    if !current {
+        return;
+    }
+    // SAFETY: the namespace is live while its timer runs; network-order
+    // arguments.
+    let held = unsafe {
+        bindings::th_tuple_release(
+            st.net(),
+            u32::from_ne_bytes(key.client),
+            key.cport.to_be(),
+            u32::from_ne_bytes(key.local),
+            key.port.to_be(),
+        )
+    };
+    if held != bindings::TH_SK_NONE as i32 {
+        if st.be_retry.lock().push((key, phase), GFP_ATOMIC).is_err() {
+            // Listed nowhere: the walk finds it again (its timer ended).
+            match phase {
+                Phase::Closing(at) => st.be_closing.lost(at),
+                Phase::Aborted(at) => st.be_aborted.lost(at),
+                _ => {}
+            }
+        }
+        return;
+    }
+    let gone = {
+        let mut b = st.backend.lock(bucket_of(st, &key));
+        match b.get_mut(&key) {
+            Some(c) if c.phase == phase => b.remove(&key),
+            _ => None,
+        }
+    };
+    if gone.is_some() {
+        st.backend.removed(1);
+    }
+    // Dropped here, outside the lock (it may hold a module reference).
+    drop(gone);
+}
+
+/// The tick as it was before its queues (a timer could not be queued):
+/// ends every entry whose linger time is over, walking the whole table.
+fn tick_walk(st: &NetState, now: u64, linger: u64) {
     let mut due = KVec::new();
     st.backend.for_each(|_, b| {
         for c in b.conns.iter() {
-            let expired = match c.phase {
-                Phase::Closing(at) => now.saturating_sub(at) >= 2 * linger,
-                Phase::Aborted(at) => now.saturating_sub(at) >= linger,
-                _ => false,
+            let (ended, q) = match c.phase {
+                Phase::Closing(at) => (expired(at, 2 * linger, now), &st.be_closing),
+                Phase::Aborted(at) => (expired(at, linger, now), &st.be_aborted),
+                _ => continue,
             };
-            // Without memory the entry waits for the next tick.
-            if expired && due.push(c.key, GFP_ATOMIC).is_err() {
+            if ended && due.push((c.key, c.phase), GFP_ATOMIC).is_err() {
+                // Without memory the rest waits for the next tick, which
+                // walks again.
+                if let Phase::Closing(at) | Phase::Aborted(at) = c.phase {
+                    q.lost(at);
+                }
                 break;
             }
         }
     });
-    for key in due {
-        // SAFETY: the namespace is live while its timer runs;
-        // network-order arguments.
-        let held = unsafe {
-            bindings::th_tuple_release(
-                st.net(),
-                u32::from_ne_bytes(key.client),
-                key.cport.to_be(),
-                u32::from_ne_bytes(key.local),
-                key.port.to_be(),
-            )
-        };
-        if held != bindings::TH_SK_NONE as i32 {
-            continue;
-        }
-        let gone = {
-            let mut b = st.backend.lock(bucket_of(st, &key));
-            match b.get_mut(&key) {
-                Some(c) if matches!(c.phase, Phase::Closing(_) | Phase::Aborted(_)) => {
-                    b.remove(&key)
-                }
-                _ => None,
-            }
-        };
-        if gone.is_some() {
-            st.backend.removed(1);
-        }
-        // Dropped here, outside the lock (it may hold a module reference).
-        drop(gone);
+    for (key, phase) in due {
+        end(st, key, phase);
     }
 }

@@ -39,11 +39,12 @@ use crate::{
     btcp::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
-        table::{Entries, Keyed},
+        table::{DueQueue, Entries, Keyed, BUCKETS, DUE_BATCH},
         xmit,
     },
     handoff_core::{
         codec::TcpInit,
+        deadline::{expired, spread},
         http, icmp,
         packet::{flags, Ipv4Header, TcpHeader},
         rewrite,
@@ -53,7 +54,7 @@ use crate::{
     trace, utcp,
 };
 use core::ffi::CStr;
-use kernel::{ffi::c_uint, prelude::*};
+use kernel::{ffi::c_uint, prelude::*, sync::atomic::Relaxed};
 
 /// Largest request head read before deciding (bigger heads are served
 /// locally).
@@ -64,7 +65,7 @@ const QUEUE_MAX: usize = 64;
 const LINGER_RELEASED_MS: u64 = 3000;
 
 /// A connection's 4-tuple, as seen by the front-end (client → service).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) saddr: [u8; 4],
     pub(crate) daddr: [u8; 4],
@@ -401,9 +402,12 @@ fn count_reason(st: &NetState, why: Reason) {
     Stats::inc(c, 1);
 }
 
-/// Ends the holding phase of `c`, taking its packets out for re-injection.
-pub(crate) fn release(c: &mut Conn, now: u64) -> Release {
+/// Ends the holding phase of `c` (in `st`'s table, its bucket locked),
+/// taking its packets out for re-injection; the entry lingers
+/// [`LINGER_RELEASED_MS`] ([`NetState::released`]).
+pub(crate) fn release(st: &NetState, c: &mut Conn, now: u64) -> Release {
     c.phase = Phase::Released(now);
+    st.released.push(c.key, now);
     c.head = KVec::new();
     c.fwd = None;
     Release {
@@ -648,6 +652,8 @@ pub(crate) unsafe fn inbound(
                 return bindings::NF_ACCEPT;
             }
             st.pending.added(1);
+            // The head timeout runs from now.
+            st.holding.push(key, now);
             if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
                 Stats::inc(&s.conns, 1);
             }
@@ -730,7 +736,7 @@ pub(crate) unsafe fn inbound(
         unsafe { bindings::th_net_kick(net) };
         return bindings::NF_STOLEN;
     }
-    let rel = release(c, now);
+    let rel = release(st, c, now);
     drop(t);
     let ifindex = rel.ifindex;
     reinject_all(st, net, rel);
@@ -910,6 +916,14 @@ pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<Held> {
     core::mem::take(&mut c.queue)
 }
 
+/// Ends the forwarding of `c` (its bucket locked): the back-end reported
+/// it closed, or it was idle too long. The entry lingers as a tombstone
+/// ([`NetState::tombstones`]).
+pub(crate) fn tombstone(st: &NetState, c: &mut Conn, now: u64) {
+    c.phase = Phase::Tombstone(now);
+    st.tombstones.push(c.key, now);
+}
+
 /// Ends a flush: returns packets queued meanwhile, or switches `c` to
 /// forwarding when there are none.
 pub(crate) fn flush_done(c: &mut Conn) -> KVec<Held> {
@@ -923,8 +937,36 @@ pub(crate) fn flush_done(c: &mut Conn) -> KVec<Held> {
     }
 }
 
+/// The housekeeping timer's period (`TH_TICK_MS` in `glue.c`).
+const TICK_MS: u64 = 100;
+
+/// Longest pass of the idle scan over the whole table (see [`tick`]).
+const IDLE_PASS_MAX_MS: u64 = 4000;
+
 /// Housekeeping, every tick: release heads that take too long, free
-/// tombstones and released entries after their linger time.
+/// tombstones and released entries after their linger time, end
+/// forwarding entries idle for too long.
+///
+/// It runs in timer softirq context with bottom halves off, so it must cost
+/// what is due, not what is tracked: the table may hold tens of thousands
+/// of idle forwarding entries and tombstones. Head timeouts, released
+/// entries and tombstones each end a fixed time after their entry entered
+/// the phase, so each phase has a queue of (key, start) in start order
+/// ([`DueQueue`]): the tick pops the ended ones and checks each under its
+/// bucket lock (still in that phase, with that start). When a queue lost a
+/// timer (no memory), the tick walks the whole table, as it always did,
+/// until that timer has ended.
+///
+/// Idle expiry has no such order (each packet moves an entry's deadline),
+/// and its timeout is long (15 minutes plus the linger time by default):
+/// each tick scans a few buckets in turn, so a whole pass takes at most an
+/// eighth of the timeout and at most [`IDLE_PASS_MAX_MS`]
+/// (`handoff_core::deadline::spread`). An entry ends that much late at
+/// worst, and the scan visits each entry once every few seconds instead of
+/// ten times a second.
+///
+/// While a service drains, the tick still walks the whole table to learn
+/// which draining services have entries left (a drain is rare and ends).
 pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     let now = now_ms();
     let head_timeout = u64::from(Limits::get(&st.limits.head_timeout_ms));
@@ -934,25 +976,103 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     // has a back-end that will not (gone, or another timeout).
     let idle = u64::from(Limits::get(&st.limits.idle_timeout_ms)) + linger;
     let mut late = KVec::new();
+    // Every mark is looked at (no short circuit): each clears its own.
+    let walk = st.holding.walk_needed(now, head_timeout)
+        | st.released.walk_needed(now, LINGER_RELEASED_MS)
+        | st.tombstones.walk_needed(now, linger);
+    let draining = st.services.any_draining();
+    if walk || draining {
+        tick_walk(st, now, walk, draining, &mut late);
+    }
+    if !walk {
+        idle_scan(st, now, idle);
+    }
+    let mut batch = [(Key::default(), 0u64); DUE_BATCH];
+    loop {
+        let n = st.holding.pop_due(now, head_timeout, &mut batch);
+        for &(key, at) in batch.iter().take(n) {
+            let mut t = st.pending.lock(bucket_of(st, &key));
+            let Some(c) = t.get_mut(&key) else { continue };
+            if c.phase != Phase::Holding || c.since_ms != at {
+                continue;
+            }
+            let r = release(st, c, now);
+            if late.push(r, GFP_ATOMIC).is_err() {
+                // The packets are freed with `r`; the client retransmits.
+                Stats::inc(&st.stats.reinject_errors, 1);
+            }
+        }
+        if n < DUE_BATCH {
+            break;
+        }
+    }
+    expire_queued(st, &st.released, now, LINGER_RELEASED_MS, Phase::Released);
+    expire_queued(st, &st.tombstones, now, linger, Phase::Tombstone);
+    for r in late {
+        count_reason(st, Reason::Timeout);
+        reinject_all(st, net, r);
+    }
+}
+
+/// Removes the entries whose timer in `q` ended at `now` (`limit` after
+/// they entered the phase `phase(start)`).
+fn expire_queued(st: &NetState, q: &DueQueue<Key>, now: u64, limit: u64, phase: fn(u64) -> Phase) {
+    let mut batch = [(Key::default(), 0u64); DUE_BATCH];
+    loop {
+        let n = q.pop_due(now, limit, &mut batch);
+        for &(key, at) in batch.iter().take(n) {
+            let gone = {
+                let mut t = st.pending.lock(bucket_of(st, &key));
+                match t.find(&key) {
+                    // Still in the phase the item timed: not a stale item.
+                    Some(i) if t.conns[i].phase == phase(at) => t.conns.remove(i).ok(),
+                    _ => None,
+                }
+            };
+            if gone.is_some() {
+                st.pending.removed(1);
+            }
+            // Dropped outside the lock: a module reference may go with it.
+            drop(gone);
+        }
+        if n < DUE_BATCH {
+            break;
+        }
+    }
+}
+
+/// The idle scan's share of one tick: ends forwarding entries idle for
+/// `idle` in the next few buckets (see [`tick`]).
+fn idle_scan(st: &NetState, now: u64, idle: u64) {
+    let n = spread(BUCKETS, TICK_MS, idle, IDLE_PASS_MAX_MS);
+    // Only the namespace's timer uses the cursor: the tick does not run
+    // twice at once.
+    let first = st.idle_cursor.load(Relaxed) as usize % BUCKETS;
+    for b in first..first + n {
+        let mut t = st.pending.lock(b % BUCKETS);
+        for c in t.conns.iter_mut() {
+            if c.phase == Phase::Forwarding && expired(c.last_ms, idle, now) {
+                tombstone(st, c, now);
+                Stats::inc(&st.stats.idle_expired, 1);
+            }
+        }
+    }
+    st.idle_cursor
+        .store(((first + n) % BUCKETS) as u32, Relaxed);
+}
+
+/// The tick as it was before its queues: one walk of the whole table.
+/// `expire`: a queue lost a timer, so every timer is checked here;
+/// `draining`: a service drains, so which have entries left is noted.
+fn tick_walk(st: &NetState, now: u64, expire: bool, draining: bool, late: &mut KVec<Release>) {
+    let head_timeout = u64::from(Limits::get(&st.limits.head_timeout_ms));
+    let linger = u64::from(Limits::get(&st.limits.linger_ms));
+    let idle = u64::from(Limits::get(&st.limits.idle_timeout_ms)) + linger;
     let mut gone = KVec::new();
     // Which draining services still have entries (counted before this
     // tick's removals: a slot is freed a tick later at worst).
-    let draining = st.services.any_draining();
     let mut in_use = [false; MAX_SERVICES];
     st.pending.for_each(|_, t| {
-        for c in t.conns.iter_mut() {
-            if c.phase == Phase::Forwarding && now.saturating_sub(c.last_ms) >= idle {
-                c.phase = Phase::Tombstone(now);
-                Stats::inc(&st.stats.idle_expired, 1);
-            }
-            if matches!(c.phase, Phase::Holding) && now.saturating_sub(c.since_ms) >= head_timeout {
-                let r = release(c, now);
-                if late.push(r, GFP_ATOMIC).is_err() {
-                    // The packets are freed with `r`; the client retransmits.
-                    Stats::inc(&st.stats.reinject_errors, 1);
-                }
-            }
-        }
         if draining {
             for c in t.conns.iter() {
                 if let Some(i) = st.services.slot_v4(c.key.daddr, c.key.dport) {
@@ -960,16 +1080,32 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
                 }
             }
         }
+        if !expire {
+            return;
+        }
+        for c in t.conns.iter_mut() {
+            if c.phase == Phase::Forwarding && expired(c.last_ms, idle, now) {
+                tombstone(st, c, now);
+                Stats::inc(&st.stats.idle_expired, 1);
+            }
+            if matches!(c.phase, Phase::Holding) && expired(c.since_ms, head_timeout, now) {
+                let r = release(st, c, now);
+                if late.push(r, GFP_ATOMIC).is_err() {
+                    // The packets are freed with `r`; the client retransmits.
+                    Stats::inc(&st.stats.reinject_errors, 1);
+                }
+            }
+        }
         // Entries are dropped outside the lock when possible: a module
         // reference may go with them.
         let mut i = 0;
         while i < t.conns.len() {
-            let expired = match t.conns[i].phase {
-                Phase::Released(at) => now.saturating_sub(at) >= LINGER_RELEASED_MS,
-                Phase::Tombstone(at) => now.saturating_sub(at) >= linger,
+            let ended = match t.conns[i].phase {
+                Phase::Released(at) => expired(at, LINGER_RELEASED_MS, now),
+                Phase::Tombstone(at) => expired(at, linger, now),
                 _ => false,
             };
-            if expired {
+            if ended {
                 if let Ok(c) = t.conns.remove(i) {
                     st.pending.removed(1);
                     // On failure the entry is dropped here, under the lock.
@@ -983,9 +1119,5 @@ pub(crate) fn tick(st: &NetState, net: *mut bindings::net) {
     drop(gone);
     if draining {
         st.services.reclaim(&in_use);
-    }
-    for r in late {
-        count_reason(st, Reason::Timeout);
-        reinject_all(st, net, r);
     }
 }

@@ -19,7 +19,10 @@
 
 use crate::{
     btcp::slab::{Cached, SlabBox},
-    handoff_core::packet::tuple_hash,
+    handoff_core::{
+        deadline::{expired, lost_walk, LostWalk},
+        packet::tuple_hash,
+    },
     sync::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend},
 };
 use core::ops::{Deref, DerefMut};
@@ -257,5 +260,189 @@ impl<K> Queue<K> {
         }
         into.clear();
         core::mem::swap(&mut *self.keys.lock(), into);
+    }
+}
+
+/// Items per block of a [`Fifo`]: a block is one small allocation (a few
+/// KiB), which an atomic allocation gets even when memory is fragmented.
+const FIFO_BLOCK: usize = 128;
+
+/// A first-in first-out list of `T` in blocks of [`FIFO_BLOCK`] items.
+///
+/// Tens of thousands of items in one vector would need a contiguous
+/// allocation of megabytes, from atomic context, copied at each growth;
+/// blocks grow and shrink by one small allocation at a time.
+///
+/// # Invariants
+///
+/// `head` indexes the first unread item of `blocks[0]` (0 when there is
+/// none); every block but the last is full ([`FIFO_BLOCK`] items).
+struct Fifo<T> {
+    blocks: KVec<KVec<T>>,
+    head: usize,
+}
+
+impl<T: Copy> Fifo<T> {
+    fn new() -> Self {
+        // INVARIANT: no blocks.
+        Fifo {
+            blocks: KVec::new(),
+            head: 0,
+        }
+    }
+
+    /// Appends `v`; gives it back when no memory could be had (atomic).
+    fn push(&mut self, v: T) -> Result<(), T> {
+        if self.blocks.last().is_none_or(|b| b.len() == FIFO_BLOCK) {
+            let Ok(b) = KVec::with_capacity(FIFO_BLOCK, GFP_ATOMIC) else {
+                return Err(v);
+            };
+            // INVARIANT: the block before the new one, if any, is full.
+            if self.blocks.push(b, GFP_ATOMIC).is_err() {
+                return Err(v);
+            }
+        }
+        match self.blocks.last_mut() {
+            // INVARIANT: the last block may be partly filled.
+            Some(b) => b.push_within_capacity(v).map_err(|e| e.0),
+            None => Err(v),
+        }
+    }
+
+    /// The oldest item.
+    fn front(&self) -> Option<&T> {
+        self.blocks.first()?.get(self.head)
+    }
+
+    /// Removes and returns the oldest item.
+    fn pop(&mut self) -> Option<T> {
+        let first = self.blocks.first_mut()?;
+        let v = *first.get(self.head)?;
+        self.head += 1;
+        if self.head == first.len() {
+            if first.len() == FIFO_BLOCK {
+                // Read to the end: the block goes (the next one, if any, is
+                // read from its start).
+                let _ = self.blocks.remove(0);
+            } else {
+                // The last block, partly filled: kept for the next pushes.
+                first.clear();
+            }
+            // INVARIANT: the new first block, if any, is unread.
+            self.head = 0;
+        }
+        Some(v)
+    }
+}
+
+/// Largest batch [`DueQueue::pop_due`] hands out (on the caller's stack).
+pub(crate) const DUE_BATCH: usize = 16;
+
+/// Timers that all run for the same time (one namespace limit, such as the
+/// linger time), each `(key, start)` of a table entry, pushed from any
+/// context as entries enter the phase they time. The housekeeping tick
+/// takes the ended ones from the head: it costs as many bucket lookups as
+/// timers end, however large the table.
+///
+/// Why the start and not the end: the limit can change at run time, and
+/// every timer is compared with the limit of the moment, as the table walk
+/// this replaces did. Starts are pushed in the order they were read (each
+/// under a bucket lock, with bottom halves off, so two CPUs can swap
+/// neighbours by a few microseconds at most), so the queue is in order of
+/// start, hence of end, whatever the limit: a lowered limit just makes a
+/// longer head due at once, and no walk is needed when a limit changes.
+///
+/// The caller checks each key it gets under its bucket lock (the entry is
+/// still in that phase, with that start): an entry that moved on or went
+/// leaves a stale item, which costs a lookup.
+///
+/// A timer that cannot be queued (no memory) is not lost: `lost` keeps the
+/// latest such start, and until that timer ends [`Self::walk_needed`] makes
+/// each tick walk the whole table, as before the queue.
+///
+/// Lock order: a bucket lock, then the queue's lock.
+///
+/// # Invariants
+///
+/// Every `(key, start)` given to [`Self::push`] is in `items` until
+/// [`Self::pop_due`] hands it out, or `lost` is above `start` until
+/// [`Self::walk_needed`] has returned true at a time the timer had ended.
+#[pin_data]
+pub(crate) struct DueQueue<K> {
+    #[pin]
+    items: SpinLockBh<Fifo<(K, u64)>>,
+    /// 0, or one more than the latest start of a timer not queued.
+    lost: Atomic<u64>,
+}
+
+impl<K: Copy> DueQueue<K> {
+    /// An empty queue.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: nothing pushed yet.
+        pin_init!(DueQueue {
+            items <- new_spinlock_bh!(Fifo::new(), c"tcp_handoff_due"),
+            lost: Atomic::new(0),
+        })
+    }
+
+    /// Queues the timer of `key` started at `start` (any context; the
+    /// caller holds the entry's bucket lock).
+    pub(crate) fn push(&self, key: K, start: u64) {
+        if self.items.lock().push((key, start)).is_err() {
+            // INVARIANT: the timer is not queued; the mark covers it.
+            self.lost(start);
+        }
+    }
+
+    /// Records that a timer started at `start` is in no queue (here or in
+    /// a list of the caller's own): the table is walked until it ends.
+    pub(crate) fn lost(&self, start: u64) {
+        let mark = start.saturating_add(1);
+        let mut cur = self.lost.load(Relaxed);
+        while cur < mark {
+            match self.lost.cmpxchg(cur, mark, Full) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Whether the caller must walk the whole table this time, because a
+    /// timer could not be queued and may not have ended yet (or ended just
+    /// now: this walk is the last).
+    pub(crate) fn walk_needed(&self, now: u64, limit: u64) -> bool {
+        let mark = self.lost.load(Relaxed);
+        match lost_walk(mark, limit, now) {
+            LostWalk::No => false,
+            LostWalk::Walk => true,
+            LostWalk::WalkAndClear => {
+                // A timer lost since the load either raised the mark (the
+                // exchange fails, the mark stays) or started no later than
+                // `mark - 1` and has ended: the caller's walk finds it (its
+                // phase was set, under its bucket lock, before the push).
+                // INVARIANT: every lost timer ended; the walk follows.
+                let _ = self.lost.cmpxchg(mark, 0, Full);
+                true
+            }
+        }
+    }
+
+    /// Moves timers ended at `now` (started `limit` ago or more) from the
+    /// head into `out`, as many as fit; returns how many. The caller calls
+    /// again while it gets a full batch.
+    pub(crate) fn pop_due(&self, now: u64, limit: u64, out: &mut [(K, u64); DUE_BATCH]) -> usize {
+        let mut q = self.items.lock();
+        let mut n = 0;
+        while n < DUE_BATCH {
+            match q.front() {
+                Some(&(_, start)) if expired(start, limit, now) => {}
+                _ => break,
+            }
+            let Some(item) = q.pop() else { break };
+            // INVARIANT: handed out.
+            out[n] = item;
+            n += 1;
+        }
+        n
     }
 }

@@ -149,7 +149,7 @@ fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
         ) {
             return;
         }
-        front::release(c, now_ms())
+        front::release(st, c, now_ms())
     };
     front::reinject_all(st, net, rel);
 }
@@ -643,7 +643,7 @@ fn give_up(
         let mut t = st.pending.lock(front::bucket_of(st, key));
         let Some(c) = t.get_mut(key) else { return };
         let seq = c.ack.seq;
-        (seq, front::release(c, now_ms()))
+        (seq, front::release(st, c, now_ms()))
     };
     Stats::inc(&st.stats.in_doubt_reset, 1);
     failed(st, net, node, id, key, "in-doubt");
@@ -898,7 +898,7 @@ pub(super) fn on_message(
             let mut p = st.pending.lock(front::bucket_of_id(t.conn_id));
             match p.by_id(t.conn_id).filter(|c| c.node == from) {
                 Some(c) if matches!(c.phase, Phase::Flushing | Phase::Forwarding) => {
-                    c.phase = Phase::Tombstone(now_ms());
+                    front::tombstone(st, c, now_ms());
                     if t.reason == TERM_UNKNOWN {
                         // The back-end has nothing of the connection (it
                         // restarted, or let the entry go): its stack would
@@ -1366,7 +1366,7 @@ fn take_over(
     let established = inject(net, &ack) && busy(net) == bindings::TH_SK_FULL as i32;
     if !established {
         if let Some(c) = st.backend.lock(bucket).get_mut(&key) {
-            c.phase = back::Phase::Aborted(now_ms());
+            c.abort(st, now_ms());
         }
         reset(net, client, cport, local, port, r.client_ack_seq);
         return Err(NakReason::Internal);
@@ -1388,7 +1388,7 @@ fn abort_backend(st: &NetState, net: *mut bindings::net, from: u32, id: u64) {
             .iter_mut()
             .find(|c| c.fe_node == from && c.conn_id == id)
             .map(|c| {
-                c.phase = back::Phase::Aborted(now_ms());
+                c.abort(st, now_ms());
                 c.terminate_pending = false;
                 (c.key, c.replay_end)
             })
