@@ -561,6 +561,10 @@ pub(crate) struct NetState {
     pub(crate) tombstones: DueQueue<front::Key>,
     /// Where the front-end's idle scan goes on at the next tick (a bucket).
     pub(crate) idle_cursor: Atomic<u32>,
+    /// The front-end's forwarding entries per back-end node (dispatch's
+    /// least-connections policy).
+    #[pin]
+    pub(crate) fwd_counts: front::FwdCounts,
     /// Source of handoff ids (see `front::new_id`).
     pub(crate) next_id: Atomic<u64>,
     /// Connections taken over from front-ends (packet path: BH-safe).
@@ -684,15 +688,14 @@ impl NetState {
 
     /// Current table sizes.
     pub(crate) fn gauges(&self) -> Gauges {
-        let (mut fe_forwarding, mut fe_tombstones, mut fe_in_flight) = (0, 0, 0);
+        let (mut fe_tombstones, mut fe_in_flight) = (0, 0);
         self.pending.for_each(|_, b| {
-            let (f, t, i) = b.handoff_counts();
-            fe_forwarding += f;
+            let (t, i) = b.handoff_counts();
             fe_tombstones += t;
             fe_in_flight += i;
         });
         Gauges {
-            fe_forwarding,
+            fe_forwarding: self.fwd_counts.total(),
             fe_tombstones,
             fe_in_flight,
             be_conns: self.backend.len() as u64,
@@ -816,6 +819,7 @@ impl NetState {
             released <- DueQueue::new(),
             tombstones <- DueQueue::new(),
             idle_cursor: Atomic::new(0),
+            fwd_counts <- front::FwdCounts::new(),
             next_id: Atomic::new(1),
             backend <- Table::new(Backend::new),
             terminating <- Queue::new(),

@@ -51,10 +51,15 @@ use crate::{
         seq::{client_saw_response, seq_after, Translation},
     },
     netns::{Limits, NetState, Stats, MAX_SERVICES},
+    sync::{new_spinlock_bh, SpinLockBh},
     trace, utcp,
 };
 use core::ffi::CStr;
-use kernel::{ffi::c_uint, prelude::*, sync::atomic::Relaxed};
+use kernel::{
+    ffi::c_uint,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
 
 /// Largest request head read before deciding (bigger heads are served
 /// locally).
@@ -174,6 +179,12 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
+    /// Whether the connection is being forwarded to its back-end (counted
+    /// in [`FwdCounts`]).
+    fn forwarding(self) -> bool {
+        matches!(self, Phase::Flushing | Phase::Forwarding)
+    }
+
     /// Whether the connection belongs to another node (or is about to):
     /// the local stack must not send anything on it.
     fn handed_off(self) -> bool {
@@ -239,6 +250,10 @@ pub(crate) struct Conn {
     /// Whether this entry holds a module reference (forwarding entries
     /// do: the module cannot be unloaded under a live connection).
     module_ref: bool,
+    /// While forwarding: the node this entry is counted for in
+    /// [`NetState::fwd_counts`] (`None`: it could not be, and is in the
+    /// count of uncounted entries).
+    counted: Option<u32>,
     /// How this node acknowledges head bytes in its request socket's name.
     acker: Acker,
 }
@@ -315,21 +330,22 @@ impl Pending {
         (holding as u64, self.conns.len() as u64)
     }
 
-    /// Forwarding, tombstone and in-flight entries.
-    pub(crate) fn handoff_counts(&self) -> (u64, u64, u64) {
-        let (mut fwd, mut tomb, mut flight) = (0, 0, 0);
+    /// Tombstone and in-flight entries (forwarding ones are counted in
+    /// [`FwdCounts`]).
+    pub(crate) fn handoff_counts(&self) -> (u64, u64) {
+        let (mut tomb, mut flight) = (0, 0);
         for c in self.conns.iter() {
             match c.phase {
-                Phase::Flushing | Phase::Forwarding => fwd += 1,
                 Phase::Tombstone(_) => tomb += 1,
                 Phase::Deciding | Phase::Requested(_) | Phase::InDoubt(_) => flight += 1,
                 _ => {}
             }
         }
-        (fwd, tomb, flight)
+        (tomb, flight)
     }
 
-    /// Forwarding connections handed to `node`.
+    /// Forwarding connections handed to `node` (walking the bucket: only
+    /// while some entry is missing from [`FwdCounts`]).
     pub(crate) fn active_for(&self, node: u32) -> u32 {
         self.conns
             .iter()
@@ -402,11 +418,22 @@ fn count_reason(st: &NetState, why: Reason) {
     Stats::inc(c, 1);
 }
 
+/// Moves `c` into `phase`, keeping [`NetState::fwd_counts`] in step: every
+/// change of phase into or out of forwarding goes through here.
+fn set_phase(st: &NetState, c: &mut Conn, phase: Phase) {
+    match (c.phase.forwarding(), phase.forwarding()) {
+        (false, true) => c.counted = st.fwd_counts.enter(c.node),
+        (true, false) => st.fwd_counts.leave(c.counted.take()),
+        _ => {}
+    }
+    c.phase = phase;
+}
+
 /// Ends the holding phase of `c` (in `st`'s table, its bucket locked),
 /// taking its packets out for re-injection; the entry lingers
 /// [`LINGER_RELEASED_MS`] ([`NetState::released`]).
 pub(crate) fn release(st: &NetState, c: &mut Conn, now: u64) -> Release {
-    c.phase = Phase::Released(now);
+    set_phase(st, c, Phase::Released(now));
     st.released.push(c.key, now);
     c.head = KVec::new();
     c.fwd = None;
@@ -634,6 +661,7 @@ pub(crate) unsafe fn inbound(
                 fwd: None,
                 response_seen: false,
                 module_ref: false,
+                counted: None,
                 acker: Acker {
                     snd_nxt: info.snt_isn.wrapping_add(1),
                     tsval: (info.tstamp_ok != 0).then_some(info.snt_tsval_last),
@@ -904,9 +932,9 @@ pub(crate) unsafe fn outbound(
 
 /// Marks `c` as accepted by its back-end and takes its held packets for the
 /// flush. The caller forwards them, then calls [`flush_done`].
-pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<Held> {
+pub(crate) fn start_forwarding(st: &NetState, c: &mut Conn, fwd: Forward) -> KVec<Held> {
     c.fwd = Some(fwd);
-    c.phase = Phase::Flushing;
+    set_phase(st, c, Phase::Flushing);
     c.last_ms = now_ms();
     c.head = KVec::new();
     if !c.module_ref {
@@ -920,7 +948,7 @@ pub(crate) fn start_forwarding(c: &mut Conn, fwd: Forward) -> KVec<Held> {
 /// it closed, or it was idle too long. The entry lingers as a tombstone
 /// ([`NetState::tombstones`]).
 pub(crate) fn tombstone(st: &NetState, c: &mut Conn, now: u64) {
-    c.phase = Phase::Tombstone(now);
+    set_phase(st, c, Phase::Tombstone(now));
     st.tombstones.push(c.key, now);
 }
 
@@ -934,6 +962,97 @@ pub(crate) fn flush_done(c: &mut Conn) -> KVec<Held> {
         KVec::new()
     } else {
         core::mem::take(&mut c.queue)
+    }
+}
+
+/// The front-end's forwarding connections per back-end node, for
+/// least-connections dispatch (`crate::dispatch`), which used to count
+/// them by walking the whole table once per candidate node and decision.
+///
+/// Counted by node id, not by the node's counter slot: a slot is reused by
+/// another node after `node-del` while entries of the deleted node may
+/// still forward, and dispatch counts entries by the id they were handed
+/// to. An id's count goes when it drops to 0, so deleted nodes leave
+/// nothing behind. The phase changes that enter and leave forwarding all
+/// go through `set_phase`, under the entry's bucket lock.
+///
+/// Lock order: a bucket lock, then this lock.
+///
+/// # Invariants
+///
+/// For every node id, its count in `nodes` (0 when absent; never stored as
+/// 0) is the number of entries in a forwarding phase counted for that id
+/// (`Conn::counted`); `uncounted` is the number of entries in a forwarding
+/// phase counted for none (no memory for their id's count).
+#[pin_data]
+pub(crate) struct FwdCounts {
+    #[pin]
+    nodes: SpinLockBh<KVec<(u32, u32)>>,
+    uncounted: Atomic<u32>,
+}
+
+impl FwdCounts {
+    /// No forwarding entries.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: no entry forwards yet.
+        pin_init!(FwdCounts {
+            nodes <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_fwd_counts"),
+            uncounted: Atomic::new(0),
+        })
+    }
+
+    /// An entry handed to `node` starts forwarding: returns the id it is
+    /// counted for, for [`Self::leave`].
+    fn enter(&self, node: u32) -> Option<u32> {
+        let mut v = self.nodes.lock();
+        if let Some(e) = v.iter_mut().find(|e| e.0 == node) {
+            // INVARIANT: one more entry counted for `node`.
+            e.1 += 1;
+            return Some(node);
+        }
+        if v.push((node, 1), GFP_ATOMIC).is_ok() {
+            return Some(node);
+        }
+        drop(v);
+        // INVARIANT: the entry is counted for no id.
+        self.uncounted.add(1, Relaxed);
+        None
+    }
+
+    /// An entry counted as `counted` (what [`Self::enter`] returned) stops
+    /// forwarding.
+    fn leave(&self, counted: Option<u32>) {
+        let Some(node) = counted else {
+            // INVARIANT: one uncounted entry fewer.
+            self.uncounted.fetch_sub(1, Relaxed);
+            return;
+        };
+        let mut v = self.nodes.lock();
+        if let Some(i) = v.iter().position(|e| e.0 == node) {
+            // INVARIANT: one entry fewer for `node`; a count of 0 goes.
+            if v[i].1 <= 1 {
+                let _ = v.remove(i);
+            } else {
+                v[i].1 -= 1;
+            }
+        }
+    }
+
+    /// Entries forwarding to `node`; `None` while some forwarding entry is
+    /// counted for no id (the caller then counts by walking the table).
+    pub(crate) fn of(&self, node: u32) -> Option<u32> {
+        if self.uncounted.load(Relaxed) != 0 {
+            return None;
+        }
+        let v = self.nodes.lock();
+        Some(v.iter().find(|e| e.0 == node).map_or(0, |e| e.1))
+    }
+
+    /// Every forwarding entry (the `fe-forwarding` gauge: the suite's
+    /// checks that it returns to 0 check these counts).
+    pub(crate) fn total(&self) -> u64 {
+        let counted: u64 = self.nodes.lock().iter().map(|e| u64::from(e.1)).sum();
+        counted + u64::from(self.uncounted.load(Relaxed))
     }
 }
 

@@ -1137,7 +1137,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                         asked_at,
                         c.ack.seq,
                         fwd,
-                        front::start_forwarding(c, fwd),
+                        front::start_forwarding(st, c, fwd),
                     )
                 })
             }

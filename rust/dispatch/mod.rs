@@ -29,6 +29,11 @@ impl rules::NodeLoad for Load<'_> {
     }
 
     fn active_conns(&self, node: u32) -> u32 {
+        // Kept as entries start and stop forwarding: a decision costs no
+        // walk of the table, unless an entry could not be counted.
+        if let Some(n) = self.st.fwd_counts.of(node) {
+            return n;
+        }
         let mut n = 0;
         self.st.pending.for_each(|_, b| n += b.active_for(node));
         n
