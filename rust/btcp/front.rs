@@ -291,15 +291,79 @@ impl Keyed for Conn {
 }
 
 /// One bucket of the front-end's table ([`NetState::pending`]).
+///
+/// Answers from back-ends name their connection by handoff id, and a
+/// bucket holds a few hundred entries when the table holds tens of
+/// thousands: `ids` finds an id with a binary search of one small array
+/// instead of a look into every entry's slab object.
+///
+/// # Invariants
+///
+/// Unless `ids_lost`, `ids` holds `(conn_id, key)` of exactly the entries
+/// of `conns` whose `conn_id` is nonzero, ascending. An entry's `conn_id`
+/// is set once (from 0, by the worker, which then calls
+/// [`Self::index_id`]) and entries leave through [`Self::remove`].
 pub(crate) struct Pending {
     pub(crate) conns: Entries<Conn>,
+    ids: KVec<(u64, Key)>,
+    /// An id could not be listed (no memory): [`Self::by_id`] rebuilds the
+    /// list, or scans the entries.
+    ids_lost: bool,
 }
 
 impl Pending {
     pub(crate) fn new() -> Self {
+        // INVARIANT: no entries, no ids.
         Pending {
             conns: Entries::new(),
+            ids: KVec::new(),
+            ids_lost: false,
         }
+    }
+
+    /// Lists handoff id `id`, just given to the entry of `key`.
+    pub(crate) fn index_id(&mut self, id: u64, key: Key) {
+        if self.ids_lost {
+            return;
+        }
+        let Err(at) = self.ids.binary_search_by_key(&id, |e| e.0) else {
+            return;
+        };
+        // INVARIANT: inserted in order, or the list is marked lost.
+        if self.ids.reserve(1, GFP_ATOMIC).is_err()
+            || self.ids.insert_within_capacity(at, (id, key)).is_err()
+        {
+            self.ids_lost = true;
+            self.ids = KVec::new();
+        }
+    }
+
+    /// Removes the entry at `i` (drop it outside the lock when possible).
+    pub(crate) fn remove(&mut self, i: usize) -> Option<SlabBox<Conn>> {
+        let c = self.conns.remove(i).ok()?;
+        if c.conn_id != 0 && !self.ids_lost {
+            if let Ok(j) = self.ids.binary_search_by_key(&c.conn_id, |e| e.0) {
+                // INVARIANT: its id goes with it.
+                let _ = self.ids.remove(j);
+            }
+        }
+        Some(c)
+    }
+
+    /// Lists every id again after [`Self::index_id`] ran out of memory.
+    fn rebuild_ids(&mut self) {
+        let n = self.conns.iter().filter(|c| c.conn_id != 0).count();
+        let Ok(mut ids) = KVec::with_capacity(n, GFP_ATOMIC) else {
+            return;
+        };
+        for c in self.conns.iter().filter(|c| c.conn_id != 0) {
+            // Room was reserved above.
+            let _ = ids.push_within_capacity((c.conn_id, c.key));
+        }
+        crate::handoff_core::sort::heapsort(&mut ids);
+        // INVARIANT: every nonzero id of the bucket, ascending.
+        self.ids = ids;
+        self.ids_lost = false;
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
@@ -314,10 +378,23 @@ impl Pending {
 
     /// The connection with handoff id `id` in this bucket.
     pub(crate) fn by_id(&mut self, id: u64) -> Option<&mut Conn> {
-        self.conns
-            .iter_mut()
-            .find(|c| c.conn_id == id && c.conn_id != 0)
-            .map(|c| &mut **c)
+        if id == 0 {
+            return None;
+        }
+        if self.ids_lost {
+            self.rebuild_ids();
+        }
+        if self.ids_lost {
+            return self
+                .conns
+                .iter_mut()
+                .find(|c| c.conn_id == id)
+                .map(|c| &mut **c);
+        }
+        let j = self.ids.binary_search_by_key(&id, |e| e.0).ok()?;
+        let i = self.conns.find(&self.ids[j].1)?;
+        let c: &mut Conn = &mut self.conns[i];
+        (c.conn_id == id).then_some(c)
     }
 
     /// Connections still being read, and all entries.
@@ -1144,7 +1221,7 @@ fn expire_queued(st: &NetState, q: &DueQueue<Key>, now: u64, limit: u64, phase: 
                 let mut t = st.pending.lock(bucket_of(st, &key));
                 match t.find(&key) {
                     // Still in the phase the item timed: not a stale item.
-                    Some(i) if t.conns[i].phase == phase(at) => t.conns.remove(i).ok(),
+                    Some(i) if t.conns[i].phase == phase(at) => t.remove(i),
                     _ => None,
                 }
             };
@@ -1225,7 +1302,7 @@ fn tick_walk(st: &NetState, now: u64, expire: bool, draining: bool, late: &mut K
                 _ => false,
             };
             if ended {
-                if let Ok(c) = t.conns.remove(i) {
+                if let Some(c) = t.remove(i) {
                     st.pending.removed(1);
                     // On failure the entry is dropped here, under the lock.
                     let _ = gone.push(c, GFP_ATOMIC);

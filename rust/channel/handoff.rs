@@ -166,7 +166,8 @@ struct Taken {
 
 /// Marks `c` (in bucket `bucket`) requested under a new handoff id, so the
 /// local stack's SYN/ACK retransmissions stop reaching the client before
-/// the timestamp anchor is read (in [`request`]).
+/// the timestamp anchor is read (in [`request`]). The caller lists the id
+/// in the bucket (`front::Pending::index_id`) before unlocking it.
 fn take(st: &NetState, bucket: usize, c: &mut front::Conn) -> Taken {
     let id = front::new_id(st, bucket);
     let at = now_ms();
@@ -192,7 +193,9 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
     if st.deciding.take_overflow() {
         while let Some(t) = st.pending.find_map(|bucket, t| {
             let c = t.conns.iter_mut().find(|c| c.phase == Phase::Deciding)?;
-            Some(take(st, bucket, c))
+            let taken = take(st, bucket, c);
+            t.index_id(taken.id, taken.key);
+            Some(taken)
         }) {
             dispatch_one(st, net, ch, t);
         }
@@ -210,12 +213,17 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
             let bucket = front::bucket_of(st, key);
             // A stale key (its entry gone or decided already) finds no
             // deciding entry.
-            let taken = st
-                .pending
-                .lock(bucket)
-                .get_mut(key)
-                .filter(|c| c.phase == Phase::Deciding)
-                .map(|c| take(st, bucket, c));
+            let taken = {
+                let mut t = st.pending.lock(bucket);
+                let taken = t
+                    .get_mut(key)
+                    .filter(|c| c.phase == Phase::Deciding)
+                    .map(|c| take(st, bucket, c));
+                if let Some(tk) = &taken {
+                    t.index_id(tk.id, tk.key);
+                }
+                taken
+            };
             if let Some(t) = taken {
                 dispatch_one(st, net, ch, t);
             }
