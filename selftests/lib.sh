@@ -372,18 +372,25 @@ setup_handoff_cluster() {
 	wait_peers_up "$node1" 2 || return 1
 }
 
+# cluster_nodes N: the handoffctl batch lines by which node N knows all
+# three nodes (their control addresses on br-ctl, port 7000).
+cluster_nodes() {
+	local j local
+	for j in 1 2 3; do
+		local=""
+		[ "$1" = "$j" ] && local=" local"
+		echo "node add $j addr 198.51.100.$((128 + j)) port 7000$local"
+	done
+}
+
 # cluster_node_config N: node N knows all three nodes, lingers 3 s (a
 # short TIME_WAIT: long enough that a slow guest's last ACK after a
 # TERMINATE still finds its tombstone, short enough to drain tables
 # quickly), and runs nginx.
 cluster_node_config() {
-	local i=$1 j ns local
+	local i=$1 ns
 	eval "ns=\$node$i"
-	for j in 1 2 3; do
-		local=""
-		[ "$i" = "$j" ] && local=" local"
-		echo "node add $j addr 198.51.100.$((128 + j)) port 7000$local"
-	done >"$TH_TMP/node$i.conf"
+	cluster_nodes "$i" >"$TH_TMP/node$i.conf"
 	echo "limits set linger 3000" >>"$TH_TMP/node$i.conf"
 	"$HANDOFFCTL" -n "$ns" -b "$TH_TMP/node$i.conf" || return 1
 	start_nginx "$ns" "node$i"

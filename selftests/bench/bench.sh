@@ -132,11 +132,7 @@ bench_nginx() { # N
 }
 for i in 1 2 3; do
 	eval "ns=\$node$i"
-	for j in 1 2 3; do
-		local_kw=""
-		[ "$i" = "$j" ] && local_kw=" local"
-		echo "node add $j addr 198.51.100.$((128 + j)) port 7000$local_kw"
-	done >"$TH_TMP/node$i.conf"
+	cluster_nodes "$i" >"$TH_TMP/node$i.conf"
 	# Room for the scale run's held connections.
 	echo "limits set max-conns $((scale_conns + 20000))" >>"$TH_TMP/node$i.conf"
 	# The smoke run drains its tables quickly; the bench keeps the default
