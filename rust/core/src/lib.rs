@@ -23,6 +23,7 @@ pub mod codec;
 pub mod deadline;
 pub mod http;
 pub mod icmp;
+pub mod lard;
 pub mod packet;
 pub mod rewrite;
 pub mod rules;

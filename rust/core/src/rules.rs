@@ -62,6 +62,12 @@ pub enum Policy {
     /// The same host and path always go to the same up target (rendezvous
     /// hashing), for cache locality.
     HashUrl,
+    /// Locality-aware request distribution with replication
+    /// ([`super::lard`]): each URL keeps a set of nodes that grows when its
+    /// nodes are overloaded and shrinks when they are not. It needs the
+    /// caller's table of sets, so [`pick_target`] alone cannot apply it and
+    /// picks as [`Policy::LeastConnections`] would, ties broken by the URL.
+    Lard,
 }
 
 /// One dispatch rule. A request matches when every condition matches.
@@ -133,6 +139,11 @@ pub trait NodeLoad {
     fn is_up(&self, node: u32) -> bool;
     /// Number of connections currently handed off to `node`.
     fn active_conns(&self, node: u32) -> u32;
+    /// How loaded `node` is for [`Policy::Lard`], in active connections:
+    /// by default what this front-end alone hands it.
+    fn load(&self, node: u32) -> u32 {
+        self.active_conns(node)
+    }
 }
 
 /// 32-bit FNV-1a offset basis.
@@ -166,7 +177,7 @@ pub fn url_hash(host: Option<&[u8]>, path: &[u8]) -> u32 {
 }
 
 /// Rendezvous weight of `node` for a URL hash.
-fn hrw_weight(url: u32, node: u32) -> u32 {
+pub(crate) fn hrw_weight(url: u32, node: u32) -> u32 {
     fmix32(url ^ fmix32(node.wrapping_mul(0x9e37_79b9).wrapping_add(1)))
 }
 
@@ -216,6 +227,21 @@ pub fn pick_target(
                 }
             })
             .map(|(node, _)| node),
+        Policy::Lard => {
+            let url = url_hash(req.host, req.path);
+            targets
+                .iter()
+                .copied()
+                .filter(|&node| load.is_up(node))
+                .fold(None, |best: Option<(u32, u32, u32)>, node| {
+                    let (l, w) = (load.load(node), hrw_weight(url, node));
+                    match best {
+                        Some((_, bl, bw)) if bl < l || (bl == l && bw >= w) => best,
+                        _ => Some((node, l, w)),
+                    }
+                })
+                .map(|(node, _, _)| node)
+        }
         Policy::HashUrl => {
             let url = url_hash(req.host, req.path);
             targets
@@ -357,6 +383,7 @@ mod tests {
             Policy::RoundRobin,
             Policy::LeastConnections,
             Policy::HashUrl,
+            Policy::Lard,
         ] {
             let rule = Rule {
                 policy,
@@ -467,6 +494,38 @@ mod tests {
             pick_target(&rule, &req(fmt_head(&mut buf, 1)), &mut cur, &cl),
             None
         );
+    }
+
+    #[test]
+    fn lard_without_sets_is_least_loaded_then_hash() {
+        let targets: [u32; 3] = [1, 2, 3];
+        let hashed = Rule {
+            policy: Policy::HashUrl,
+            targets: &targets,
+            ..ANY
+        };
+        let lard = Rule {
+            policy: Policy::Lard,
+            ..hashed
+        };
+        let mut cl = Cluster::all_up();
+        let mut cur = 0;
+        let mut buf = [0u8; 64];
+        for i in 0..200 {
+            let r = req(fmt_head(&mut buf, i));
+            // Equal loads: the URL's rendezvous favourite, as hash-url.
+            cl.conns = [0; 64];
+            let fav = pick_target(&hashed, &r, &mut cur, &cl);
+            assert_eq!(pick_target(&lard, &r, &mut cur, &cl), fav);
+            // The favourite loaded: the least loaded other node.
+            let fav = fav.unwrap();
+            cl.conns[fav as usize] = 10;
+            let other = targets.iter().copied().find(|&n| n != fav).unwrap();
+            cl.conns[other as usize] = 5;
+            let third = 6 - fav - other;
+            cl.conns[third as usize] = 7;
+            assert_eq!(pick_target(&lard, &r, &mut cur, &cl), Some(other));
+        }
     }
 
     /// Formats `GET /obj/<i> HTTP/1.1` with a fixed host into `buf`.
