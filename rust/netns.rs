@@ -16,7 +16,7 @@ use crate::{
         table::{DueQueue, Queue, Table},
     },
     channel::Channel,
-    handoff_core::{auth::Keyring, http, rules},
+    handoff_core::{auth::Keyring, http, lard, rules},
     sync::{new_spinlock_bh, SpinLockBh},
     utcp::Listeners,
 };
@@ -137,7 +137,16 @@ pub(crate) struct Config {
     /// Keys of the control channels (`key-add`); empty: no
     /// authentication. The worker takes a copy at each run.
     pub(crate) keys: Keyring,
+    /// The `lard` policy's server sets, a direct-mapped table of
+    /// [`LARD_SLOTS`] indexed by URL hash; allocated by the first decision
+    /// of a `lard` rule.
+    pub(crate) lard: KVec<lard::ServerSet>,
 }
+
+/// Slots of [`Config::lard`]: 32 KiB per namespace that uses the policy.
+/// More URLs than this share slots, and a URL whose slot another took
+/// starts over (`lard-evicted`).
+pub(crate) const LARD_SLOTS: usize = 1024;
 
 /// Tunables of one namespace (`limits-set`). Written under
 /// [`NetState::config`], read locklessly by the packet path.
@@ -157,6 +166,12 @@ pub(crate) struct Limits {
     /// whose back-end never says so ends its entry after this plus
     /// `linger_ms`.
     pub(crate) idle_timeout_ms: Atomic<u32>,
+    /// The `lard` policy's thresholds and shrink period
+    /// ([`handoff_core::lard::Params`]); `lard_low < lard_high` always
+    /// (`limits-set` refuses a change that would break it).
+    pub(crate) lard_low: Atomic<u32>,
+    pub(crate) lard_high: Atomic<u32>,
+    pub(crate) lard_shrink_ms: Atomic<u32>,
 }
 
 impl Limits {
@@ -174,6 +189,18 @@ impl Limits {
             linger_ms: Atomic::new(Self::DEFAULT_LINGER_MS),
             max_conns: Atomic::new(Self::DEFAULT_MAX_CONNS),
             idle_timeout_ms: Atomic::new(Self::DEFAULT_IDLE_TIMEOUT_MS),
+            lard_low: Atomic::new(lard::Params::DEFAULT.low),
+            lard_high: Atomic::new(lard::Params::DEFAULT.high),
+            lard_shrink_ms: Atomic::new(lard::Params::DEFAULT.shrink_ms as u32),
+        }
+    }
+
+    /// The `lard` policy's parameters as they are now.
+    pub(crate) fn lard(&self) -> lard::Params {
+        lard::Params {
+            low: Self::get(&self.lard_low),
+            high: Self::get(&self.lard_high),
+            shrink_ms: u64::from(Self::get(&self.lard_shrink_ms)),
         }
     }
 
@@ -256,6 +283,12 @@ pub(crate) struct Stats {
     /// Handed-off connections ended for being idle (front-end entries and
     /// back-end sockets).
     pub(crate) idle_expired: Atomic<u64>,
+    /// `lard` policy: URLs given their first node, grown, shrunk, and
+    /// dropped from the table for another URL ([`lard::Change`]).
+    pub(crate) lard_assigned: Atomic<u64>,
+    pub(crate) lard_replicated: Atomic<u64>,
+    pub(crate) lard_shrunk: Atomic<u64>,
+    pub(crate) lard_evicted: Atomic<u64>,
     /// TERMINATE messages sent (back-end) and received (front-end).
     pub(crate) terminate_sent: Atomic<u64>,
     pub(crate) terminate_received: Atomic<u64>,
@@ -333,6 +366,10 @@ impl Stats {
             ack_resent: Atomic::new(0),
             ctl_auth_failed: Atomic::new(0),
             idle_expired: Atomic::new(0),
+            lard_assigned: Atomic::new(0),
+            lard_replicated: Atomic::new(0),
+            lard_shrunk: Atomic::new(0),
+            lard_evicted: Atomic::new(0),
             terminate_sent: Atomic::new(0),
             terminate_received: Atomic::new(0),
             ctl_connects: Atomic::new(0),
@@ -597,6 +634,9 @@ pub(crate) struct NetState {
     pub(crate) limits: Limits,
     /// Peers whose channel is up (the packet path asks dispatch only then).
     peers_up: Atomic<u32>,
+    /// Handoffs this node has in flight as front-end, as its last load
+    /// report said (published by the worker, for `node-get`).
+    own_in_flight: Atomic<u32>,
     /// Channel state of each peer for `node-get`, as `id << 8 | state`
     /// (0: unused slot); written by the worker, read without its lock.
     peer_states: [Atomic<u64>; MAX_NODES],
@@ -622,6 +662,12 @@ pub(crate) struct NodeStats {
     pub(crate) be_accepted: Atomic<u64>,
     pub(crate) be_tx_packets: Atomic<u64>,
     pub(crate) be_tx_bytes: Atomic<u64>,
+    /// The node's last load report (`KEEPALIVE`): connections it serves as
+    /// back-end and handoffs it has in flight. Gauges, not counters:
+    /// `stats-reset` leaves them; they are zeroed while the node's channel
+    /// is down.
+    pub(crate) load_conns: Atomic<u32>,
+    pub(crate) load_in_flight: Atomic<u32>,
 }
 
 impl NodeStats {
@@ -635,6 +681,8 @@ impl NodeStats {
             be_accepted: Atomic::new(0),
             be_tx_packets: Atomic::new(0),
             be_tx_bytes: Atomic::new(0),
+            load_conns: Atomic::new(0),
+            load_in_flight: Atomic::new(0),
         }
     }
 
@@ -746,6 +794,8 @@ impl NetState {
     pub(crate) fn claim_node_slot(&self, id: u32) {
         if let Some(s) = self.node_stats.iter().find(|s| s.id.load(Relaxed) == 0) {
             s.clear();
+            s.load_conns.store(0, Relaxed);
+            s.load_in_flight.store(0, Relaxed);
             s.id.store(id, Relaxed);
         }
     }
@@ -777,6 +827,22 @@ impl NetState {
             });
             slot.store(v, Relaxed);
         }
+    }
+
+    /// This node's load as it reports it to its peers: connections it
+    /// serves as back-end (entries not closed or given up, which only
+    /// linger), and handoffs it has in flight as front-end (as of the
+    /// worker's last report).
+    pub(crate) fn own_load(&self) -> (u32, u32) {
+        let ended = self.be_closing.len() + self.be_aborted.len();
+        let conns = self.backend.len().saturating_sub(ended);
+        let conns = u32::try_from(conns).unwrap_or(u32::MAX);
+        (conns, self.own_in_flight.load(Relaxed))
+    }
+
+    /// Records the in-flight figure of the report being sent.
+    pub(crate) fn set_own_in_flight(&self, n: u32) {
+        self.own_in_flight.store(n, Relaxed);
     }
 
     pub(crate) fn set_peers_up(&self, n: u32) {
@@ -811,6 +877,7 @@ impl NetState {
                 services: KVec::new(),
                 rules: KVec::new(),
                 keys: Keyring::default(),
+                lard: KVec::new(),
             }),
             services: ServiceFilter::new(),
             pending <- Table::new(Pending::new),
@@ -831,6 +898,7 @@ impl NetState {
             stats: Stats::new(),
             limits: Limits::new(),
             peers_up: Atomic::new(0),
+            own_in_flight: Atomic::new(0),
             peer_states: core::array::from_fn(|_| Atomic::new(0)),
             node_stats: core::array::from_fn(|_| NodeStats::new()),
             net: net as usize,

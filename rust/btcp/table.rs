@@ -309,6 +309,13 @@ impl<T: Copy> Fifo<T> {
         }
     }
 
+    /// Items not yet read: full blocks, then the last one's.
+    fn len(&self) -> usize {
+        let n = self.blocks.len();
+        let last = self.blocks.last().map_or(0, |b| b.len());
+        (n.saturating_sub(1) * FIFO_BLOCK + last).saturating_sub(self.head)
+    }
+
     /// The oldest item.
     fn front(&self) -> Option<&T> {
         self.blocks.first()?.get(self.head)
@@ -392,6 +399,12 @@ impl<K: Copy> DueQueue<K> {
             // INVARIANT: the timer is not queued; the mark covers it.
             self.lost(start);
         }
+    }
+
+    /// Timers queued and not yet handed out (stale ones included: an upper
+    /// bound of the entries in the phase, short of any not queued).
+    pub(crate) fn len(&self) -> usize {
+        self.items.lock().len()
     }
 
     /// Records that a timer started at `start` is in no queue (here or in

@@ -415,6 +415,12 @@ impl InFlight {
         }
     }
 
+    /// Handoffs listed: those in flight at the last look and those started
+    /// since (an upper bound of the handoffs in flight).
+    pub(crate) fn listed(&self) -> usize {
+        self.list.len()
+    }
+
     /// Lists handoff `id` of connection `key`, marked requested at `at`.
     fn track(&mut self, st: &NetState, key: front::Key, id: u64, at: u64) {
         if self.list.push((key, id), GFP_KERNEL).is_err() {

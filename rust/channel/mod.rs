@@ -37,7 +37,7 @@ use crate::{
     netns::{Addr, NetState, Stats},
     trace,
 };
-use kernel::{error::code::EAGAIN, prelude::*};
+use kernel::{error::code::EAGAIN, prelude::*, sync::atomic::Relaxed};
 use sock::{Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
 
 /// Back-off before the first reconnection attempt.
@@ -46,6 +46,10 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 5000;
 /// Interval between KEEPALIVEs on an idle connection.
 const KEEPALIVE_MS: u64 = 1000;
+/// Interval between load reports (a KEEPALIVE carrying this node's load),
+/// idle connection or not: the `lard` policy of the other nodes decides on
+/// them, so they must not wait for the channel to fall silent.
+const REPORT_MS: u64 = 500;
 /// A peer silent for this long is considered gone. A closed or reset
 /// connection is noticed at once; this only catches a peer that vanished
 /// without a word (power, link). It is 15 keepalive intervals: a loaded
@@ -82,6 +86,8 @@ pub(crate) struct Peer {
     backoff: u64,
     last_rx: u64,
     last_tx: u64,
+    /// When this node last sent its load (a KEEPALIVE).
+    last_report: u64,
     /// When the front-end next lists its forwarded connections to this
     /// peer (`handoff::reconcile`).
     pub(crate) next_reconcile: u64,
@@ -105,6 +111,7 @@ impl Peer {
             backoff: BACKOFF_MIN_MS,
             last_rx: 0,
             last_tx: 0,
+            last_report: 0,
             next_reconcile: 0,
         }
     }
@@ -426,6 +433,11 @@ fn channel_up(st: &NetState, net: *mut bindings::net, node: u32, how: &str) {
 /// Reports the channel to `node` down, and why.
 fn channel_down(st: &NetState, net: *mut bindings::net, node: u32, why: &str) {
     Stats::inc(&st.stats.ctl_disconnects, 1);
+    // A load report is only as good as the channel that carried it.
+    if let Some(s) = st.node_stats_of(node) {
+        s.load_conns.store(0, Relaxed);
+        s.load_in_flight.store(0, Relaxed);
+    }
     pr_info!("node {}: control channel down ({})\n", node, why);
     trace::channel_state(st.netns, node, false, why);
     event::notify(net, &Event::PeerDown { node, reason: why });
@@ -705,7 +717,15 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                         channel_up(st, net, ch.peers[i].id, "connected");
                     }
                 }
-                Ok((_, Message::Keepalive(_))) => {}
+                Ok((_, Message::Keepalive(k))) => {
+                    // Before HELLO it only shows the peer is alive.
+                    if ch.peers[i].up {
+                        if let Some(s) = st.node_stats_of(ch.peers[i].id) {
+                            s.load_conns.store(k.active_conns, Relaxed);
+                            s.load_in_flight.store(k.in_flight, Relaxed);
+                        }
+                    }
+                }
                 Ok((_, msg)) if ch.peers[i].up => {
                     let id = ch.peers[i].id;
                     handoff::on_message(st, net, ch, id, &msg);
@@ -723,14 +743,22 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
             }
         }
         if down.is_none() {
+            let in_flight = u32::try_from(ch.in_flight.listed()).unwrap_or(u32::MAX);
             let p = &mut ch.peers[i];
-            if p.up && now.saturating_sub(p.last_tx) >= KEEPALIVE_MS {
+            if p.up
+                && (now.saturating_sub(p.last_tx) >= KEEPALIVE_MS
+                    || now.saturating_sub(p.last_report) >= REPORT_MS)
+            {
+                let (active_conns, in_flight) = (st.own_load().0, in_flight);
+                st.set_own_in_flight(in_flight);
                 let ka = Message::Keepalive(Keepalive {
-                    active_conns: 0,
-                    in_flight: 0,
+                    active_conns,
+                    in_flight,
                     load: 0,
                 });
-                queue_frame(st, &ch.keys, p, &ka);
+                if queue_frame(st, &ch.keys, p, &ka) {
+                    p.last_report = now;
+                }
             }
             // Measured now, not at the start of the run: a long run must
             // not make a peer look silent.

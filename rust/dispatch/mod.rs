@@ -8,12 +8,26 @@
 //! picks among its targets with its policy, skipping nodes whose channel is
 //! down. No match, no target up, or a target that is this node itself all
 //! mean "serve here".
+//!
+//! The `lard` policy (`handoff_core::lard`) keeps per-URL server sets in
+//! the namespace's table ([`Config::lard`]) and weighs nodes by their load:
+//! the connections a node reported serving in its last load report (every
+//! node reports to every peer twice a second), or what this front-end
+//! alone forwards to it if that is more, as it is between two reports.
+//!
+//! [`Config::lard`]: crate::netns::Config::lard
 
 use crate::{
+    btcp::front::now_ms,
     channel::Channel,
-    handoff_core::{http::Request, rules},
-    netns::NetState,
+    handoff_core::{
+        http::Request,
+        lard,
+        rules::{self, NodeLoad, Policy},
+    },
+    netns::{NetState, Stats, LARD_SLOTS},
 };
+use kernel::{prelude::*, sync::atomic::Relaxed};
 
 /// What dispatch sees of the cluster: which nodes are reachable, and how
 /// many connections each one serves for this front-end.
@@ -23,9 +37,15 @@ struct Load<'a> {
     local: Option<u32>,
 }
 
-impl rules::NodeLoad for Load<'_> {
+impl Load<'_> {
+    fn is_local(&self, node: u32) -> bool {
+        node == 0 || Some(node) == self.local
+    }
+}
+
+impl NodeLoad for Load<'_> {
     fn is_up(&self, node: u32) -> bool {
-        node == 0 || Some(node) == self.local || self.ch.is_up(node)
+        self.is_local(node) || self.ch.is_up(node)
     }
 
     fn active_conns(&self, node: u32) -> u32 {
@@ -38,21 +58,69 @@ impl rules::NodeLoad for Load<'_> {
         self.st.pending.for_each(|_, b| n += b.active_for(node));
         n
     }
+
+    fn load(&self, node: u32) -> u32 {
+        if self.is_local(node) {
+            return self.st.own_load().0;
+        }
+        let reported = self
+            .st
+            .node_stats_of(node)
+            .map_or(0, |s| s.load_conns.load(Relaxed));
+        reported.max(self.active_conns(node))
+    }
 }
 
 /// The node that should serve `req`, or `None` for this node.
 pub(crate) fn choose(st: &NetState, ch: &Channel, req: &Request<'_>) -> Option<u32> {
     let local = ch.local_id();
-    let mut cfg = st.config.lock();
+    let mut guard = st.config.lock();
+    let cfg = &mut *guard;
     let idx = cfg.rules.iter().position(|r| r.view().matches(req))?;
     let rule = cfg.rules.get_mut(idx)?;
     rule.hits = rule.hits.wrapping_add(1);
-    let mut cursor = rule.rr_cursor;
     let load = Load { st, ch, local };
-    let pick = rules::pick_target(&rule.view(), req, &mut cursor, &load);
-    rule.rr_cursor = cursor;
+    let view = rule.view();
+    let pick = if view.policy == Policy::Lard && lard_table(&mut cfg.lard) {
+        let url = rules::url_hash(req.host, req.path);
+        let params = st.limits.lard();
+        let picked = lard::pick(&mut cfg.lard, url, view.targets, &load, &params, now_ms());
+        if let Some((_, change)) = picked {
+            count(&st.stats, change);
+        }
+        picked.map(|(node, _)| node)
+    } else {
+        let mut cursor = rule.rr_cursor;
+        let pick = rules::pick_target(&view, req, &mut cursor, &load);
+        rule.rr_cursor = cursor;
+        pick
+    };
     match pick {
-        Some(id) if id != 0 && Some(id) != local => Some(id),
+        Some(id) if !load.is_local(id) => Some(id),
         _ => None,
     }
+}
+
+/// Allocates the `lard` table on first use; `false` if there is no memory
+/// for it (the rule then picks as `pick_target` does, without sets).
+fn lard_table(t: &mut KVec<lard::ServerSet>) -> bool {
+    if t.is_empty() && t.reserve(LARD_SLOTS, GFP_KERNEL).is_ok() {
+        for _ in 0..LARD_SLOTS {
+            if t.push_within_capacity(lard::ServerSet::EMPTY).is_err() {
+                break;
+            }
+        }
+    }
+    !t.is_empty()
+}
+
+fn count(s: &Stats, change: lard::Change) {
+    let c = match change {
+        lard::Change::None => return,
+        lard::Change::Assigned => &s.lard_assigned,
+        lard::Change::Replicated => &s.lard_replicated,
+        lard::Change::Shrunk => &s.lard_shrunk,
+        lard::Change::Evicted => &s.lard_evicted,
+    };
+    Stats::inc(c, 1);
 }

@@ -41,6 +41,21 @@ static const struct netlink_range_validation tcp_handoff_a_limits_idle_timeout_m
 	.max	= 86400000ULL,
 };
 
+static const struct netlink_range_validation tcp_handoff_a_limits_lard_low_range = {
+	.min	= 1ULL,
+	.max	= 1048576ULL,
+};
+
+static const struct netlink_range_validation tcp_handoff_a_limits_lard_high_range = {
+	.min	= 2ULL,
+	.max	= 1048576ULL,
+};
+
+static const struct netlink_range_validation tcp_handoff_a_limits_lard_shrink_ms_range = {
+	.min	= 100ULL,
+	.max	= 3600000ULL,
+};
+
 /* TCP_HANDOFF_CMD_NODE_ADD - do */
 static const struct nla_policy tcp_handoff_node_add_nl_policy[TCP_HANDOFF_A_NODE_LOCAL + 1] = {
 	[TCP_HANDOFF_A_NODE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -84,7 +99,7 @@ static const struct nla_policy tcp_handoff_rule_add_nl_policy[TCP_HANDOFF_A_RULE
 	[TCP_HANDOFF_A_RULE_PATH_SUFFIX] = { .type = NLA_NUL_STRING, .len = 255, },
 	[TCP_HANDOFF_A_RULE_PATH_EXACT] = { .type = NLA_NUL_STRING, .len = 255, },
 	[TCP_HANDOFF_A_RULE_TARGET] = { .type = NLA_U32, },
-	[TCP_HANDOFF_A_RULE_POLICY] = NLA_POLICY_MAX(NLA_U32, 3),
+	[TCP_HANDOFF_A_RULE_POLICY] = NLA_POLICY_MAX(NLA_U32, 4),
 };
 
 /* TCP_HANDOFF_CMD_RULE_DEL - do */
@@ -98,12 +113,15 @@ static const struct nla_policy tcp_handoff_rule_get_nl_policy[TCP_HANDOFF_A_RULE
 };
 
 /* TCP_HANDOFF_CMD_LIMITS_SET - do */
-static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS + 1] = {
+static const struct nla_policy tcp_handoff_limits_set_nl_policy[TCP_HANDOFF_A_LIMITS_LARD_SHRINK_MS + 1] = {
 	[TCP_HANDOFF_A_LIMITS_HEAD_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_head_timeout_ms_range),
 	[TCP_HANDOFF_A_LIMITS_HANDOFF_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_handoff_timeout_ms_range),
 	[TCP_HANDOFF_A_LIMITS_LINGER_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_linger_ms_range),
 	[TCP_HANDOFF_A_LIMITS_MAX_CONNS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_max_conns_range),
 	[TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_idle_timeout_ms_range),
+	[TCP_HANDOFF_A_LIMITS_LARD_LOW] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_lard_low_range),
+	[TCP_HANDOFF_A_LIMITS_LARD_HIGH] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_lard_high_range),
+	[TCP_HANDOFF_A_LIMITS_LARD_SHRINK_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &tcp_handoff_a_limits_lard_shrink_ms_range),
 };
 
 /* TCP_HANDOFF_CMD_KEY_ADD - do */
@@ -206,7 +224,7 @@ const struct genl_split_ops tcp_handoff_nl_ops[20] = {
 		.cmd		= TCP_HANDOFF_CMD_LIMITS_SET,
 		.doit		= tcp_handoff_nl_limits_set_doit,
 		.policy		= tcp_handoff_limits_set_nl_policy,
-		.maxattr	= TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS,
+		.maxattr	= TCP_HANDOFF_A_LIMITS_LARD_SHRINK_MS,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -48,6 +48,15 @@ fn put_node(msg: &mut Msg, st: &NetState, n: &Node) -> Result {
             msg.put_uint(ty, c.load(Relaxed))?;
         }
     }
+    let (conns, in_flight) = if n.local {
+        st.own_load()
+    } else {
+        st.node_stats_of(n.id).map_or((0, 0), |s| {
+            (s.load_conns.load(Relaxed), s.load_in_flight.load(Relaxed))
+        })
+    };
+    msg.put_u32(bindings::TCP_HANDOFF_A_NODE_LOAD_CONNS, conns)?;
+    msg.put_u32(bindings::TCP_HANDOFF_A_NODE_LOAD_IN_FLIGHT, in_flight)?;
     Ok(())
 }
 

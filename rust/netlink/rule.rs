@@ -28,12 +28,13 @@ use bindings::{
 
 /// `enum tcp_handoff_rule_policy` of the uapi header: the value is the
 /// index. (The module's bindgen run covers the header's anonymous enums
-/// only; the spec's order is pinned by the policy's maximum, 3.)
-const POLICIES: [Policy; 4] = [
+/// only; the spec's order is pinned by the policy's maximum, 4.)
+const POLICIES: [Policy; 5] = [
     Policy::Local,
     Policy::RoundRobin,
     Policy::LeastConnections,
     Policy::HashUrl,
+    Policy::Lard,
 ];
 
 fn policy_value(p: Policy) -> u32 {

@@ -274,6 +274,26 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         TCP_HANDOFF_A_STATS_IDLE_EXPIRED,
         v(&s.idle_expired),
     )?;
+    f(
+        "lard_assigned",
+        TCP_HANDOFF_A_STATS_LARD_ASSIGNED,
+        v(&s.lard_assigned),
+    )?;
+    f(
+        "lard_replicated",
+        TCP_HANDOFF_A_STATS_LARD_REPLICATED,
+        v(&s.lard_replicated),
+    )?;
+    f(
+        "lard_shrunk",
+        TCP_HANDOFF_A_STATS_LARD_SHRUNK,
+        v(&s.lard_shrunk),
+    )?;
+    f(
+        "lard_evicted",
+        TCP_HANDOFF_A_STATS_LARD_EVICTED,
+        v(&s.lard_evicted),
+    )?;
     Ok(())
 }
 

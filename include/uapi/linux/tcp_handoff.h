@@ -35,12 +35,18 @@ enum tcp_handoff_node_state {
  *   handed-off connections.
  * @TCP_HANDOFF_RULE_POLICY_HASH_URL: The same host and path always go to the
  *   same up target (rendezvous hashing), for cache locality.
+ * @TCP_HANDOFF_RULE_POLICY_LARD: Locality-aware request distribution with
+ *   replication (LARD/R): each host and path keeps a set of nodes, served by
+ *   its least loaded one; the set grows when that node is overloaded (limits
+ *   lard-low and lard-high, on the nodes' reported loads) and gives a node
+ *   back after lard-shrink-ms without change.
  */
 enum tcp_handoff_rule_policy {
 	TCP_HANDOFF_RULE_POLICY_LOCAL,
 	TCP_HANDOFF_RULE_POLICY_ROUND_ROBIN,
 	TCP_HANDOFF_RULE_POLICY_LEAST_CONN,
 	TCP_HANDOFF_RULE_POLICY_HASH_URL,
+	TCP_HANDOFF_RULE_POLICY_LARD,
 };
 
 /**
@@ -120,6 +126,8 @@ enum {
 	TCP_HANDOFF_A_NODE_BE_ACCEPTED,
 	TCP_HANDOFF_A_NODE_BE_TX_PACKETS,
 	TCP_HANDOFF_A_NODE_BE_TX_BYTES,
+	TCP_HANDOFF_A_NODE_LOAD_CONNS,
+	TCP_HANDOFF_A_NODE_LOAD_IN_FLIGHT,
 
 	__TCP_HANDOFF_A_NODE_MAX,
 	TCP_HANDOFF_A_NODE_MAX = (__TCP_HANDOFF_A_NODE_MAX - 1)
@@ -200,6 +208,10 @@ enum {
 	TCP_HANDOFF_A_STATS_ACK_RESENT,
 	TCP_HANDOFF_A_STATS_CTL_AUTH_FAILED,
 	TCP_HANDOFF_A_STATS_IDLE_EXPIRED,
+	TCP_HANDOFF_A_STATS_LARD_ASSIGNED,
+	TCP_HANDOFF_A_STATS_LARD_REPLICATED,
+	TCP_HANDOFF_A_STATS_LARD_SHRUNK,
+	TCP_HANDOFF_A_STATS_LARD_EVICTED,
 
 	__TCP_HANDOFF_A_STATS_MAX,
 	TCP_HANDOFF_A_STATS_MAX = (__TCP_HANDOFF_A_STATS_MAX - 1)
@@ -235,6 +247,9 @@ enum {
 	TCP_HANDOFF_A_LIMITS_LINGER_MS,
 	TCP_HANDOFF_A_LIMITS_MAX_CONNS,
 	TCP_HANDOFF_A_LIMITS_IDLE_TIMEOUT_MS,
+	TCP_HANDOFF_A_LIMITS_LARD_LOW,
+	TCP_HANDOFF_A_LIMITS_LARD_HIGH,
+	TCP_HANDOFF_A_LIMITS_LARD_SHRINK_MS,
 
 	__TCP_HANDOFF_A_LIMITS_MAX,
 	TCP_HANDOFF_A_LIMITS_MAX = (__TCP_HANDOFF_A_LIMITS_MAX - 1)

@@ -195,10 +195,11 @@ pub fn parse_policy(s: &str) -> Result<RulePolicy, UsageError> {
         "rr" | "round-robin" => RulePolicy::RoundRobin,
         "lc" | "least-conn" => RulePolicy::LeastConn,
         "hash" | "hash-url" => RulePolicy::HashUrl,
+        "lard" => RulePolicy::Lard,
         _ => {
             return usage(format!(
-                "invalid policy \"{s}\": expected local, rr (round-robin), lc (least-conn) \
-                 or hash (hash-url)"
+                "invalid policy \"{s}\": expected local, rr (round-robin), lc (least-conn), \
+                 hash (hash-url) or lard"
             ))
         }
     })
@@ -323,9 +324,14 @@ const TIMEOUT_MS: (u64, u64) = (10, 600_000);
 const MAX_CONNS: (u64, u64) = (1, 1_048_576);
 /// Range of `idle-timeout` (1 s to a day).
 const IDLE_TIMEOUT_MS: (u64, u64) = (1000, 86_400_000);
+/// Ranges of the lard thresholds (connections) and shrink period (ms).
+const LARD_LOW: (u64, u64) = (1, 1_048_576);
+const LARD_HIGH: (u64, u64) = (2, 1_048_576);
+const LARD_SHRINK_MS: (u64, u64) = (100, 3_600_000);
 
 /// `limits set [head-timeout MS] [handoff-timeout MS] [linger MS]
-/// [max-conns N] [idle-timeout MS]` (the spec names, with `-ms`, are accepted too): the
+/// [max-conns N] [idle-timeout MS] [lard-low N] [lard-high N] [lard-shrink MS]` (the
+/// spec names, with `-ms`, are accepted too): the
 /// `(attribute type, value)` pairs to send, at least one.
 pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> {
     let mut out: Vec<(u16, u32)> = Vec::new();
@@ -347,10 +353,16 @@ pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> 
                 "idle-timeout",
                 IDLE_TIMEOUT_MS,
             ),
+            "lard-low" => (limits_attr::LARD_LOW, "lard-low", LARD_LOW),
+            "lard-high" => (limits_attr::LARD_HIGH, "lard-high", LARD_HIGH),
+            "lard-shrink" | "lard-shrink-ms" => {
+                (limits_attr::LARD_SHRINK_MS, "lard-shrink", LARD_SHRINK_MS)
+            }
             other => {
                 return usage(format!(
                     "limits set: unknown keyword \"{other}\" (expected head-timeout, \
-                     handoff-timeout, linger, max-conns or idle-timeout)"
+                     handoff-timeout, linger, max-conns, idle-timeout, lard-low, lard-high \
+                     or lard-shrink)"
                 ))
             }
         };
@@ -362,10 +374,18 @@ pub fn parse_limits_set(args: &[String]) -> Result<Vec<(u16, u32)>, UsageError> 
         };
         out.push((ty, parse_num(name, v, min, max)? as u32));
     }
+    let given = |ty| out.iter().find(|(t, _)| *t == ty).map(|(_, v)| *v);
+    if let (Some(low), Some(high)) = (given(limits_attr::LARD_LOW), given(limits_attr::LARD_HIGH)) {
+        if low >= high {
+            return usage(format!(
+                "limits set: lard-low ({low}) must be below lard-high ({high})"
+            ));
+        }
+    }
     if out.is_empty() {
         return usage(
-            "limits set: nothing to set (give head-timeout, handoff-timeout, linger, max-conns \
-             or idle-timeout)"
+            "limits set: nothing to set (give head-timeout, handoff-timeout, linger, max-conns, \
+             idle-timeout, lard-low, lard-high or lard-shrink)"
                 .into(),
         );
     }
@@ -890,9 +910,33 @@ mod tests {
             &["max-conns", "1048577"],
             &["linger", "100", "linger-ms", "200"],
             &["timeout", "100"],
+            &["lard-low", "0"],
+            &["lard-high", "1"],
+            &["lard-shrink", "99"],
+            &["lard-low", "65", "lard-high", "65"],
         ] {
             assert!(parse_limits_set(&strings(bad)).is_err(), "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn limits_set_lard() {
+        assert_eq!(
+            parse_limits_set(&strings(&[
+                "lard-low",
+                "2",
+                "lard-high",
+                "4",
+                "lard-shrink-ms",
+                "3000"
+            ])),
+            Ok(vec![
+                (limits_attr::LARD_LOW, 2),
+                (limits_attr::LARD_HIGH, 4),
+                (limits_attr::LARD_SHRINK_MS, 3000)
+            ])
+        );
+        assert_eq!(parse_policy("lard"), Ok(RulePolicy::Lard));
     }
 
     #[test]

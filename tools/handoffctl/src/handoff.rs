@@ -127,8 +127,9 @@ pub const SERVICE_COUNTERS: [&str; 8] = [
 ];
 
 /// The per-node counters of node-get, in attribute order from
-/// `node_attr::HANDOFF_OK`.
-pub const NODE_COUNTERS: [&str; 7] = [
+/// `node_attr::HANDOFF_OK`; the last two are the node's reported load
+/// (gauges).
+pub const NODE_COUNTERS: [&str; 9] = [
     "handoff-ok",
     "handoff-failed",
     "fwd-packets",
@@ -136,6 +137,8 @@ pub const NODE_COUNTERS: [&str; 7] = [
     "be-accepted",
     "be-tx-packets",
     "be-tx-bytes",
+    "load-conns",
+    "load-in-flight",
 ];
 
 /// `TCP_HANDOFF_A_SERVICE_*`.
@@ -168,6 +171,9 @@ pub mod limits_attr {
     pub const LINGER_MS: u16 = 3;
     pub const MAX_CONNS: u16 = 4;
     pub const IDLE_TIMEOUT_MS: u16 = 5;
+    pub const LARD_LOW: u16 = 6;
+    pub const LARD_HIGH: u16 = 7;
+    pub const LARD_SHRINK_MS: u16 = 8;
 }
 
 /// `TCP_HANDOFF_A_STATS_*` (stats are decoded by position in
@@ -188,7 +194,7 @@ pub mod stats_attr {
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 57] = [
+const STATS_NAMES: [&str; 61] = [
     "nodes",
     "services",
     "rx-packets",
@@ -246,6 +252,10 @@ const STATS_NAMES: [&str; 57] = [
     "ack-resent",
     "ctl-auth-failed",
     "idle-expired",
+    "lard-assigned",
+    "lard-replicated",
+    "lard-shrunk",
+    "lard-evicted",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -262,21 +272,25 @@ const RULE_NAMES: [&str; 9] = [
 ];
 
 /// The `limits` attribute set, in type order (type = index + 1).
-pub const LIMITS_NAMES: [&str; 5] = [
+pub const LIMITS_NAMES: [&str; 8] = [
     "head-timeout-ms",
     "handoff-timeout-ms",
     "linger-ms",
     "max-conns",
     "idle-timeout-ms",
+    "lard-low",
+    "lard-high",
+    "lard-shrink-ms",
 ];
 
 /// `enum tcp_handoff_rule_policy`, in order: spec name and the short name
 /// of the text output.
-const RULE_POLICIES: [(&str, &str); 4] = [
+const RULE_POLICIES: [(&str, &str); 5] = [
     ("local", "local"),
     ("round-robin", "rr"),
     ("least-conn", "lc"),
     ("hash-url", "hash"),
+    ("lard", "lard"),
 ];
 
 /// `enum tcp_handoff_node_state`, in order.
@@ -314,6 +328,8 @@ impl AttrSet {
                 "be-accepted",
                 "be-tx-packets",
                 "be-tx-bytes",
+                "load-conns",
+                "load-in-flight",
             ],
             AttrSet::Service => &[
                 "addr4",
@@ -458,6 +474,7 @@ pub enum RulePolicy {
     RoundRobin = 1,
     LeastConn = 2,
     HashUrl = 3,
+    Lard = 4,
 }
 
 /// A rule's path condition.
@@ -1235,7 +1252,7 @@ mod tests {
         assert_eq!(AttrSet::Node.attr_name(4), Some("port"));
         assert_eq!(AttrSet::Node.attr_name(0), None);
         assert_eq!(AttrSet::Node.attr_name(8), Some("handoff-ok"));
-        assert_eq!(AttrSet::Node.attr_name(15), None);
+        assert_eq!(AttrSet::Node.attr_name(17), None);
         assert_eq!(AttrSet::Stats.attr_name(3), Some("rx-packets"));
         assert_eq!(cmd::EVENT_NTF, 13);
         assert_eq!(event_attr::LATENCY_US, 6);
@@ -1428,14 +1445,15 @@ mod tests {
         a.extend(nla(node_attr::STATE, &2u32.to_ne_bytes()));
         a.extend(nla(node_attr::HANDOFF_OK, &3u32.to_ne_bytes()));
         a.extend(nla(node_attr::HANDOFF_OK + 3, &(1u64 << 33).to_ne_bytes()));
+        a.extend(nla(node_attr::HANDOFF_OK + 7, &5u32.to_ne_bytes()));
         a.extend(nla(node_attr::HANDOFF_OK + 9, &7u32.to_ne_bytes()));
         let n = NodeCounters::parse(&reply(cmd::NODE_GET, a)).unwrap();
         assert_eq!(n.id, 2);
         assert_eq!(n.state, "up");
-        assert_eq!(n.values, [3, 0, 0, 1 << 33, 0, 0, 0]);
+        assert_eq!(n.values, [3, 0, 0, 1 << 33, 0, 0, 0, 5, 0]);
         assert_eq!(
             serde_json::to_string(&n).unwrap(),
-            r#"{"id":2,"state":"up","handoff-ok":3,"handoff-failed":0,"fwd-packets":0,"fwd-bytes":8589934592,"be-accepted":0,"be-tx-packets":0,"be-tx-bytes":0}"#
+            r#"{"id":2,"state":"up","handoff-ok":3,"handoff-failed":0,"fwd-packets":0,"fwd-bytes":8589934592,"be-accepted":0,"be-tx-packets":0,"be-tx-bytes":0,"load-conns":5,"load-in-flight":0}"#
         );
         assert!(n.to_line().starts_with("2      up "));
     }
@@ -1573,8 +1591,12 @@ mod tests {
         );
         assert_eq!(AttrSet::Stats.attr_name(55), Some("ack-resent"));
         assert_eq!(AttrSet::Stats.attr_name(57), Some("idle-expired"));
-        assert_eq!(AttrSet::Stats.attr_name(58), None);
+        assert_eq!(AttrSet::Stats.attr_name(61), Some("lard-evicted"));
+        assert_eq!(AttrSet::Node.attr_name(16), Some("load-in-flight"));
+        assert_eq!(AttrSet::Limits.attr_name(8), Some("lard-shrink-ms"));
+        assert_eq!(AttrSet::Stats.attr_name(62), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
+        assert_eq!(RulePolicy::Lard as u32, 4);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! handoffctl [...] rule del prio N
 //! handoffctl [...] rule show
 //! handoffctl [...] limits set [head-timeout MS] [handoff-timeout MS] [linger MS] [max-conns N]
-//!                   [idle-timeout MS]
+//!                   [idle-timeout MS] [lard-low N] [lard-high N] [lard-shrink MS]
 //! handoffctl [...] limits show
 //! handoffctl [...] key add ID (secret HEX | secret-file FILE) [current]
 //! handoffctl [...] key set ID current | key del ID | key show
@@ -252,7 +252,7 @@ enum RuleCmd {
     Add {
         /// prio N (0-4294967295, unique; lower is evaluated first), optional method M,
         /// host H (*.example.com for subdomains), one of prefix/suffix/exact PATH,
-        /// policy local|rr|round-robin|lc|least-conn|hash|hash-url and to ID[,ID...]
+        /// policy local|rr|round-robin|lc|least-conn|hash|hash-url|lard and to ID[,ID...]
         /// (node ids; 0 is this node)
         #[arg(value_name = "KEYWORDS")]
         args: Vec<String>,
@@ -277,11 +277,14 @@ enum LimitsCmd {
     /// Change some limits; the others keep their values
     #[command(
         override_usage = "handoffctl limits set [head-timeout MS] [handoff-timeout MS] \
-                          [linger MS] [max-conns N] [idle-timeout MS]"
+                          [linger MS] [max-conns N] [idle-timeout MS] [lard-low N] \
+                          [lard-high N] [lard-shrink MS]"
     )]
     Set {
         /// head-timeout, handoff-timeout and linger in ms (10-600000),
-        /// max-conns (1-1048576), idle-timeout in ms (1000-86400000)
+        /// max-conns (1-1048576), idle-timeout in ms (1000-86400000),
+        /// lard-low < lard-high in connections (1-1048576), lard-shrink in ms
+        /// (100-3600000)
         #[arg(value_name = "KEYWORDS")]
         args: Vec<String>,
     },
