@@ -48,9 +48,13 @@ for n in a b; do
 done
 check "the channel comes up" wait_peers_up "$a" 1
 PYTHONPYCACHEPREFIX=$TH_YNL_PYC ip netns exec "$a" python3 "$ynl" --spec "$spec" --no-schema \
-	--output-json --subscribe events --sleep 8 >"$TH_TMP/ynl-events" 2>&1 &
+	--output-json --subscribe events --sleep 20 >"$TH_TMP/ynl-events" 2>&1 &
 ynl_pid=$!
-th_sleep 3
+# ynl subscribes before it sleeps, but a python3 that imports yaml and
+# jsonschema takes seconds to get there in a busy guest (seen: more than
+# 3 s while the host was compiling). It prints what it heard when the sleep
+# ends.
+th_sleep 10
 "$HANDOFFCTL" -n "$b" node del 1
 wait "$ynl_pid"
 sed 's/^/#   /' "$TH_TMP/ynl-events"
