@@ -11,8 +11,9 @@
 # printed), table.rst (for Documentation/performance.rst) and PNG plots.
 # BENCH_ROUNDS, BENCH_SECONDS, BENCH_SIZES, BENCH_CONNS and
 # BENCH_SCALE_CONNS change the load (see bench.sh); BENCH_PERF=1 adds a
-# perf profile of each configuration; BENCH_PCAP=1 keeps the handshake
-# packets of runs with SYN retransmissions. The guest has 2 vCPUs
+# perf profile of each configuration; BENCH_PCAP=1 keeps the packet
+# headers on the bridge ports of the client, node1 and node2 for runs with
+# SYN retransmissions. The guest has 2 vCPUs
 # and 3 GiB; KVM=1 uses KVM where it works (scripts/vm.sh).
 . "$(dirname "$0")/common.sh"
 

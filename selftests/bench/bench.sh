@@ -279,16 +279,18 @@ diag() {
 run_wrk() {
 	local round=$1 c=$2 size=$3 mode=$4 held=$5 hdr=() fe0 fe1 cpu0 cpu1 line
 	[ "$mode" = close ] && hdr=(-H 'Connection: close')
-	# BENCH_PCAP=1: the handshake packets (SYN, RST) on the client's and
-	# node2's bridge ports, kept for a run with SYN retransmissions.
+	# BENCH_PCAP=1: the headers of every packet on the client's, node1's
+	# and node2's bridge ports, kept for a run with SYN retransmissions.
 	local pcap=()
 	if [ "${BENCH_PCAP:-0}" = 1 ]; then
 		local port
-		for port in d-client d-2; do
+		for port in d-client d-1 d-2; do
 			ip netns exec "$sw" tcpdump -q -n -s 96 -i "$port" -w "$TH_TMP/$port.pcap" \
-				'tcp[tcpflags] & (tcp-syn|tcp-rst) != 0' 2>/dev/null &
+				tcp 2>/dev/null &
 			pcap+=($!)
 		done
+		# Time for tcpdump to open its captures.
+		th_sleep 1
 	fi
 	read -r -a fe0 < <(fe_counters)
 	read -r -a cpu0 < <(cpu_jiffies)
@@ -325,7 +327,7 @@ run_wrk() {
 		kill "${pcap[@]}" 2>/dev/null
 		wait "${pcap[@]}" 2>/dev/null
 		if [ $((syn1 - syn0)) -gt 0 ]; then
-			for port in d-client d-2; do
+			for port in d-client d-1 d-2; do
 				cp "$TH_TMP/$port.pcap" "$out/stall-$round-$c-$size-$mode-$port.pcap"
 			done
 		fi
