@@ -78,17 +78,26 @@ netlink-check:
 selftests: module tools
 	bash scripts/selftests.sh
 
-# Everything, in the order that fails fastest.
+# Everything, in the order that fails fastest; the multi-VM cluster last
+# (its four guests share the host's CPUs).
 check: lint host-test fuzz-smoke tools module
 	bash scripts/selftests.sh
+	bash scripts/cluster-vm.sh check
 
 # make check plus the long variants (TH_FULL=1): the full TCP option
-# product; soaks and multi-VM runs join here as they land.
+# product; soaks.
 check-full: lint host-test fuzz-smoke tools module
 	TH_FULL=1 bash scripts/selftests.sh
+	bash scripts/cluster-vm.sh check
 
+# make demo: one guest, the cluster in namespaces. make demo CLUSTER=vm:
+# four guests, a client and three nodes, each a machine of its own.
 demo: module tools
+ifeq ($(CLUSTER),vm)
+	bash scripts/cluster-vm.sh demo
+else
 	bash scripts/demo.sh
+endif
 
 # The benchmark on the production-like kernel: tcp_handoff side by side with
 # direct access, HAProxy and IPVS direct routing (Documentation/performance.rst).

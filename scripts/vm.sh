@@ -4,23 +4,31 @@
 # root, run COMMAND inside it (cwd: the results folder), and report.
 #
 #   scripts/vm.sh [--flavour debug|prod] [--mem SIZE] [--timeout SECONDS]
-#                 [--results DIR] -- COMMAND [ARGS...]
+#                 [--results DIR] [--nic TAP]... -- COMMAND [ARGS...]
 #
 # TCG by default. KVM=1 asks for KVM, used only when a short probe boot
 # shows that it works (on some hosts /dev/kvm exists but guests hang).
 # TH_SMP sets the number of vCPUs (default 2).
 # The guest has no network device: tests build their own in namespaces.
+# --nic gives it a virtio NIC on the tap device TAP (eth0, eth1, ... in the
+# order given), which the caller made in a network namespace of its own
+# (scripts/cluster-vm.sh); the MAC address is derived from TAP's name.
 # Exits with COMMAND's exit code; 1 when the kernel log shows a splat
 # (KASAN, UBSAN, lockdep, WARN, BUG, Oops) or the guest died.
 . "$(dirname "$0")/common.sh"
 
-flavour=debug mem=2G limit=3000 results=""
+flavour=debug mem=2G limit=3000 results="" nics=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--flavour) flavour=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
+	--nic)
+		mac=52:54:00:$(printf '%s' "$2" | sha256sum | sed 's/^\(..\)\(..\)\(..\).*/\1:\2:\3/')
+		nics+=(-netdev "tap,id=nic${#nics[@]},ifname=$2,script=no,downscript=no"
+			-device "virtio-net-pci,netdev=nic${#nics[@]},mac=$mac")
+		shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -49,7 +57,7 @@ echo >>"$results/command.sh"
 qemu_cmd() { # accel timeout
 	local accel=$1 t=$2
 	in_sysroot timeout --foreground -k 10 "$t" qemu-system-x86_64 -accel "$accel" -cpu max \
-		-m "$mem" -smp "${TH_SMP:-2}" -display none -no-reboot -nodefaults -serial stdio -net none \
+		-m "$mem" -smp "${TH_SMP:-2}" -display none -no-reboot -nodefaults -serial stdio -net none "${nics[@]}" \
 		-kernel "$ktree/arch/x86/boot/bzImage" \
 		-virtfs local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$res_in_root,mount_tag=results,security_model=none,multidevs=remap" \

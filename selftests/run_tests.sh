@@ -10,6 +10,7 @@ set -u
 ko=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/kmemleak.sh"
 timeout=$(sed -n 's/^timeout=//p' "$here/settings")
 # The long variants of make check-full (TH_FULL=1) take longer.
 [ "${TH_FULL:-0}" != 1 ] || timeout=$((timeout * 8))
@@ -57,22 +58,13 @@ name="kmemleak_after_rmmod"
 if [ -d /sys/module/tcp_handoff ] && ! rmmod tcp_handoff; then
 	echo "# rmmod failed"
 	result fail "$name"
-elif [ ! -w $kmemleak ]; then
-	echo "# kmemleak not available"
-	result skip "$name"
 else
-	sleep 6
-	echo scan >$kmemleak
-	sleep 1
-	echo scan >$kmemleak
-	reports=$(cat $kmemleak)
-	if grep -q tcp_handoff <<<"$reports"; then
-		echo "$reports" | sed 's/^/# /'
-		result fail "$name"
-	else
-		echo "# kmemleak: $(grep -c '^unreferenced object' <<<"$reports") reports, none involving tcp_handoff"
-		result pass "$name"
-	fi
+	kmemleak_module_check tcp_handoff
+	case $? in
+	0) result pass "$name" ;;
+	4) result skip "$name" ;;
+	*) result fail "$name" ;;
+	esac
 fi
 echo "# totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 [ $fail -eq 0 ]
