@@ -185,9 +185,21 @@ fn addr16(b: &[u8], at: usize) -> Option<[u8; 16]> {
     b.get(at..at + 16)?.try_into().ok()
 }
 
+/// How [`walk_ipv6`] treats a fragment header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fragments {
+    /// Only an atomic fragment passes: the chain must end in a whole
+    /// segment (a packet the hooks may rewrite).
+    Whole,
+    /// A first fragment passes too: its upper-layer header is there, which
+    /// is all an ICMPv6 error's quote needs.
+    FirstOk,
+}
+
 /// Parses an IPv6 header at the start of `pkt` and walks its extension
-/// headers.
-fn walk_ipv6(pkt: &[u8]) -> Result<Ipv6Header, HeaderError> {
+/// headers; the shared part of [`parse_ipv6`] and of the ICMPv6 quote
+/// parser.
+pub(crate) fn walk_ipv6(pkt: &[u8], frags: Fragments) -> Result<Ipv6Header, HeaderError> {
     let first = *pkt.first().ok_or(HeaderError::Truncated)?;
     if pkt.len() < IPV6_HDR_LEN {
         return Err(HeaderError::Truncated);
@@ -238,7 +250,7 @@ fn walk_ipv6(pkt: &[u8]) -> Result<Ipv6Header, HeaderError> {
                 let off_m = be16(pkt, at + 2).ok_or(HeaderError::Truncated)?;
                 let offset = off_m >> 3;
                 let more = off_m & 1 != 0;
-                if offset != 0 || more {
+                if offset != 0 || (more && frags == Fragments::Whole) {
                     return Err(HeaderError::Fragment);
                 }
             }
@@ -272,7 +284,7 @@ fn walk_ipv6(pkt: &[u8]) -> Result<Ipv6Header, HeaderError> {
 /// [`HeaderError::InTransit`]), so that no caller can take it for one by
 /// forgetting to look at a flag.
 pub fn parse_ipv6(pkt: &[u8]) -> Result<Ipv6Header, HeaderError> {
-    walk_ipv6(pkt)
+    walk_ipv6(pkt, Fragments::Whole)
 }
 
 /// The fields of a TCP header the module uses.
@@ -693,6 +705,14 @@ mod tests {
         // A later one: no TCP header at all.
         assert_eq!(parse_ipv6(&frag(1, true)), Err(HeaderError::Fragment));
         assert_eq!(parse_ipv6(&frag(185, false)), Err(HeaderError::Fragment));
+        // What an ICMPv6 error's quote needs: the first fragment's TCP
+        // header, so only later fragments are refused there.
+        let ip = walk_ipv6(&frag(0, true), Fragments::FirstOk).unwrap();
+        assert_eq!((ip.protocol, ip.header_len), (IPPROTO_TCP, 48));
+        assert_eq!(
+            walk_ipv6(&frag(1, false), Fragments::FirstOk),
+            Err(HeaderError::Fragment)
+        );
         // The walk stops at a later fragment and never reads its payload
         // as headers, even when that payload looks like some.
         let mut c = frag_hdr(nexthdr::DEST, 3, true).to_vec();
