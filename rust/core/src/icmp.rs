@@ -223,7 +223,11 @@ fn layout_v6(pkt: &[u8]) -> Option<Layout> {
         return None;
     }
     let tcp = inner + quoted.header_len;
-    if pkt.len() < tcp + QUOTED_TCP_LEN {
+    // The quoted sequence number must be in the buffer, and in the message
+    // as its payload length bounds it: bytes past that are no part of the
+    // packet (the stack trims them) nor of the checksum.
+    let end = tcp + QUOTED_TCP_LEN;
+    if pkt.len() < end || IPV6_HDR_LEN + usize::from(outer.payload_len) < end {
         return None;
     }
     Some(Layout { icmp, inner, tcp })
@@ -235,7 +239,8 @@ fn layout_v6(pkt: &[u8]) -> Option<Layout> {
 /// more than [`MAX_LOOK_V6`] for a conforming error). `None` for anything
 /// else: not ICMPv6, not an error type ([`is_error_v6`]), an outer packet
 /// that is a fragment or not at its destination, a quote that is not TCP,
-/// is a later fragment or is too short, a chain of more than
+/// is a later fragment or is too short (for the buffer or for the outer
+/// payload length), a chain of more than
 /// [`MAX_EXT_HEADERS`](super::packet::MAX_EXT_HEADERS) extension headers in either.
 pub fn parse_quote_v6(pkt: &[u8]) -> Option<Quote6> {
     let l = layout_v6(pkt)?;
@@ -539,6 +544,12 @@ mod tests {
         frag[6] = 44;
         frag[40..48].copy_from_slice(&[IPPROTO_ICMPV6, 0, 0, 1, 0, 0, 0, 9]);
         assert_eq!(parse_quote_v6(&frag), None);
+        // A quote past the end of the message as its length says.
+        let mut short = p.clone();
+        short[4..6].copy_from_slice(&(ICMP_HDR_LEN as u16 + 40 + 7).to_be_bytes());
+        assert_eq!(parse_quote_v6(&short), None);
+        short[4..6].copy_from_slice(&(ICMP_HDR_LEN as u16 + 40 + 8).to_be_bytes());
+        assert!(parse_quote_v6(&short).is_some());
         // Chains are bounded in the outer packet and in the quote.
         let limit = super::super::packet::MAX_EXT_HEADERS;
         assert!(parse_quote_v6(&error6(1, 1, limit, limit, 8)).is_some());
