@@ -18,20 +18,26 @@
 mod auth;
 mod codec;
 mod http;
+mod ipv6;
 #[cfg(test)]
 mod seeds;
 
 pub use auth::{auth, ToyMac, ACCEPTOR, CONNECTOR, KEYS, NA, NC};
 pub use codec::codec;
 pub use http::http_head;
+pub use ipv6::{ipv6, CONFIG_LEN as IPV6_CONFIG_LEN};
 
 /// A fuzz target's check: panics when a property breaks.
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets, by name: the names of `fuzz/fuzz_targets/*.rs` and of
 /// the corpus folders.
-pub const TARGETS: [(&str, Check); 3] =
-    [("http_head", http_head), ("codec", codec), ("auth", auth)];
+pub const TARGETS: [(&str, Check); 4] = [
+    ("http_head", http_head),
+    ("codec", codec),
+    ("auth", auth),
+    ("ipv6", ipv6),
+];
 
 /// Whether `inner` lies within `outer` (the same memory, not equal bytes):
 /// parsers return borrowed slices, and one pointing elsewhere would be a

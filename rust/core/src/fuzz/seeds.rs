@@ -19,7 +19,12 @@ use crate::codec::{
     NakReason, Reconcile, TcpInit, Terminate, FLAG_HMAC, MAX_FRAME, TERMINATE_ABORT,
 };
 
-use super::{ToyMac, ACCEPTOR, CONNECTOR, KEYS, NA, NC};
+use crate::icmp::IPPROTO_ICMPV6;
+use crate::packet::{flags, nexthdr, parse_ipv6, IPPROTO_TCP};
+use crate::rewrite::{build_segment_v6, SegOptions, Segment6};
+use crate::seq::{csum_fold, csum_partial};
+
+use super::{ToyMac, ACCEPTOR, CONNECTOR, IPV6_CONFIG_LEN, KEYS, NA, NC};
 
 /// One seed: target, file name, bytes.
 type Seed = (&'static str, String, Vec<u8>);
@@ -384,6 +389,228 @@ fn auth_seeds() -> Vec<Seed> {
         .collect()
 }
 
+const CLIENT6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64];
+const SERVICE6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const BACKEND6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const ROUTER6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe];
+
+/// The `ipv6` target's configuration: partial checksum, built options
+/// (4 bits), the address the rewrites put in, a translation.
+fn ipv6_config(partial: bool, options: u8, addr: [u8; 16], ws: (u8, u8)) -> Vec<u8> {
+    let mut c = vec![u8::from(partial) | options << 1];
+    c.extend_from_slice(&addr);
+    for n in [0x1000_0000u32, 0x2000_0000, 1000, 5000] {
+        c.extend_from_slice(&n.to_be_bytes());
+    }
+    c.extend_from_slice(&[ws.0, ws.1]);
+    assert_eq!(c.len(), IPV6_CONFIG_LEN);
+    c
+}
+
+/// A client segment as [`build_segment_v6`] makes it.
+fn segment6(seg_flags: u8, options: SegOptions, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 1500];
+    let seg = Segment6 {
+        saddr: CLIENT6,
+        sport: 40000,
+        daddr: SERVICE6,
+        dport: 80,
+        seq: 0xffff_fff0,
+        ack: 0x1234_5678,
+        flags: seg_flags,
+        window: 502,
+        options,
+        payload,
+    };
+    let n = build_segment_v6(&seg, &mut out).expect("room");
+    out.truncate(n);
+    out
+}
+
+/// The sum over the pseudo-header of `p` (upper-layer protocol `proto`)
+/// and the upper-layer bytes from `at`, as a checksum field.
+fn upper_check(p: &[u8], at: usize, proto: u8) -> u16 {
+    let mut sum = csum_partial(&p[8..40], 0);
+    sum = csum_partial(&((p.len() - at) as u32).to_be_bytes(), sum);
+    sum = csum_partial(&[0, 0, 0, proto], sum);
+    csum_fold(csum_partial(&p[at..], sum))
+}
+
+/// Sets the payload length of `p` and its checksum field at `check`
+/// (whose upper layer starts at `at`) right.
+fn fix6(p: &mut [u8], at: usize, check: usize, proto: u8) {
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p[check..check + 2].fill(0);
+    let c = upper_check(p, at, proto);
+    p[check..check + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// `seg` with `chain` inserted after its fixed header, the first header
+/// of the chain being `first`.
+fn with_chain(seg: &[u8], first: u8, chain: &[u8]) -> Vec<u8> {
+    let mut p = seg[..40].to_vec();
+    p[6] = first;
+    p.extend_from_slice(chain);
+    p.extend_from_slice(&seg[40..]);
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p
+}
+
+/// A destination-options (or hop-by-hop) header of 8 bytes.
+fn opts8(next: u8) -> [u8; 8] {
+    [next, 0, 1, 4, 0, 0, 0, 0]
+}
+
+/// An ICMPv6 error of type `ty` from a router to the service, quoting
+/// `quoted` (a packet from the service to the client).
+fn icmp6_error(ty: u8, outer_chain: &[u8], quoted: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 0, IPPROTO_ICMPV6, 255];
+    p.extend_from_slice(&ROUTER6);
+    p.extend_from_slice(&SERVICE6);
+    if !outer_chain.is_empty() {
+        p[6] = nexthdr::DEST;
+        p.extend_from_slice(outer_chain);
+    }
+    let icmp = p.len();
+    p.extend_from_slice(&[ty, 0, 0, 0]);
+    p.extend_from_slice(&1280u32.to_be_bytes());
+    p.extend_from_slice(quoted);
+    fix6(&mut p, icmp, icmp + 2, IPPROTO_ICMPV6);
+    p
+}
+
+/// IPv6 segments and ICMPv6 errors, each after a configuration: whole
+/// segments with and without extension headers (each kind of rewrite
+/// applies), in both checksum states, then what must be refused.
+fn ipv6_seeds() -> Vec<Seed> {
+    let ts = SegOptions {
+        timestamp: Some((7, 8)),
+        ..SegOptions::default()
+    };
+    let syn = segment6(
+        flags::SYN,
+        SegOptions {
+            mss: Some(1440),
+            wscale: Some(7),
+            sack_perm: true,
+            timestamp: Some((7, 0)),
+        },
+        b"",
+    );
+    let ack = segment6(flags::ACK | flags::PSH, ts, REQUEST);
+    // NOP NOP TS, NOP SACK with one block (at an odd offset), EOL.
+    let mut sack = ack[..72].to_vec();
+    sack[52] = 0xb0;
+    sack.extend_from_slice(&[1, 5, 10, 0x12, 0x34, 0x56, 0x79, 0x12, 0x34, 0x60, 0, 0]);
+    fix6(&mut sack, 40, 56, IPPROTO_TCP);
+    // The partial state: the field holds the pseudo-header sum only.
+    let mut partial = ack.clone();
+    let mut sum = csum_partial(&partial[8..40], 0);
+    sum = csum_partial(&((partial.len() - 40) as u32).to_be_bytes(), sum);
+    sum = csum_partial(&[0, 0, 0, IPPROTO_TCP], sum);
+    partial[56..58].copy_from_slice(&(!csum_fold(sum)).to_be_bytes());
+    let mut chain = opts8(nexthdr::DEST).to_vec();
+    chain.extend_from_slice(&opts8(nexthdr::ROUTING));
+    chain.extend_from_slice(&[nexthdr::FRAGMENT, 2, 4, 0]); // segment routing, 0 left
+    chain.extend_from_slice(&[0; 4]);
+    chain.extend_from_slice(&BACKEND6);
+    chain.extend_from_slice(&[IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 1]); // atomic
+    let ext = with_chain(&ack, nexthdr::HOP, &chain);
+    let frag = |off_m: u16| {
+        let [a, b] = off_m.to_be_bytes();
+        with_chain(&ack, nexthdr::FRAGMENT, &[IPPROTO_TCP, 0, a, b, 0, 0, 0, 2])
+    };
+    let mut in_transit = chain.clone();
+    in_transit[16 + 3] = 1;
+    let mut too_many = Vec::new();
+    for _ in 0..9 {
+        too_many.extend_from_slice(&opts8(nexthdr::DEST));
+    }
+    too_many[8 * 8] = IPPROTO_TCP;
+    let mut misplaced = opts8(nexthdr::HOP).to_vec();
+    misplaced.extend_from_slice(&opts8(IPPROTO_TCP));
+    let mut jumbo = ack.clone();
+    jumbo[4..6].fill(0);
+    // What the back-end sent, as a router quotes it.
+    let reply = {
+        let mut r = ack.clone();
+        r[8..24].copy_from_slice(&SERVICE6);
+        r[24..40].copy_from_slice(&CLIENT6);
+        r[40..42].copy_from_slice(&80u16.to_be_bytes());
+        r[42..44].copy_from_slice(&40000u16.to_be_bytes());
+        fix6(&mut r, 40, 56, IPPROTO_TCP);
+        r
+    };
+    let quoted_frag = with_chain(
+        &reply,
+        nexthdr::FRAGMENT,
+        &[IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 3],
+    );
+    let to_be = ipv6_config(false, 0x0f, BACKEND6, (7, 9));
+    let to_client = ipv6_config(false, 0x05, SERVICE6, (9, 7));
+    let partial_cfg = ipv6_config(true, 0, BACKEND6, (7, 7));
+    let cases: Vec<(&str, &[u8], Vec<u8>)> = vec![
+        ("syn", &to_be, syn),
+        ("ack-timestamps-request", &to_be, ack.clone()),
+        ("ack-to-client", &to_client, ack.clone()),
+        ("sack-odd-offset", &to_be, sack),
+        ("partial-checksum", &partial_cfg, partial),
+        ("extension-chain", &to_be, ext),
+        ("atomic-fragment", &to_be, frag(0)),
+        ("first-fragment", &to_be, frag(1)),
+        ("later-fragment", &to_be, frag(0x10)),
+        (
+            "routing-in-transit",
+            &to_be,
+            with_chain(&ack, nexthdr::HOP, &in_transit),
+        ),
+        (
+            "too-many-extensions",
+            &to_be,
+            with_chain(&ack, nexthdr::DEST, &too_many),
+        ),
+        (
+            "misplaced-hop-by-hop",
+            &to_be,
+            with_chain(&ack, nexthdr::DEST, &misplaced),
+        ),
+        ("zero-payload-length", &to_be, jumbo),
+        ("icmp6-packet-too-big", &to_be, icmp6_error(2, &[], &reply)),
+        (
+            "icmp6-unreachable-short-quote",
+            &to_be,
+            icmp6_error(1, &[], &reply[..48]),
+        ),
+        (
+            "icmp6-extensions-both-sides",
+            &to_be,
+            icmp6_error(
+                3,
+                &opts8(IPPROTO_ICMPV6),
+                &with_chain(&reply, nexthdr::DEST, &opts8(IPPROTO_TCP)),
+            ),
+        ),
+        (
+            "icmp6-quoted-first-fragment",
+            &to_be,
+            icmp6_error(4, &[], &quoted_frag),
+        ),
+        ("icmp6-echo-request", &to_be, icmp6_error(128, &[], &reply)),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, cfg, pkt)| {
+            assert!(
+                name.starts_with("icmp6")
+                    || parse_ipv6(&pkt).map_or(true, |ip| ip.protocol == IPPROTO_TCP)
+            );
+            ("ipv6", String::from(name), [cfg, &pkt[..]].concat())
+        })
+        .collect()
+}
+
 #[test]
 fn seeds_are_in_the_corpus() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
@@ -391,6 +618,7 @@ fn seeds_are_in_the_corpus() {
     let mut seeds = http_seeds();
     seeds.extend(codec_seeds());
     seeds.extend(auth_seeds());
+    seeds.extend(ipv6_seeds());
     for (target, name, bytes) in seeds {
         assert!(bytes.len() <= 4096, "{target}/{name}: keep seeds small");
         let path = root.join(target).join(&name);
