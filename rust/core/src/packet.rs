@@ -374,11 +374,11 @@ pub fn tuple_hash(seed: u32, saddr: [u8; 4], daddr: [u8; 4], sport: u16, dport: 
 pub fn tuple_hash6(seed: u32, saddr: [u8; 16], daddr: [u8; 16], sport: u16, dport: u16) -> u32 {
     let ports = u32::from(sport) << 16 | u32::from(dport);
     let mut h = hash_start(seed);
-    for addr in [saddr, daddr] {
-        for w in addr.chunks_exact(4) {
-            if let [a, b, c, d] = *w {
-                h = hash_word(h, u32::from_be_bytes([a, b, c, d]));
-            }
+    for a in [saddr, daddr] {
+        // Indices, as in `csum_replace16` (objtool and `chunks_exact`).
+        for k in 0..4 {
+            let w = [a[4 * k], a[4 * k + 1], a[4 * k + 2], a[4 * k + 3]];
+            h = hash_word(h, u32::from_be_bytes(w));
         }
     }
     fmix32(hash_word(h, ports))
