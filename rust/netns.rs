@@ -63,6 +63,24 @@ pub(crate) enum Addr {
     V6([u8; 16]),
 }
 
+impl Addr {
+    /// The socket address family (`AF_INET` or `AF_INET6`).
+    pub(crate) fn family(&self) -> i32 {
+        match self {
+            Addr::V4(_) => bindings::AF_INET as i32,
+            Addr::V6(_) => bindings::AF_INET6 as i32,
+        }
+    }
+
+    /// The address bytes, network order (4 or 16 of them).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Addr::V4(a) => a,
+            Addr::V6(a) => a,
+        }
+    }
+}
+
 /// A configured cluster node.
 #[derive(Clone, Copy)]
 pub(crate) struct Node {

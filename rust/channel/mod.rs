@@ -67,7 +67,7 @@ const FEATURES: u32 = 0;
 /// One configured peer node and its connection.
 pub(crate) struct Peer {
     pub(crate) id: u32,
-    addr: [u8; 4],
+    addr: Addr,
     port: u16,
     sock: Option<Sock>,
     /// HELLO received on the current connection.
@@ -94,7 +94,7 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    fn new(id: u32, addr: [u8; 4], port: u16) -> Self {
+    fn new(id: u32, addr: Addr, port: u16) -> Self {
         Peer {
             id,
             addr,
@@ -120,7 +120,7 @@ impl Peer {
 /// A connection accepted but not yet identified by its HELLO.
 struct Incoming {
     sock: Sock,
-    peer: [u8; 4],
+    peer: Addr,
     rx: KVec<u8>,
     since: u64,
 }
@@ -129,7 +129,7 @@ struct Incoming {
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Local {
     id: u32,
-    addr: [u8; 4],
+    addr: Addr,
     port: u16,
 }
 
@@ -259,18 +259,11 @@ impl Channel {
             self.incoming
                 .retain(|inc| auth::ao_follow(&inc.sock, &old, keys, false).is_ok());
         }
-        let local = cfg
-            .nodes
-            .iter()
-            .find(|n| n.local)
-            .and_then(|n| match n.addr {
-                Addr::V4(a) => Some(Local {
-                    id: n.id,
-                    addr: a,
-                    port: n.port,
-                }),
-                Addr::V6(_) => None,
-            });
+        let local = cfg.nodes.iter().find(|n| n.local).map(|n| Local {
+            id: n.id,
+            addr: n.addr,
+            port: n.port,
+        });
         if local != self.local {
             self.local = local;
             self.listener = None;
@@ -283,9 +276,11 @@ impl Channel {
         let mut i = 0;
         while i < self.peers.len() {
             let p = &self.peers[i];
-            let keep = cfg.nodes.iter().any(|n| {
-                !n.local && n.id == p.id && n.addr == Addr::V4(p.addr) && n.port == p.port
-            });
+            let keep = cfg
+                .nodes
+                .iter()
+                .any(|n| !n.local && n.id == p.id && n.addr == p.addr && n.port == p.port)
+                && reachable(local, p.addr);
             if keep {
                 i += 1;
             } else if let Ok(p) = self.peers.remove(i) {
@@ -293,10 +288,8 @@ impl Channel {
             }
         }
         for n in cfg.nodes.iter().filter(|n| !n.local) {
-            if let Addr::V4(a) = n.addr {
-                if self.peer_index(n.id).is_none() {
-                    let _ = self.peers.push(Peer::new(n.id, a, n.port), GFP_KERNEL);
-                }
+            if reachable(local, n.addr) && self.peer_index(n.id).is_none() {
+                let _ = self.peers.push(Peer::new(n.id, n.addr, n.port), GFP_KERNEL);
             }
         }
         if toggled {
@@ -596,6 +589,14 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
     }
 }
 
+/// Whether a peer at `addr` can have a channel with the local node: only
+/// one of the same address family can (a channel socket is IPv4 or IPv6,
+/// not both), and any other stays down. With no local node yet, every
+/// peer is kept: nothing connects until there is one.
+fn reachable(local: Option<Local>, addr: Addr) -> bool {
+    local.is_none_or(|l| l.addr.family() == addr.family())
+}
+
 /// Opens the listener and outgoing connections that are due.
 fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
     let Some(local) = ch.local else { return };
@@ -603,7 +604,7 @@ fn connect(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: u64) {
         ch.listener = Sock::listen(net, local.addr, local.port, &ch.keys).ok();
     }
     if let Some(l) = &ch.listener {
-        while let Ok((sock, peer)) = l.accept(net) {
+        while let Ok((sock, peer)) = l.accept(net, local.addr) {
             let inc = Incoming {
                 sock,
                 peer,

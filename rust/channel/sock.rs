@@ -3,7 +3,7 @@
 //! A kernel TCP socket of the control channel.
 
 use super::auth;
-use crate::{bindings, handoff_core::auth::Keyring};
+use crate::{bindings, handoff_core::auth::Keyring, netns::Addr};
 use kernel::{error::to_result, prelude::*};
 
 /// TCP states the channel tells apart (`include/net/tcp_states.h`).
@@ -24,18 +24,25 @@ pub(crate) struct Sock(*mut bindings::socket);
 unsafe impl Send for Sock {}
 
 impl Sock {
-    /// A listening socket on `addr:port` (IPv4, network-order bytes), with
-    /// the TCP-AO keys of `keys`.
+    /// A listening socket on `addr:port`, with the TCP-AO keys of `keys`
+    /// (an IPv6 one takes IPv6 connections only).
     pub(crate) fn listen(
         net: *mut bindings::net,
-        addr: [u8; 4],
+        addr: Addr,
         port: u16,
         keys: &Keyring,
     ) -> Result<Sock> {
         let mut s = core::ptr::null_mut();
-        // SAFETY: `net` is live (the worker runs in it); `s` is writable.
+        // SAFETY: `net` is live (the worker runs in it); `addr` holds the
+        // bytes its family needs; `s` is writable.
         to_result(unsafe {
-            bindings::th_sock_listen(net, u32::from_ne_bytes(addr), port.to_be(), &mut s)
+            bindings::th_sock_listen(
+                net,
+                addr.family(),
+                addr.bytes().as_ptr(),
+                port.to_be(),
+                &mut s,
+            )
         })?;
         // INVARIANT: the call succeeded, so `s` is a new socket we own.
         let sock = Sock(s);
@@ -45,23 +52,29 @@ impl Sock {
 
     /// A socket connecting (non-blocking) from `laddr` to `addr:port`, with
     /// the TCP-AO keys of `keys` (set before the SYN: a connection cannot
-    /// start signing later).
+    /// start signing later). The two addresses must be of one family.
     pub(crate) fn connect(
         net: *mut bindings::net,
-        laddr: [u8; 4],
-        addr: [u8; 4],
+        laddr: Addr,
+        addr: Addr,
         port: u16,
         keys: &Keyring,
     ) -> Result<Sock> {
+        if laddr.family() != addr.family() {
+            return Err(EINVAL);
+        }
         let mut s = core::ptr::null_mut();
         // SAFETY: as in `listen`.
-        to_result(unsafe { bindings::th_sock_bound(net, u32::from_ne_bytes(laddr), &mut s) })?;
+        to_result(unsafe {
+            bindings::th_sock_bound(net, laddr.family(), laddr.bytes().as_ptr(), &mut s)
+        })?;
         // INVARIANT: as in `listen`.
         let sock = Sock(s);
         auth::ao_install(&sock, keys, false)?;
-        // SAFETY: `sock.0` is a valid, bound, unconnected socket.
+        // SAFETY: `sock.0` is a valid, bound, unconnected socket of
+        // `addr`'s family, whose bytes `addr` holds.
         to_result(unsafe {
-            bindings::th_sock_connect(sock.0, u32::from_ne_bytes(addr), port.to_be())
+            bindings::th_sock_connect(sock.0, addr.bytes().as_ptr(), port.to_be())
         })?;
         Ok(sock)
     }
@@ -88,15 +101,22 @@ impl Sock {
         to_result(unsafe { bindings::th_sock_ao_set_current(self.0, id) })
     }
 
-    /// Accepts one pending connection and its peer's address; `EAGAIN`
-    /// when there is none.
-    pub(crate) fn accept(&self, net: *mut bindings::net) -> Result<(Sock, [u8; 4])> {
+    /// Accepts one pending connection and its peer's address, of the
+    /// family of `local` (this listener's address); `EAGAIN` when there is
+    /// none.
+    pub(crate) fn accept(&self, net: *mut bindings::net, local: Addr) -> Result<(Sock, Addr)> {
         let mut s = core::ptr::null_mut();
-        let mut peer = 0u32;
-        // SAFETY: `self.0` is a valid listening socket (type invariant).
-        to_result(unsafe { bindings::th_sock_accept(net, self.0, &mut s, &mut peer) })?;
+        let mut peer = [0u8; 16];
+        // SAFETY: `self.0` is a valid listening socket (type invariant);
+        // `peer` has room for an address of either family.
+        to_result(unsafe { bindings::th_sock_accept(net, self.0, &mut s, peer.as_mut_ptr()) })?;
         // INVARIANT: as in `listen`.
-        Ok((Sock(s), peer.to_ne_bytes()))
+        let sock = Sock(s);
+        let peer = match local {
+            Addr::V4(_) => Addr::V4([peer[0], peer[1], peer[2], peer[3]]),
+            Addr::V6(_) => Addr::V6(peer),
+        };
+        Ok((sock, peer))
     }
 
     /// The TCP state, or a negative errno when the socket failed.

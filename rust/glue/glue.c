@@ -24,6 +24,7 @@
 #include <net/inet_hashtables.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ip.h>
+#include <net/ipv6.h>
 #include <net/route.h>
 #include <net/tcp.h>
 #include <net/netfilter/nf_conntrack.h>
@@ -779,35 +780,70 @@ static void th_sock_hook(struct socket *sock, struct net *net)
 	tcp_sock_set_nodelay(sk);
 }
 
-static int th_sock_new(struct net *net, struct socket **out)
+/*
+ * A channel socket of @family (AF_INET or AF_INET6). An IPv6 one is
+ * IPv6-only: a node's channel address is of one family, and an IPv4 peer
+ * arriving as a v4-mapped address would match no configured node.
+ */
+static int th_sock_new(struct net *net, int family, struct socket **out)
 {
-	int err = sock_create_kern(net, AF_INET, SOCK_STREAM, IPPROTO_TCP, out);
+	int err = sock_create_kern(net, family, SOCK_STREAM, IPPROTO_TCP, out);
 
-	if (!err)
-		th_sock_hook(*out, net);
-	return err;
+	if (err)
+		return err;
+	if (family == AF_INET6) {
+		err = ip6_sock_set_v6only((*out)->sk);
+		if (err) {
+			sock_release(*out);
+			*out = NULL;
+			return err;
+		}
+	}
+	th_sock_hook(*out, net);
+	return 0;
 }
 
-static void th_sin(struct sockaddr_in *sin, __be32 addr, __be16 port)
+/*
+ * Fills @ss with @addr (4 bytes for AF_INET, 16 for AF_INET6, network
+ * order) and @port; returns the address length, or -EAFNOSUPPORT.
+ */
+static int th_sockaddr(struct sockaddr_storage *ss, int family, const u8 *addr,
+		       __be16 port)
 {
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = addr;
-	sin->sin_port = port;
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, 4);
+		sin->sin_port = port;
+		return sizeof(*sin);
+	}
+	if (IS_ENABLED(CONFIG_IPV6) && family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, addr, 16);
+		sin6->sin6_port = port;
+		return sizeof(*sin6);
+	}
+	return -EAFNOSUPPORT;
 }
 
-int th_sock_listen(struct net *net, __be32 addr, __be16 port,
+int th_sock_listen(struct net *net, int family, const u8 *addr, __be16 port,
 		   struct socket **out)
 {
-	struct sockaddr_in sin;
-	int err;
+	struct sockaddr_storage ss;
+	int len, err;
 
-	err = th_sock_new(net, out);
+	len = th_sockaddr(&ss, family, addr, port);
+	if (len < 0)
+		return len;
+	err = th_sock_new(net, family, out);
 	if (err)
 		return err;
 	sock_set_reuseaddr((*out)->sk);
-	th_sin(&sin, addr, port);
-	err = kernel_bind(*out, (struct sockaddr_unsized *)&sin, sizeof(sin));
+	err = kernel_bind(*out, (struct sockaddr_unsized *)&ss, len);
 	if (!err)
 		err = kernel_listen(*out, 64);
 	if (err) {
@@ -818,16 +854,19 @@ int th_sock_listen(struct net *net, __be32 addr, __be16 port,
 }
 
 /* A socket bound to @laddr (port chosen), to connect with th_sock_connect. */
-int th_sock_bound(struct net *net, __be32 laddr, struct socket **out)
+int th_sock_bound(struct net *net, int family, const u8 *laddr,
+		  struct socket **out)
 {
-	struct sockaddr_in sin;
-	int err;
+	struct sockaddr_storage ss;
+	int len, err;
 
-	err = th_sock_new(net, out);
+	len = th_sockaddr(&ss, family, laddr, 0);
+	if (len < 0)
+		return len;
+	err = th_sock_new(net, family, out);
 	if (err)
 		return err;
-	th_sin(&sin, laddr, 0);
-	err = kernel_bind(*out, (struct sockaddr_unsized *)&sin, sizeof(sin));
+	err = kernel_bind(*out, (struct sockaddr_unsized *)&ss, len);
 	if (err) {
 		th_sock_release(*out);
 		*out = NULL;
@@ -835,36 +874,47 @@ int th_sock_bound(struct net *net, __be32 laddr, struct socket **out)
 	return err;
 }
 
-/* Starts a non-blocking connect to @addr:@port. */
-int th_sock_connect(struct socket *sock, __be32 addr, __be16 port)
+/* Starts a non-blocking connect to @addr:@port (the socket's family). */
+int th_sock_connect(struct socket *sock, const u8 *addr, __be16 port)
 {
-	struct sockaddr_in sin;
-	int err;
+	struct sockaddr_storage ss;
+	int len, err;
 
-	th_sin(&sin, addr, port);
-	err = kernel_connect(sock, (struct sockaddr_unsized *)&sin, sizeof(sin),
+	len = th_sockaddr(&ss, sock->sk->sk_family, addr, port);
+	if (len < 0)
+		return len;
+	err = kernel_connect(sock, (struct sockaddr_unsized *)&ss, len,
 			     O_NONBLOCK);
 	return err == -EINPROGRESS ? 0 : err;
 }
 
-/* Accepts one pending connection; -EAGAIN when there is none. */
+/*
+ * Accepts one pending connection; -EAGAIN when there is none. @peer gets
+ * the peer's address: 4 bytes from an IPv4 listener, 16 from an IPv6 one.
+ */
 int th_sock_accept(struct net *net, struct socket *listener,
-		   struct socket **out, __be32 *peer)
+		   struct socket **out, u8 *peer)
 {
-	struct sockaddr_in sin = {};
+	struct sockaddr_storage ss = {};
 	int err;
 
 	err = kernel_accept(listener, out, O_NONBLOCK);
 	if (err)
 		return err;
 	th_sock_hook(*out, net);
-	if (kernel_getpeername(*out, (struct sockaddr *)&sin) < 0) {
-		th_sock_release(*out);
-		*out = NULL;
-		return -ENOTCONN;
-	}
-	*peer = sin.sin_addr.s_addr;
+	if (kernel_getpeername(*out, (struct sockaddr *)&ss) < 0)
+		goto gone;
+	if (ss.ss_family == AF_INET)
+		memcpy(peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else if (IS_ENABLED(CONFIG_IPV6) && ss.ss_family == AF_INET6)
+		memcpy(peer, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	else
+		goto gone;
 	return 0;
+gone:
+	th_sock_release(*out);
+	*out = NULL;
+	return -ENOTCONN;
 }
 
 /* TCP state of the socket (TCP_ESTABLISHED, ...), or -errno on error. */
@@ -912,10 +962,14 @@ void th_sock_release(struct socket *sock)
 	sock_release(sock);
 }
 
-/* The key's peer address: any IPv4 address (prefix 0). */
-static void th_ao_any(struct __kernel_sockaddr_storage *ss)
+/*
+ * The key's peer address: any address (prefix 0) of the socket's family,
+ * which TCP-AO requires the key's to be.
+ */
+static void th_ao_any(struct __kernel_sockaddr_storage *ss,
+		      const struct socket *sock)
 {
-	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	ss->ss_family = sock->sk->sk_family;
 }
 
 int th_sock_ao_add(struct socket *sock, u8 id, const u8 *key, u8 len)
@@ -925,7 +979,7 @@ int th_sock_ao_add(struct socket *sock, u8 id, const u8 *key, u8 len)
 
 	if (len > TCP_AO_MAXKEYLEN)
 		return -EINVAL;
-	th_ao_any(&ao.addr);
+	th_ao_any(&ao.addr, sock);
 	strscpy(ao.alg_name, "hmac(sha256)");
 	ao.sndid = id;
 	ao.rcvid = id;
@@ -941,7 +995,7 @@ int th_sock_ao_del(struct socket *sock, u8 id, u8 new_current)
 {
 	struct tcp_ao_del del = {};
 
-	th_ao_any(&del.addr);
+	th_ao_any(&del.addr, sock);
 	del.sndid = id;
 	del.rcvid = id;
 	/*

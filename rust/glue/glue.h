@@ -155,14 +155,18 @@ void th_utcp_detach(struct sock *sk);
 bool th_utcp_listening(const struct sock *sk, __be32 *addr, __be16 *port);
 void th_module_put(void);
 
-/* Control-channel sockets (IPv4). */
+/*
+ * Control-channel sockets, IPv4 (@family AF_INET, 4-byte addresses) or
+ * IPv6 (AF_INET6, 16 bytes), addresses in network order.
+ */
 struct socket;
-int th_sock_listen(struct net *net, __be32 addr, __be16 port,
+int th_sock_listen(struct net *net, int family, const u8 *addr, __be16 port,
 		   struct socket **out);
-int th_sock_bound(struct net *net, __be32 laddr, struct socket **out);
-int th_sock_connect(struct socket *sock, __be32 addr, __be16 port);
+int th_sock_bound(struct net *net, int family, const u8 *laddr,
+		  struct socket **out);
+int th_sock_connect(struct socket *sock, const u8 *addr, __be16 port);
 int th_sock_accept(struct net *net, struct socket *listener,
-		   struct socket **out, __be32 *peer);
+		   struct socket **out, u8 *peer);
 int th_sock_state(struct socket *sock);
 int th_sock_recv(struct socket *sock, void *buf, unsigned int len);
 int th_sock_send(struct socket *sock, const void *buf, unsigned int len);
