@@ -66,7 +66,7 @@ check_fails "method with a separator" 1 "method is not a valid HTTP token" h rul
 check_fails "non-standard method" 1 "can be matched" h rule add prio 50 method PURGE policy local
 check_fails "methods are case-sensitive" 1 "can be matched" h rule add prio 50 method get policy local
 check_fails "unknown policy (tool)" 2 "invalid policy" h rule add prio 50 policy random
-check_fails "unknown policy (policy check)" 1 "integer out of range" h raw rule-add 1:32000000 8:04000000
+check_fails "unknown policy (policy check)" 1 "integer out of range" h raw rule-add 1:32000000 8:05000000
 check_fails "missing prio" 1 "missing attribute: prio" h raw rule-add 8:00000000
 check_fails "missing policy" 1 "missing attribute: policy" h raw rule-add 1:32000000
 check_fails "string without NUL" 1 "Invalid argument" h raw rule-add 1:32000000 4:2f61 8:00000000
@@ -120,26 +120,27 @@ else
 fi
 
 # Limits: defaults, partial updates, ranges.
-check_eq "default limits" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 60000 max-conns 16384 idle-timeout-ms 900000" \
+check_eq "default limits" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 60000 max-conns 16384 idle-timeout-ms 900000 lard-low 25 lard-high 65 lard-shrink-ms 20000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 check "set linger and max-conns" h limits set linger 500 max-conns 100
-check_eq "only those changed" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 500 max-conns 100 idle-timeout-ms 900000" \
+check_eq "only those changed" "head-timeout-ms 2000 handoff-timeout-ms 3000 linger-ms 500 max-conns 100 idle-timeout-ms 900000 lard-low 25 lard-high 65 lard-shrink-ms 20000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 check "set head-timeout and handoff-timeout" h limits set head-timeout 10 handoff-timeout-ms 600000
 check "JSON limits" bash -c "ip netns exec $ns $HANDOFFCTL -j limits show | python3 -c '
 import json, sys
 l = json.load(sys.stdin)
-assert l == {\"head-timeout-ms\": 10, \"handoff-timeout-ms\": 600000, \"linger-ms\": 500, \"max-conns\": 100, \"idle-timeout-ms\": 900000}, l
+assert l == {\"head-timeout-ms\": 10, \"handoff-timeout-ms\": 600000, \"linger-ms\": 500, \"max-conns\": 100, \"idle-timeout-ms\": 900000,
+    \"lard-low\": 25, \"lard-high\": 65, \"lard-shrink-ms\": 20000}, l
 '"
 check_fails "linger below 10 ms (tool)" 2 "between 10 and 600000" h limits set linger 9
 check_fails "max-conns 0 (policy)" 1 "integer out of range" h raw limits-set 4:00000000
 check_fails "timeout above 600 s (policy)" 1 "integer out of range" h raw limits-set 1:c1270900
-check_fails "unknown limit (policy)" 1 "Unknown attribute type" h raw limits-set 6:01000000
+check_fails "unknown limit (policy)" 1 "Unknown attribute type" h raw limits-set 9:01000000
 check_fails "idle-timeout below 1 s (tool)" 2 "between 1000 and 86400000" h limits set idle-timeout 999
 check_fails "idle-timeout below 1 s (policy)" 1 "integer out of range" h raw limits-set 5:e7030000
 check_fails "limits-set without CAP_NET_ADMIN" 1 "Operation not permitted" \
 	ip netns exec "$ns" setpriv --inh-caps=-all --bounding-set=-all "$HANDOFFCTL" limits set linger 100
-check_eq "refusals changed no limit" "head-timeout-ms 10 handoff-timeout-ms 600000 linger-ms 500 max-conns 100 idle-timeout-ms 900000" \
+check_eq "refusals changed no limit" "head-timeout-ms 10 handoff-timeout-ms 600000 linger-ms 500 max-conns 100 idle-timeout-ms 900000 lard-low 25 lard-high 65 lard-shrink-ms 20000" \
 	"$(h limits show | tr '\n' ' ' | sed 's/ $//')"
 setup_ns other || exit $ksft_fail
 check_eq "limits are per namespace" "linger-ms 60000" \

@@ -47,16 +47,28 @@ for n in a b; do
 	EOF
 done
 check "the channel comes up" wait_peers_up "$a" 1
-PYTHONPYCACHEPREFIX=$TH_YNL_PYC ip netns exec "$a" python3 "$ynl" --spec "$spec" --no-schema \
-	--output-json --subscribe events --sleep 20 >"$TH_TMP/ynl-events" 2>&1 &
+# ynl subscribes, then dumps the nodes, then prints each event as it
+# comes: once the dump is in its output, it is listening (a python3 that
+# imports yaml and jsonschema takes many seconds to get there in a busy
+# guest, so no fixed wait is long enough).
+PYTHONUNBUFFERED=1 PYTHONPYCACHEPREFIX=$TH_YNL_PYC ip netns exec "$a" python3 "$ynl" --spec "$spec" \
+	--no-schema --output-json --subscribe events --dump node-get --duration 300 \
+	>"$TH_TMP/ynl-events" 2>&1 &
 ynl_pid=$!
-# ynl subscribes before it sleeps, but a python3 that imports yaml and
-# jsonschema takes seconds to get there in a busy guest (seen: more than
-# 3 s while the host was compiling). It prints what it heard when the sleep
-# ends.
-th_sleep 10
+# wait_output TEXT: until ynl's output holds TEXT (or ynl ended).
+wait_output() {
+	local TH_END
+	th_deadline 600
+	until grep -q "$1" "$TH_TMP/ynl-events"; do
+		kill -0 "$ynl_pid" 2>/dev/null && th_before_deadline || return 1
+		th_sleep 0.2
+	done
+}
+check "ynl subscribed and dumped the nodes" wait_output '"id"'
 "$HANDOFFCTL" -n "$b" node del 1
-wait "$ynl_pid"
+wait_output peer-down
+kill "$ynl_pid" 2>/dev/null
+wait "$ynl_pid" 2>/dev/null
 sed 's/^/#   /' "$TH_TMP/ynl-events"
 check "ynl --subscribe events: peer-down of node 2" python3 -c '
 import ast, json, sys
@@ -69,7 +81,7 @@ for line in open(sys.argv[1]):
         evs.append(json.loads(line))
     except ValueError:
         evs.append(ast.literal_eval(line))
-msgs = [e.get("msg", e) for e in evs]
+msgs = [e.get("msg", e) for e in evs if isinstance(e, dict)]
 assert any(m.get("kind") == "peer-down" and m.get("node") == 2 for m in msgs), evs
 ' "$TH_TMP/ynl-events"
 exit $th_rc
