@@ -155,10 +155,13 @@ table ip th_guard {
 }
 NFT
 	TH_GUARD_NS=$1
-	# For the report when the guard fails: the resets themselves.
+	# For the report when the guard fails: the resets themselves, and the
+	# headers of what came from elsewhere than the service (with a test's
+	# guard_allow peers, which the report does not tell apart).
 	if command -v tcpdump >/dev/null; then
-		ip netns exec "$1" tcpdump -n -U -i eth0 -w "$TH_TMP/guard.pcap" \
-			'tcp[tcpflags] & tcp-rst != 0' >/dev/null 2>&1 &
+		ip netns exec "$1" tcpdump -n -U -s 96 -i eth0 -w "$TH_TMP/guard.pcap" \
+			'tcp and ((tcp[tcpflags] & tcp-rst != 0) or not (src host 198.51.100.100 or (src host 198.51.100.1 and src port 80)))' \
+			>/dev/null 2>&1 &
 	fi
 }
 # guard_allow ADDR PORT: a test that talks to a node directly on purpose.
@@ -181,7 +184,7 @@ guard_check() {
 	if [ "${resets:-x}" != "${TH_EXPECT_RST:-0}" ] || [ "${foreign:-x}" != 0 ]; then
 		log "FAIL: the client received $resets resets (expected ${TH_EXPECT_RST:-0}) and $foreign packets from an address it did not talk to"
 		[ ! -s "$TH_TMP/guard.pcap" ] ||
-			tcpdump -n -v -r "$TH_TMP/guard.pcap" 2>/dev/null | head -20 | sed 's/^/#   /'
+			tcpdump -n -r "$TH_TMP/guard.pcap" 2>/dev/null | head -40 | sed 's/^/#   /'
 		TH_GUARD_FAILED=1
 		th_rc=$ksft_fail
 		return 1
