@@ -8,7 +8,7 @@
 # node2's rule are served by node1 at once (its only target is gone).
 #
 # Their end can no longer be reported to node1: node1 gives each entry up
-# after its idle timeout plus the linger time (here 3 s + 1 s) from the
+# after its idle timeout plus the linger time (here 10 s + 1 s) from the
 # client's last packet, and node2 lets its closed entries go after twice
 # the linger time although it cannot send their TERMINATE. With node2 added
 # back, handoffs to it resume. Every table empties.
@@ -18,7 +18,10 @@ require_module
 require_tool nginx
 require_tool curl
 fault_cluster 1 2
-"$HANDOFFCTL" -n "$node1" limits set idle-timeout 3000
+# Long enough for the keep-alive connection's second request, which waits
+# for the node deletion and a new request (on a slow host a 3 s timeout
+# expired the entry first, and node1 reset the connection).
+"$HANDOFFCTL" -n "$node1" limits set idle-timeout 10000
 st() { stat_of "$node1" "$1"; }
 get() {
 	ip netns exec "$client" curl -s --max-time 30 -D "$TH_TMP/$1.hdr" -o "$TH_TMP/$1.body" \
