@@ -25,7 +25,9 @@ declare -A fd
 for n in 1 2 3; do
 	TH_END=0
 	th_deadline 3000
-	until exec {f}<>"/dev/tcp/198.51.100.$n/$CLUSTER_PORT" 2>/dev/null; do
+	# The braces keep the 2>/dev/null off the shell: exec alone would make
+	# it (and not only the socket) permanent.
+	until { exec {f}<>"/dev/tcp/198.51.100.$n/$CLUSTER_PORT"; } 2>/dev/null; do
 		th_before_deadline || { log "FAIL: node$n never became ready"; exit $ksft_fail; }
 		th_sleep 1
 	done
