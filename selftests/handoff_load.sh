@@ -20,20 +20,69 @@ wait_peers_up "$node1" 2 || exit $ksft_fail
 # wait for the head rather than time it out and serve it locally.
 "$HANDOFFCTL" -n "$node1" limits set head-timeout 15000
 
-# One curl drives the 2,000 transfers, 100 at a time: in a slow guest the
-# client's own CPU time counts, and curl spends less of it than an
-# interpreter would. Its timeouts are generous: on a busy host a guest's
-# vCPU may get a fraction of a core, and a transfer that takes long is not
-# what this test is about (lost or broken ones are). Each transfer reports its status, the node named by
-# the X-Node header, the body's size ("served-by nodeN\n" is 16 bytes) and
-# how many connections it opened (one: no transfer reused a connection).
-printf 'url = "http://198.51.100.1/a/"\noutput = "/dev/null"\n%.0s' {1..2000} >"$TH_TMP/urls"
-ip netns exec "$client" curl -s --parallel --parallel-immediate --parallel-max 100 \
-	--connect-timeout 30 --max-time 90 -H 'Connection: close' -K "$TH_TMP/urls" \
-	-w '%{http_code} %header{x-node} %{size_download} %{num_connects}\n' |
-	awk '{ if ($1 == 200 && $2 ~ /^node[123]$/ && $3 == 16 && $4 == 1) n["served-by_" $2]++; else n["bad_" $1]++ }
-	     END { for (k in n) print k, n[k] }' | sort >"$TH_TMP/load"
-cat "$TH_TMP/load" | sed 's/^/# /'
+# What crosses the data bridge, headers only: when a transfer fails, the
+# report shows its connection packet by packet (the client's port names it).
+capture=""
+if command -v tcpdump >/dev/null; then
+	ip netns exec "$sw" tcpdump -n -U -s 128 -i br-data -w "$TH_TMP/load.pcap" tcp >/dev/null 2>&1 &
+	capture=$!
+	sleep 1
+fi
+# load N [curl option...]: N transfers of /a/ from one curl, 100 at a time:
+# in a slow guest the client's own CPU time counts, and curl spends less of
+# it than an interpreter would. Its timeouts are generous: on a busy host a
+# guest's vCPU may get a fraction of a core, and a transfer that takes long
+# is not what this test is about (lost or broken ones are). Each transfer
+# reports its status, the node named by the X-Node header, the body's size
+# ("served-by nodeN\n" is 16 bytes) and how many connections it opened (one:
+# no transfer reused a connection). The tally goes to $TH_TMP/load; each
+# failed transfer's line, with its client port and curl's exit code and
+# message, to $TH_TMP/bad.
+load() {
+	local count=$1
+	shift
+	printf 'url = "http://198.51.100.1/a/"\noutput = "/dev/null"\n%.0s' $(seq "$count") >"$TH_TMP/urls"
+	ip netns exec "$client" curl -s --parallel --parallel-immediate --parallel-max 100 \
+		--connect-timeout 30 --max-time 90 -H 'Connection: close' "$@" -K "$TH_TMP/urls" \
+		-w '%{http_code}|%header{x-node}|%{size_download}|%{num_connects}|%{local_port}|%{exitcode}|%{errormsg}\n' |
+		awk -F'|' -v bad="$TH_TMP/bad" '
+			{ if ($1 == 200 && $2 ~ /^node[123]$/ && $3 == 16 && $4 == 1) n["served-by_" $2]++
+			  else { n["bad_" $1]++; print >>bad } }
+			END { for (k in n) print k, n[k] }' | sort >"$TH_TMP/load"
+}
+# report_bad: each failed transfer and its connection's packets. A transfer
+# that never connected has no port: the report lists the connections whose
+# SYNs to the service got no SYN/ACK, and node1's listener drops.
+report_bad() {
+	[ -s "$TH_TMP/bad" ] || return 0
+	local line port ports=()
+	while read -r line; do
+		log "failed: $line"
+		port=$(awk -F'|' '{ print $5 }' <<<"$line")
+		[ "$port" -gt 0 ] 2>/dev/null && ports+=("$port")
+	done < <(head -5 "$TH_TMP/bad")
+	: >"$TH_TMP/bad"
+	ip netns exec "$node1" nstat -az 2>/dev/null |
+		awk '$1 ~ /Listen|ReqQFull|Syncookies|SynRetrans|TCPBacklogDrop/ && $2 != 0 { print "# node1: " $1, $2 }'
+	[ -n "$capture" ] || return 0
+	if [ ${#ports[@]} -eq 0 ]; then
+		local p=198.51.100.1
+		read -r -a ports < <(tcpdump -n -r "$TH_TMP/load.pcap" \
+			"(dst host $p and dst port 80 and tcp[tcpflags] == tcp-syn) or
+			 (src host $p and src port 80 and tcp[tcpflags] & tcp-syn != 0)" 2>/dev/null |
+			awk '{ split($3, s, "."); split($5, d, "."); sub(":", "", d[5])
+			       if (s[5] == 80) answered[d[5]] = 1; else syns[s[5]]++ }
+			     END { for (q in syns) if (!(q in answered)) printf "%s ", q; print "" }')
+		log "connections whose SYNs got no SYN/ACK: ${#ports[@]} (${ports[*]:0:10})"
+	fi
+	for port in "${ports[@]:0:3}"; do
+		log "the connection of port $port:"
+		tcpdump -n -r "$TH_TMP/load.pcap" "tcp port $port" 2>/dev/null | head -60 | sed 's/^/#   /'
+	done
+}
+load 2000
+sed 's/^/# /' "$TH_TMP/load"
+report_bad
 n() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$TH_TMP/load"; }
 ok=$(( $(n served-by_node2) + $(n served-by_node3) + $(n served-by_node1) ))
 check_eq "2000 complete responses" 2000 "$ok"
@@ -61,13 +110,9 @@ done
 disc0=$(stat_of "$node1" ctl-disconnects)
 ok0=$(stat_of "$node1" handoff-ok)
 printf -v cookie '%6000s' ''
-printf 'url = "http://198.51.100.1/a/"\noutput = "/dev/null"\n%.0s' {1..200} >"$TH_TMP/urls"
-ip netns exec "$client" curl -s --parallel --parallel-immediate --parallel-max 100 \
-	--connect-timeout 30 --max-time 90 -H 'Connection: close' -H "Cookie: k=${cookie// /c}" \
-	-K "$TH_TMP/urls" -w '%{http_code} %header{x-node} %{size_download} %{num_connects}\n' |
-	awk '{ if ($1 == 200 && $2 ~ /^node[123]$/ && $3 == 16 && $4 == 1) n["served-by_" $2]++; else n["bad_" $1]++ }
-	     END { for (k in n) print k, n[k] }' | sort >"$TH_TMP/load"
+load 200 -H "Cookie: k=${cookie// /c}"
 sed 's/^/# 6 KB heads: /' "$TH_TMP/load"
+report_bad
 check_eq "200 complete responses with 6 KB heads" 200 \
 	"$(( $(n served-by_node2) + $(n served-by_node3) + $(n served-by_node1) ))"
 check "most were handed off ($(( $(stat_of "$node1" handoff-ok) - ok0 )))" \
@@ -78,4 +123,5 @@ check "node1: table empty" wait_stat "$node1" entries 0 150
 check_eq "node1: no forwarding entry left" 0 "$(stat_of "$node1" fe-forwarding)"
 check "node2: table empty" wait_stat "$node2" be-conns 0 150
 check "node3: table empty" wait_stat "$node3" be-conns 0 150
+[ -z "$capture" ] || kill "$capture" 2>/dev/null
 exit $th_rc

@@ -160,7 +160,7 @@ NFT
 	# guard_allow peers, which the report does not tell apart).
 	if command -v tcpdump >/dev/null; then
 		ip netns exec "$1" tcpdump -n -U -s 96 -i eth0 -w "$TH_TMP/guard.pcap" \
-			'tcp and ((tcp[tcpflags] & tcp-rst != 0) or not (src host 198.51.100.100 or (src host 198.51.100.1 and src port 80)))' \
+			'tcp and not src host 198.51.100.100 and ((tcp[tcpflags] & tcp-rst != 0) or not (src host 198.51.100.1 and src port 80))' \
 			>/dev/null 2>&1 &
 	fi
 }
