@@ -25,7 +25,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         Mutex,
     },
 };
@@ -56,14 +56,72 @@ extern "C" fn th_rs_max_services() -> kernel::ffi::c_uint {
     MAX_SERVICES as kernel::ffi::c_uint
 }
 
-/// An address of a node or service, IPv4 or IPv6.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// An address of a node, a service or a connection's end, IPv4 or IPv6.
+///
+/// The connection tables key their entries by this family-tagged type
+/// rather than by IPv4-mapped IPv6 addresses: an IPv4 key stays an IPv4
+/// key (hashed with the three-word `tuple_hash`, compared by its tag and 4
+/// bytes), so IPv4's hot path pays one branch for IPv6's existence, and an
+/// IPv6 packet from `::ffff:a.b.c.d` can never alias an IPv4 connection.
+/// The derived order puts every IPv4 address before every IPv6 one; the
+/// tables only need some total order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Addr {
     V4([u8; 4]),
     V6([u8; 16]),
 }
 
+impl Default for Addr {
+    fn default() -> Self {
+        Addr::V4([0; 4])
+    }
+}
+
 impl Addr {
+    /// The IPv4 address, if this is one.
+    pub(crate) fn v4(&self) -> Option<[u8; 4]> {
+        match *self {
+            Addr::V4(a) => Some(a),
+            Addr::V6(_) => None,
+        }
+    }
+
+    /// The address as 16 bytes: IPv6 as it is, IPv4 mapped
+    /// (`::ffff:a.b.c.d`), for what takes either family in one shape.
+    pub(crate) fn to16(&self) -> [u8; 16] {
+        match *self {
+            Addr::V4([a, b, c, d]) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d],
+            Addr::V6(a) => a,
+        }
+    }
+
+    /// The address of a control-channel endpoint (`family` 4 or 6, as
+    /// the codec checked it); `None` for any other family.
+    pub(crate) fn of_endpoint(family: u8, addr: &[u8; 16]) -> Option<Addr> {
+        match family {
+            4 => Some(Addr::V4([addr[0], addr[1], addr[2], addr[3]])),
+            6 => Some(Addr::V6(*addr)),
+            _ => None,
+        }
+    }
+
+    /// The control-channel endpoint of this address and `port`.
+    pub(crate) fn endpoint(&self, port: u16) -> crate::handoff_core::codec::Endpoint {
+        use crate::handoff_core::codec::Endpoint;
+        match *self {
+            Addr::V4(a) => Endpoint::v4(a, port),
+            Addr::V6(a) => Endpoint::v6(a, port),
+        }
+    }
+
+    /// Whether this is the unspecified address of its family.
+    pub(crate) fn is_unspecified(&self) -> bool {
+        match self {
+            Addr::V4(a) => *a == [0; 4],
+            Addr::V6(a) => *a == [0; 16],
+        }
+    }
+
     /// The socket address family (`AF_INET` or `AF_INET6`).
     pub(crate) fn family(&self) -> i32 {
         match self {
@@ -406,7 +464,7 @@ impl Stats {
     }
 }
 
-/// Counters of one configured IPv4 service, beside its slot in
+/// Counters of one configured service, beside its slot in
 /// [`ServiceFilter`]; kept while the service exists, zeroed by
 /// `stats-reset`.
 pub(crate) struct ServiceStats {
@@ -455,12 +513,22 @@ impl ServiceStats {
     }
 }
 
-/// The configured IPv4 services as the packet path sees them: a fixed
-/// array of atomically updated keys, so the hooks (softirq) never take the
+/// The configured services as the packet path sees them: a fixed array of
+/// atomically updated keys, so the hooks (softirq) never take the
 /// configuration mutex, and each service's counters beside its key.
-/// Writers hold [`NetState::config`]. A key is `1 << 63 | addr << 16 |
-/// port`; 0 is an empty slot. A service keeps its slot while it exists, so
-/// its counters do too.
+/// Writers hold [`NetState::config`]; 0 is an empty slot. A service keeps
+/// its slot while it exists, so its counters do too.
+///
+/// An IPv4 service's key is `1 << 63 | addr << 16 | port`: one load and
+/// one compare per slot, as before IPv6. An IPv6 service's key is
+/// `1 << 63 | V6 | fold(addr) << 16 | port` (a 32-bit fold of the address
+/// as a cheap filter), and its full address sits beside it in two more
+/// words, written before the key is stored (release) and read after it is
+/// loaded (acquire), compared only when the key matches. An IPv6 key can
+/// never equal an IPv4 one (the `V6` bit). Slot addresses are written only
+/// while the slot is empty; a packet that races with a slot being freed
+/// and reused can read the new address under the old key, and then matches
+/// only a packet to the new address, a service configured at that moment.
 ///
 /// A deleted service *drains*, as an IPVS service's connections outlive
 /// it: its slot keeps the key with [`DRAINING`] set, so the connections
@@ -469,19 +537,48 @@ impl ServiceStats {
 /// the slot once no entry of the service is left ([`Self::reclaim`]).
 pub(crate) struct ServiceFilter {
     slots: [Atomic<u64>; MAX_SERVICES],
+    /// The IPv6 address of an IPv6 slot, as two big-endian halves.
+    addr6: [[Atomic<u64>; 2]; MAX_SERVICES],
     stats: [ServiceStats; MAX_SERVICES],
 }
+
+/// The bit of a [`ServiceFilter`] key that marks an IPv6 service.
+const V6: u64 = 1 << 61;
 
 impl ServiceFilter {
     fn new() -> Self {
         ServiceFilter {
             slots: core::array::from_fn(|_| Atomic::new(0)),
+            addr6: core::array::from_fn(|_| [Atomic::new(0), Atomic::new(0)]),
             stats: core::array::from_fn(|_| ServiceStats::new()),
         }
     }
 
     fn key(addr: [u8; 4], port: u16) -> u64 {
         1 << 63 | u64::from(u32::from_be_bytes(addr)) << 16 | u64::from(port)
+    }
+
+    /// The two halves of an IPv6 address as the slots store them.
+    fn halves(a: [u8; 16]) -> [u64; 2] {
+        let (hi, lo) = a.split_at(8);
+        [
+            u64::from_be_bytes(hi.try_into().unwrap_or([0; 8])),
+            u64::from_be_bytes(lo.try_into().unwrap_or([0; 8])),
+        ]
+    }
+
+    fn key6(addr: [u8; 16], port: u16) -> u64 {
+        let [hi, lo] = Self::halves(addr);
+        let x = hi ^ lo;
+        let fold = (x ^ (x >> 32)) & 0xffff_ffff;
+        1 << 63 | V6 | fold << 16 | u64::from(port)
+    }
+
+    /// Whether slot `i` (whose key matched an IPv6 key) holds `addr`.
+    fn addr6_is(&self, i: usize, addr: [u8; 16]) -> bool {
+        let want = Self::halves(addr);
+        let a = &self.addr6[i % MAX_SERVICES];
+        a[0].load(Relaxed) == want[0] && a[1].load(Relaxed) == want[1]
     }
 
     /// The slot of the IPv4 service `addr:port`, if configured or draining.
@@ -492,11 +589,28 @@ impl ServiceFilter {
             .position(|s| s.load(Relaxed) & !DRAINING == key)
     }
 
-    /// Whether the IPv4 service `addr:port` was deleted and drains: new
+    /// The slot of the IPv6 service `addr:port`, if configured or draining.
+    pub(crate) fn slot_v6(&self, addr: [u8; 16], port: u16) -> Option<usize> {
+        let key = Self::key6(addr, port);
+        (0..MAX_SERVICES).find(|&i| {
+            // Acquire: the address words were stored before the key.
+            self.slots[i].load(Acquire) & !DRAINING == key && self.addr6_is(i, addr)
+        })
+    }
+
+    /// The slot of the service `addr:port`, if configured or draining.
+    pub(crate) fn slot(&self, addr: &Addr, port: u16) -> Option<usize> {
+        match *addr {
+            Addr::V4(a) => self.slot_v4(a, port),
+            Addr::V6(a) => self.slot_v6(a, port),
+        }
+    }
+
+    /// Whether the service `addr:port` was deleted and drains: new
     /// connections are not its.
-    pub(crate) fn draining_v4(&self, addr: [u8; 4], port: u16) -> bool {
-        let key = Self::key(addr, port) | DRAINING;
-        self.slots.iter().any(|s| s.load(Relaxed) == key)
+    pub(crate) fn draining(&self, addr: &Addr, port: u16) -> bool {
+        self.slot(addr, port)
+            .is_some_and(|i| self.slots[i].load(Relaxed) & DRAINING != 0)
     }
 
     /// Whether any service drains (the tick then looks for its entries).
@@ -516,20 +630,20 @@ impl ServiceFilter {
         }
     }
 
-    /// Whether a new IPv4 service would find a slot (draining services
-    /// hold theirs).
-    pub(crate) fn has_room_v4(&self, addr: [u8; 4], port: u16) -> bool {
-        self.slot_v4(addr, port).is_some() || self.slots.iter().any(|s| s.load(Relaxed) == 0)
+    /// Whether a new service would find a slot (draining services hold
+    /// theirs).
+    pub(crate) fn has_room(&self, addr: &Addr, port: u16) -> bool {
+        self.slot(addr, port).is_some() || self.slots.iter().any(|s| s.load(Relaxed) == 0)
     }
 
-    /// The counters of slot `slot` (from [`Self::slot_v4`]).
+    /// The counters of slot `slot` (from [`Self::slot`]).
     pub(crate) fn stats(&self, slot: usize) -> &ServiceStats {
         &self.stats[slot % MAX_SERVICES]
     }
 
-    /// The counters of the IPv4 service `addr:port`, if configured.
-    pub(crate) fn stats_v4(&self, addr: [u8; 4], port: u16) -> Option<&ServiceStats> {
-        self.slot_v4(addr, port).map(|i| self.stats(i))
+    /// The counters of the service `addr:port`, if configured.
+    pub(crate) fn stats_of(&self, addr: &Addr, port: u16) -> Option<&ServiceStats> {
+        self.slot(addr, port).map(|i| self.stats(i))
     }
 
     /// Zeroes every service's counters (`stats-reset`).
@@ -539,13 +653,38 @@ impl ServiceFilter {
         }
     }
 
-    /// Whether `addr` is the address of any configured IPv4 service.
-    pub(crate) fn contains_v4_addr(&self, addr: [u8; 4]) -> bool {
-        let a = u64::from(u32::from_be_bytes(addr));
-        self.slots.iter().any(|s| {
-            let k = s.load(Relaxed);
-            k != 0 && (k >> 16) & 0xffff_ffff == a
-        })
+    /// Whether `addr` is the address of any configured service.
+    pub(crate) fn contains_addr(&self, addr: &Addr) -> bool {
+        match *addr {
+            Addr::V4(a) => {
+                let a = u64::from(u32::from_be_bytes(a));
+                self.slots.iter().any(|s| {
+                    let k = s.load(Relaxed);
+                    k != 0 && k & V6 == 0 && (k >> 16) & 0xffff_ffff == a
+                })
+            }
+            Addr::V6(a) => {
+                let fold = Self::key6(a, 0) & (0xffff_ffff << 16);
+                (0..MAX_SERVICES).any(|i| {
+                    let k = self.slots[i].load(Acquire);
+                    k & V6 != 0 && k & (0xffff_ffff << 16) == fold && self.addr6_is(i, a)
+                })
+            }
+        }
+    }
+
+    /// The key of service `s`, and its IPv6 address if it has one.
+    fn key_of(s: &Service) -> (u64, Option<[u8; 16]>) {
+        match s.addr {
+            Addr::V4(a) => (Self::key(a, s.port), None),
+            Addr::V6(a) => (Self::key6(a, s.port), Some(a)),
+        }
+    }
+
+    /// Whether slot `i` holds key `k` exactly and, for an IPv6 service,
+    /// its address `a6`.
+    fn holds(&self, i: usize, k: u64, a6: Option<[u8; 16]>) -> bool {
+        self.slots[i].load(Relaxed) == k && a6.is_none_or(|a| self.addr6_is(i, a))
     }
 
     /// Brings the filter in line with the configuration (called under the
@@ -555,35 +694,37 @@ impl ServiceFilter {
     /// set for each slot; both are configurations the administrator asked
     /// for.
     pub(crate) fn publish(&self, services: &[Service]) {
-        let wanted = |k: u64| {
-            services
-                .iter()
-                .any(|s| matches!(s.addr, Addr::V4(a) if Self::key(a, s.port) == k))
+        let wanted = |i: usize, k: u64| {
+            services.iter().any(|s| {
+                let (sk, a6) = Self::key_of(s);
+                sk == k && a6.is_none_or(|a| self.addr6_is(i, a))
+            })
         };
-        for slot in &self.slots {
+        for (i, slot) in self.slots.iter().enumerate() {
             let k = slot.load(Relaxed);
-            if k != 0 && k & DRAINING == 0 && !wanted(k) {
+            if k != 0 && k & DRAINING == 0 && !wanted(i, k) {
                 slot.store(k | DRAINING, Relaxed);
             }
         }
         for s in services {
-            let Addr::V4(a) = s.addr else { continue };
-            let k = Self::key(a, s.port);
-            if self.slots.iter().any(|slot| slot.load(Relaxed) == k) {
+            let (k, a6) = Self::key_of(s);
+            if (0..MAX_SERVICES).any(|i| self.holds(i, k, a6)) {
                 continue;
             }
             // Added back while it drained: it keeps its slot and counters.
-            if let Some(slot) = self
-                .slots
-                .iter()
-                .find(|slot| slot.load(Relaxed) == k | DRAINING)
-            {
-                slot.store(k, Relaxed);
+            if let Some(i) = (0..MAX_SERVICES).find(|&i| self.holds(i, k | DRAINING, a6)) {
+                self.slots[i].store(k, Relaxed);
                 continue;
             }
             if let Some(i) = self.slots.iter().position(|slot| slot.load(Relaxed) == 0) {
                 self.stats[i].clear();
-                self.slots[i].store(k, Relaxed);
+                if let Some(a) = a6 {
+                    let [hi, lo] = Self::halves(a);
+                    self.addr6[i][0].store(hi, Relaxed);
+                    self.addr6[i][1].store(lo, Relaxed);
+                }
+                // Release: a reader that sees the key sees the address.
+                self.slots[i].store(k, Release);
             }
         }
     }

@@ -13,7 +13,7 @@
 //! C header: [`glue/tcp_handoff_trace.h`](glue/tcp_handoff_trace.h).
 
 use crate::bindings;
-use crate::btcp::front::Key;
+use crate::{btcp::front::Key, netns::Addr};
 use kernel::ffi::c_char;
 
 /// Whether something is attached to tracepoint `$name`.
@@ -51,8 +51,12 @@ fn str_arg(s: &str) -> (*const c_char, u32) {
 }
 
 /// An address and port as the events take them: in network byte order.
-fn be(addr: [u8; 4], port: u16) -> (u32, u16) {
-    (u32::from_ne_bytes(addr), port.to_be())
+/// The events carry IPv4 addresses only; an IPv6 one shows as 0.
+fn be(addr: Addr, port: u16) -> (u32, u16) {
+    (
+        u32::from_ne_bytes(addr.v4().unwrap_or([0; 4])),
+        port.to_be(),
+    )
 }
 
 /// `tcp_handoff:handoff_queued`: the front-end has the complete head of

@@ -23,15 +23,15 @@ use crate::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
         table::{Entries, Keyed, DUE_BATCH},
-        xmit,
+        xmit, Ip,
     },
     handoff_core::{
         deadline::expired,
-        packet::{flags, Ipv4Header, TcpHeader},
+        packet::{flags, TcpHeader},
         seq::Translation,
         tcp_options,
     },
-    netns::{Limits, NetState, Stats},
+    netns::{Addr, Limits, NetState, Stats},
 };
 use core::ffi::CStr;
 use kernel::{ffi::c_uint, prelude::*};
@@ -39,9 +39,9 @@ use kernel::{ffi::c_uint, prelude::*};
 /// A taken-over connection's 4-tuple on this node (client → local).
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
-    pub(crate) client: [u8; 4],
+    pub(crate) client: Addr,
     pub(crate) cport: u16,
-    pub(crate) local: [u8; 4],
+    pub(crate) local: Addr,
     pub(crate) port: u16,
 }
 
@@ -74,7 +74,7 @@ pub(crate) struct Conn {
     pub(crate) fe_node: u32,
     pub(crate) conn_id: u64,
     /// The address the client talks to (the front-end's service).
-    pub(crate) service: [u8; 4],
+    pub(crate) service: Addr,
     pub(crate) synack: Option<SynAck>,
     pub(crate) tr: Option<Translation>,
     /// The client's next sequence number right after the replayed request
@@ -100,7 +100,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(key: Key, fe_node: u32, conn_id: u64, service: [u8; 4]) -> Self {
+    pub(crate) fn new(key: Key, fe_node: u32, conn_id: u64, service: Addr) -> Self {
         Conn {
             key,
             phase: Phase::Replaying,
@@ -209,12 +209,13 @@ impl Backend {
 
 /// The bucket of `key` in the back-end's table.
 pub(crate) fn bucket_of(st: &NetState, key: &Key) -> usize {
-    st.backend.index(key.client, key.local, key.cport, key.port)
+    st.backend
+        .index(&key.client, &key.local, key.cport, key.port)
 }
 
 /// Inbound: a client packet for a taken-over connection passes to TCP;
 /// FIN and RST are noted. Returns `None` when the packet is not one.
-pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option<c_uint> {
+pub(crate) fn inbound(st: &NetState, ip: &Ip, tcp: &TcpHeader) -> Option<c_uint> {
     let key = Key {
         client: ip.saddr,
         cport: tcp.sport,
@@ -257,7 +258,7 @@ pub(crate) fn inbound(st: &NetState, ip: &Ipv4Header, tcp: &TcpHeader) -> Option
 pub(crate) unsafe fn outbound(
     st: &NetState,
     skb: *mut sk_buff,
-    ip: &Ipv4Header,
+    ip: &Ip,
     tcp: &TcpHeader,
     opts: &[u8],
 ) -> Option<c_uint> {
@@ -319,11 +320,11 @@ pub(crate) unsafe fn outbound(
                 let rewritten = unsafe { xmit::to_client(skb, &tr, service) };
                 if let Ok(()) = rewritten {
                     Stats::inc(&st.stats.be_tx_packets, 1);
-                    Stats::inc(&st.stats.be_tx_bytes, u64::from(ip.total_len));
+                    Stats::inc(&st.stats.be_tx_bytes, ip.total_len as u64);
                     if let Some(slot) = slot {
                         let n = st.node_stats(slot);
                         Stats::inc(&n.be_tx_packets, 1);
-                        Stats::inc(&n.be_tx_bytes, u64::from(ip.total_len));
+                        Stats::inc(&n.be_tx_bytes, ip.total_len as u64);
                     }
                     return Some(bindings::NF_ACCEPT);
                 }
@@ -358,13 +359,15 @@ pub(crate) fn expire_idle(st: &NetState) {
     });
     for key in due {
         // SAFETY: the namespace is live while its worker runs; process
-        // context; network-order arguments.
+        // context; network-order arguments, addresses of the key's family
+        // (the two ends of a tuple are of one family).
         let err = unsafe {
             bindings::th_tuple_abort(
                 st.net(),
-                u32::from_ne_bytes(key.client),
+                key.client.family(),
+                key.client.bytes().as_ptr(),
                 key.cport.to_be(),
-                u32::from_ne_bytes(key.local),
+                key.local.bytes().as_ptr(),
                 key.port.to_be(),
             )
         };
@@ -452,13 +455,14 @@ fn end(st: &NetState, key: Key, phase: Phase) {
         return;
     }
     // SAFETY: the namespace is live while its timer runs; network-order
-    // arguments.
+    // arguments, addresses of the key's family.
     let held = unsafe {
         bindings::th_tuple_release(
             st.net(),
-            u32::from_ne_bytes(key.client),
+            key.client.family(),
+            key.client.bytes().as_ptr(),
             key.cport.to_be(),
-            u32::from_ne_bytes(key.local),
+            key.local.bytes().as_ptr(),
             key.port.to_be(),
         )
     };

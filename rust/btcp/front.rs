@@ -40,17 +40,17 @@ use crate::{
         drop::DropReason,
         slab::{Cache, Cached, SlabBox},
         table::{DueQueue, Entries, Keyed, BUCKETS, DUE_BATCH},
-        xmit,
+        xmit, Ip,
     },
     handoff_core::{
         codec::TcpInit,
         deadline::{expired, spread},
         http, icmp,
-        packet::{flags, Ipv4Header, TcpHeader},
+        packet::{flags, TcpHeader},
         rewrite,
         seq::{client_saw_response, seq_after, Translation},
     },
-    netns::{Limits, NetState, Stats, MAX_SERVICES},
+    netns::{Addr, Limits, NetState, Stats, MAX_SERVICES},
     sync::{new_spinlock_bh, SpinLockBh},
     trace, utcp,
 };
@@ -72,8 +72,8 @@ const LINGER_RELEASED_MS: u64 = 3000;
 /// A connection's 4-tuple, as seen by the front-end (client → service).
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
-    pub(crate) saddr: [u8; 4],
-    pub(crate) daddr: [u8; 4],
+    pub(crate) saddr: Addr,
+    pub(crate) daddr: Addr,
     pub(crate) sport: u16,
     pub(crate) dport: u16,
 }
@@ -217,7 +217,8 @@ pub(crate) struct ClientAck {
 #[derive(Clone, Copy)]
 pub(crate) struct Forward {
     pub(crate) tr: Translation,
-    pub(crate) be_addr: [u8; 4],
+    /// The back-end's data address, of the connection's family.
+    pub(crate) be_addr: Addr,
     /// The back-end's per-node counters (`NetState::node_slot`).
     pub(crate) slot: Option<u8>,
 }
@@ -433,7 +434,8 @@ impl Pending {
 
 /// The bucket of `key` in the front-end's table.
 pub(crate) fn bucket_of(st: &NetState, key: &Key) -> usize {
-    st.pending.index(key.saddr, key.daddr, key.sport, key.dport)
+    st.pending
+        .index(&key.saddr, &key.daddr, key.sport, key.dport)
 }
 
 /// A handoff id for a connection in bucket `bucket`: the low bits name the
@@ -474,7 +476,7 @@ pub(crate) struct Release {
     skbs: KVec<Held>,
     ifindex: i32,
     /// The service's address and port (its counters).
-    service: ([u8; 4], u16),
+    service: (Addr, u16),
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -531,7 +533,7 @@ pub(crate) fn release(st: &NetState, c: &mut Conn, now: u64) -> Release {
 /// they arrive, which would send the client a reset.
 pub(crate) fn reinject_all(st: &NetState, net: *mut bindings::net, r: Release) {
     Stats::inc(&st.stats.local, 1);
-    if let Some(s) = st.services.stats_v4(r.service.0, r.service.1) {
+    if let Some(s) = st.services.stats_of(&r.service.0, r.service.1) {
         Stats::inc(&s.local, 1);
     }
     let mut covered: Option<u32> = None;
@@ -626,9 +628,9 @@ fn closes(c: &Conn, tcp: &TcpHeader, len: usize) -> bool {
 ///
 /// `skb` must be the inbound hook's valid packet, not yet passed on, with
 /// its TCP header at `thoff`.
-unsafe fn csum_bad(skb: *mut sk_buff, thoff: i32) -> bool {
+unsafe fn csum_bad(skb: *mut sk_buff, family: i32, thoff: i32) -> bool {
     // SAFETY: guaranteed by the caller.
-    unsafe { bindings::th_skb_tcp_csum_bad(skb, thoff) }
+    unsafe { bindings::th_skb_tcp_csum_bad(skb, family, thoff) }
 }
 
 /// Queues `skb` on `c`; a packet that cannot be queued is dropped (the
@@ -661,7 +663,7 @@ pub(crate) unsafe fn inbound(
     net: *mut bindings::net,
     skb: *mut sk_buff,
     nhoff: i32,
-    ip: &Ipv4Header,
+    ip: &Ip,
     tcp: &TcpHeader,
     ack: ClientAck,
 ) -> c_uint {
@@ -673,7 +675,7 @@ pub(crate) unsafe fn inbound(
     };
     let thoff = nhoff + ip.header_len as i32;
     let payload_off = thoff + tcp.header_len as i32;
-    let payload_len = usize::from(ip.total_len).saturating_sub(ip.header_len + tcp.header_len);
+    let payload_len = ip.total_len.saturating_sub(ip.header_len + tcp.header_len);
     let now = now_ms();
 
     let bucket = bucket_of(st, &key);
@@ -684,14 +686,16 @@ pub(crate) unsafe fn inbound(
             return bindings::NF_ACCEPT;
         }
         let mut info = bindings::th_reqsk_info::default();
-        // SAFETY: `net` is live; `info` is writable. Addresses and ports
-        // are passed in network order, as the lookup wants them.
+        // SAFETY: `net` is live; `info` is writable. Addresses (of the
+        // key's one family) and ports are passed in network order, as the
+        // lookup wants them.
         let kind = unsafe {
             bindings::th_lookup_reqsk(
                 net,
-                u32::from_ne_bytes(ip.saddr),
+                key.saddr.family(),
+                key.saddr.bytes().as_ptr(),
                 tcp.sport.to_be(),
-                u32::from_ne_bytes(ip.daddr),
+                key.daddr.bytes().as_ptr(),
                 tcp.dport.to_be(),
                 bindings::th_skb_iif(skb),
                 &mut info,
@@ -701,7 +705,7 @@ pub(crate) unsafe fn inbound(
             || tcp.seq != info.rcv_isn.wrapping_add(1)
             || tcp.ack != info.snt_isn.wrapping_add(1)
             // SAFETY: the hook's packet, its TCP header at `thoff`.
-            || unsafe { csum_bad(skb, thoff) }
+            || unsafe { csum_bad(skb, key.saddr.family(), thoff) }
         {
             return bindings::NF_ACCEPT;
         }
@@ -713,7 +717,7 @@ pub(crate) unsafe fn inbound(
         if t.find(&key).is_none() {
             // A deleted service's connections drain; new ones are the
             // local stack's alone.
-            if st.services.draining_v4(key.daddr, key.dport) {
+            if st.services.draining(&key.daddr, key.dport) {
                 return bindings::NF_ACCEPT;
             }
             if st.pending.len() >= Limits::get(&st.limits.max_conns) as usize {
@@ -759,7 +763,7 @@ pub(crate) unsafe fn inbound(
             st.pending.added(1);
             // The head timeout runs from now.
             st.holding.push(key, now);
-            if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
+            if let Some(s) = st.services.stats_of(&key.daddr, key.dport) {
                 Stats::inc(&s.conns, 1);
             }
         }
@@ -800,7 +804,7 @@ pub(crate) unsafe fn inbound(
     // the head, nor be acknowledged: TCP drops it (InCsumErrors) and the
     // client sends it again.
     // SAFETY: the hook's packet, its TCP header at `thoff`.
-    if unsafe { csum_bad(skb, thoff) } {
+    if unsafe { csum_bad(skb, key.saddr.family(), thoff) } {
         return bindings::NF_ACCEPT;
     }
     let before = c.next_seq;
@@ -882,10 +886,13 @@ struct AckSeg {
 }
 
 fn send_head_ack(net: *mut bindings::net, a: &AckSeg) {
+    let (Some(saddr), Some(daddr)) = (a.key.daddr.v4(), a.key.saddr.v4()) else {
+        return;
+    };
     let seg = rewrite::Segment {
-        saddr: a.key.daddr,
+        saddr,
         sport: a.key.dport,
-        daddr: a.key.saddr,
+        daddr,
         dport: a.key.sport,
         seq: a.seq,
         ack: a.ack,
@@ -938,8 +945,8 @@ pub(crate) unsafe fn icmp_inbound(
     // The quoted segment went from the service to the client: its
     // connection's key is the reverse.
     let key = Key {
-        saddr: q.daddr,
-        daddr: q.saddr,
+        saddr: Addr::V4(q.daddr),
+        daddr: Addr::V4(q.saddr),
         sport: q.dport,
         dport: q.sport,
     };
@@ -978,7 +985,7 @@ pub(crate) fn holds(st: &NetState, key: &Key) -> bool {
 pub(crate) unsafe fn outbound(
     st: &NetState,
     skb: *mut sk_buff,
-    ip: &Ipv4Header,
+    ip: &Ip,
     tcp: &TcpHeader,
 ) -> c_uint {
     let key = Key {
@@ -1271,7 +1278,7 @@ fn tick_walk(st: &NetState, now: u64, expire: bool, draining: bool, late: &mut K
     st.pending.for_each(|_, t| {
         if draining {
             for c in t.conns.iter() {
-                if let Some(i) = st.services.slot_v4(c.key.daddr, c.key.dport) {
+                if let Some(i) = st.services.slot(&c.key.daddr, c.key.dport) {
                     in_use[i % MAX_SERVICES] = true;
                 }
             }

@@ -9,13 +9,13 @@
 
 use crate::{
     bindings,
-    btcp::{back, front},
+    btcp::{back, front, Ip},
     handoff_core::{
         icmp::IPPROTO_ICMP,
         packet::{self, IPPROTO_TCP},
         tcp_options,
     },
-    netns::{NetState, Stats},
+    netns::{Addr, NetState, Stats},
 };
 use kernel::ffi::{c_uint, c_void};
 
@@ -146,7 +146,7 @@ extern "C" fn th_rs_hook_in(
     let classified = unsafe { classify(skb) };
     // An error about a forwarded connection's reply goes to its back-end.
     if let Classified::Icmp { nhoff, ip } = classified {
-        if st.services.contains_v4_addr(ip.daddr) {
+        if st.services.contains_addr(&Addr::V4(ip.daddr)) {
             // SAFETY: `net` is the live namespace of `st`; the hook may
             // steal `skb`, whose network header is at `nhoff`.
             return unsafe { front::icmp_inbound(st, net, skb, nhoff) };
@@ -161,8 +161,9 @@ extern "C" fn th_rs_hook_in(
         opts_len,
     } = classified
     {
+        let ipi = Ip::v4(&ip);
         if let Some(tcp) = &tcp {
-            if let Some(v) = back::inbound(st, &ip, tcp) {
+            if let Some(v) = back::inbound(st, &ipi, tcp) {
                 return v;
             }
         }
@@ -188,11 +189,11 @@ extern "C" fn th_rs_hook_in(
                 };
                 // SAFETY: `net` is the live namespace of `st`; the hook may
                 // steal `skb`, whose network header is at `nhoff`.
-                return unsafe { front::inbound(st, net, skb, nhoff, &ip, &tcp, ack) };
+                return unsafe { front::inbound(st, net, skb, nhoff, &ipi, &tcp, ack) };
             }
             // A malformed TCP header has no trustworthy port: count it when
             // its destination is a service address.
-            (None, _) if st.services.contains_v4_addr(ip.daddr) => {
+            (None, _) if st.services.contains_addr(&Addr::V4(ip.daddr)) => {
                 Stats::inc(&st.stats.rx_malformed, 1);
             }
             _ => {}
@@ -220,8 +221,9 @@ extern "C" fn th_rs_hook_out(
     } = classified
     {
         let opts = opts.get(..opts_len).unwrap_or(&[]);
+        let ipi = Ip::v4(&ip);
         // SAFETY: `skb` is the hook's packet, headers validated just above.
-        if let Some(v) = unsafe { back::outbound(st, skb, &ip, &tcp, opts) } {
+        if let Some(v) = unsafe { back::outbound(st, skb, &ipi, &tcp, opts) } {
             return v;
         }
         if let Some(slot) = st.services.slot_v4(ip.saddr, tcp.sport) {
@@ -231,7 +233,7 @@ extern "C" fn th_rs_hook_out(
             Stats::inc(&s.tx_packets, 1);
             Stats::inc(&s.tx_bytes, u64::from(ip.total_len));
             // SAFETY: as above.
-            return unsafe { front::outbound(st, skb, &ip, &tcp) };
+            return unsafe { front::outbound(st, skb, &ipi, &tcp) };
         }
     }
     bindings::NF_ACCEPT

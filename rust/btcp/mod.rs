@@ -11,6 +11,32 @@
 //! per-bucket-locked shape, [`slab`] the caches their entries live in, [`drop`] names why a packet is dropped, and
 //! `hooks` ties them to netfilter.
 
+use crate::{handoff_core::packet::Ipv4Header, netns::Addr};
+
+/// What the hooks learn of a TCP packet's IP header, IPv4 or IPv6: the
+/// tables and the front-end's stages work on this, not on either
+/// family's header.
+#[derive(Clone, Copy)]
+pub(crate) struct Ip {
+    pub(crate) saddr: Addr,
+    pub(crate) daddr: Addr,
+    /// Bytes before the TCP header (IPv6: extension headers included).
+    pub(crate) header_len: usize,
+    /// The packet's length as its header says.
+    pub(crate) total_len: usize,
+}
+
+impl Ip {
+    pub(crate) fn v4(h: &Ipv4Header) -> Self {
+        Ip {
+            saddr: Addr::V4(h.saddr),
+            daddr: Addr::V4(h.daddr),
+            header_len: h.header_len,
+            total_len: usize::from(h.total_len),
+        }
+    }
+}
+
 pub(crate) mod back;
 pub(crate) mod drop;
 pub(crate) mod front;

@@ -21,8 +21,9 @@ use crate::{
     btcp::slab::{Cached, SlabBox},
     handoff_core::{
         deadline::{expired, lost_walk, LostWalk},
-        packet::tuple_hash,
+        packet::{tuple_hash, tuple_hash6},
     },
+    netns::Addr,
     sync::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend},
 };
 use core::ops::{Deref, DerefMut};
@@ -63,9 +64,17 @@ impl<B: Unpin> Table<B> {
         })
     }
 
-    /// The bucket index of a 4-tuple (addresses and ports as sent).
-    pub(crate) fn index(&self, saddr: [u8; 4], daddr: [u8; 4], sport: u16, dport: u16) -> usize {
-        tuple_hash(self.seed, saddr, daddr, sport, dport) as usize % BUCKETS
+    /// The bucket index of a 4-tuple (addresses and ports as sent). An
+    /// IPv4 tuple hashes as it always did (three words); IPv6 takes
+    /// `tuple_hash6`, which mixes every word of both addresses.
+    pub(crate) fn index(&self, saddr: &Addr, daddr: &Addr, sport: u16, dport: u16) -> usize {
+        let h = match (*saddr, *daddr) {
+            (Addr::V4(s), Addr::V4(d)) => tuple_hash(self.seed, s, d, sport, dport),
+            // A tuple's two ends are of one family; a mixed one (never
+            // built) still hashes consistently.
+            (s, d) => tuple_hash6(self.seed, s.to16(), d.to16(), sport, dport),
+        };
+        h as usize % BUCKETS
     }
 
     /// Locks bucket `i` (taken modulo the bucket count).

@@ -18,7 +18,7 @@ use crate::{
         rewrite::{self, Rewrite},
         seq::Translation,
     },
-    netns::{NetState, Stats},
+    netns::{Addr, NetState, Stats},
 };
 use kernel::ffi::c_uint;
 
@@ -127,15 +127,19 @@ unsafe fn writable_headers<'a>(skb: *mut sk_buff) -> Result<(&'a mut [u8], bool)
 /// after the handoff). Consumes the packet whatever happens.
 pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd: &Forward) {
     let raw = skb.into_raw();
-    // SAFETY: `raw` is owned here; its headers were validated by the hook.
-    let ok = unsafe { writable_headers(raw) }.and_then(|(hdr, partial)| {
-        let rw = Rewrite {
-            tr: &fwd.tr,
-            addr: fwd.be_addr,
-            partial,
-        };
-        rewrite::client_to_be(hdr, &rw).map_err(|_| DropReason::BadHeader)
-    });
+    let ok = match fwd.be_addr {
+        // SAFETY: `raw` is owned here; its headers were validated by the
+        // hook.
+        Addr::V4(addr) => unsafe { writable_headers(raw) }.and_then(|(hdr, partial)| {
+            let rw = Rewrite {
+                tr: &fwd.tr,
+                addr,
+                partial,
+            };
+            rewrite::client_to_be(hdr, &rw).map_err(|_| DropReason::BadHeader)
+        }),
+        Addr::V6(_) => Err(DropReason::BadHeader),
+    };
     if let Err(reason) = ok {
         Stats::inc(&st.stats.fwd_errors, 1);
         // SAFETY: `raw` is still owned here.
@@ -144,8 +148,11 @@ pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd
     }
     // SAFETY: `raw` is valid.
     let len = unsafe { bindings::th_skb_len(raw) };
-    // SAFETY: `net` is live; the buffer is consumed by the call.
-    let err = unsafe { bindings::th_fe_xmit(net, raw, u32::from_ne_bytes(fwd.be_addr)) };
+    // SAFETY: `net` is live; the buffer is consumed by the call; the
+    // address is of the packet's family.
+    let err = unsafe {
+        bindings::th_fe_xmit(net, raw, fwd.be_addr.family(), fwd.be_addr.bytes().as_ptr())
+    };
     if err < 0 {
         Stats::inc(&st.stats.fwd_errors, 1);
     } else {
@@ -181,7 +188,11 @@ pub(crate) fn forward_icmp(
         // SAFETY: the helper made `len` bytes from `p` linear, writable and
         // private to this buffer.
         let pkt = unsafe { core::slice::from_raw_parts_mut(p, len) };
-        icmp::error_to_be(pkt, &fwd.tr, fwd.be_addr).map_err(|_| DropReason::BadHeader)
+        match fwd.be_addr {
+            Addr::V4(a) => icmp::error_to_be(pkt, &fwd.tr, a),
+            Addr::V6(a) => icmp::error_to_be_v6(pkt, &fwd.tr, a),
+        }
+        .map_err(|_| DropReason::BadHeader)
     };
     if let Err(reason) = ok {
         Stats::inc(&st.stats.fwd_errors, 1);
@@ -189,8 +200,10 @@ pub(crate) fn forward_icmp(
         unsafe { OwnedSkb::new(raw) }.drop_with(reason);
         return;
     }
-    // SAFETY: `net` is live; the buffer is consumed by the call.
-    if unsafe { bindings::th_fe_xmit(net, raw, u32::from_ne_bytes(fwd.be_addr)) } < 0 {
+    let (family, addr) = (fwd.be_addr.family(), fwd.be_addr.bytes().as_ptr());
+    // SAFETY: `net` is live; the buffer is consumed by the call; the
+    // address is of the packet's family.
+    if unsafe { bindings::th_fe_xmit(net, raw, family, addr) } < 0 {
         Stats::inc(&st.stats.fwd_errors, 1);
     } else {
         Stats::inc(&st.stats.icmp_forwarded, 1);
@@ -207,14 +220,13 @@ pub(crate) fn forward_icmp(
 pub(crate) unsafe fn to_client(
     skb: *mut sk_buff,
     tr: &Translation,
-    service: [u8; 4],
+    service: Addr,
 ) -> Result<(), DropReason> {
+    let Addr::V4(addr) = service else {
+        return Err(DropReason::BadHeader);
+    };
     // SAFETY: guaranteed by the caller.
     let (hdr, partial) = unsafe { writable_headers(skb) }?;
-    let rw = Rewrite {
-        tr,
-        addr: service,
-        partial,
-    };
+    let rw = Rewrite { tr, addr, partial };
     rewrite::be_to_client(hdr, &rw).map_err(|_| DropReason::BadHeader)
 }

@@ -42,18 +42,18 @@ use crate::{
     dispatch,
     handoff_core::{
         codec::{
-            Endpoint, HandoffAck, HandoffNak, HandoffRequest, Message, NakReason, Reconcile,
-            TcpInit, Terminate, TERMINATE_ABORT as TERM_ABORT, TERMINATE_CLOSED as TERM_CLOSED,
+            HandoffAck, HandoffNak, HandoffRequest, Message, NakReason, Reconcile, TcpInit,
+            Terminate, TERMINATE_ABORT as TERM_ABORT, TERMINATE_CLOSED as TERM_CLOSED,
             TERMINATE_UNKNOWN as TERM_UNKNOWN,
         },
         deadline::Deadline,
         http,
         packet::flags,
-        rewrite::{build_segment, SegOptions, Segment},
+        rewrite::{build_segment, build_segment_v6, SegOptions, Segment, Segment6},
         seq::Translation,
     },
     netlink::event::{self, Event},
-    netns::{Limits, NetState, Stats},
+    netns::{Addr, Limits, NetState, Stats},
     trace,
 };
 use kernel::prelude::*;
@@ -68,42 +68,85 @@ pub(super) const RECONCILE_MS: u64 = 10_000;
 /// comes back does not pin the entry.
 const IN_DOUBT_MAX_MS: u64 = 60_000;
 
+/// A segment from the client to replay into the local stack, of either
+/// family (both addresses of one).
+struct Seg<'a> {
+    saddr: Addr,
+    sport: u16,
+    daddr: Addr,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: SegOptions,
+    payload: &'a [u8],
+}
+
 /// Builds `seg` and hands it to the local stack as if received from the
 /// client. Returns false when it could not be injected.
-fn inject(net: *mut bindings::net, seg: &Segment<'_>) -> bool {
+fn inject(net: *mut bindings::net, seg: &Seg<'_>) -> bool {
     let mut buf = KVec::new();
     let len = 60 + 40 + seg.payload.len();
     if buf.extend_with(len, 0u8, GFP_KERNEL).is_err() {
         return false;
     }
-    let Ok(n) = build_segment(seg, &mut buf) else {
+    let built = match (seg.saddr, seg.daddr) {
+        (Addr::V4(saddr), Addr::V4(daddr)) => build_segment(
+            &Segment {
+                saddr,
+                sport: seg.sport,
+                daddr,
+                dport: seg.dport,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                options: seg.options,
+                payload: seg.payload,
+            },
+            &mut buf,
+        ),
+        (Addr::V6(saddr), Addr::V6(daddr)) => build_segment_v6(
+            &Segment6 {
+                saddr,
+                sport: seg.sport,
+                daddr,
+                dport: seg.dport,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                options: seg.options,
+                payload: seg.payload,
+            },
+            &mut buf,
+        ),
+        _ => return false,
+    };
+    let Ok(n) = built else {
         return false;
     };
     // SAFETY: `net` is live (the worker runs in it); `buf` holds `n`
-    // readable bytes; the route is looked up towards the client.
+    // readable bytes, a packet of the family given; the route is looked
+    // up towards the client, an address of that family.
     unsafe {
         bindings::th_inject(
             net,
+            seg.saddr.family(),
             buf.as_ptr().cast(),
             n as u32,
-            u32::from_ne_bytes(seg.saddr),
+            seg.saddr.bytes().as_ptr(),
         ) == 0
     }
 }
 
 /// A reset from the client's side that removes the local stack's request
 /// socket (or kills its socket) without anything reaching the client.
-fn reset(
-    net: *mut bindings::net,
-    client: [u8; 4],
-    cport: u16,
-    local: [u8; 4],
-    port: u16,
-    seq: u32,
-) {
+fn reset(net: *mut bindings::net, client: Addr, cport: u16, local: Addr, port: u16, seq: u32) {
     inject(
         net,
-        &Segment {
+        &Seg {
             saddr: client,
             sport: cport,
             daddr: local,
@@ -121,13 +164,15 @@ fn reset(
 /// What the local request socket of `key` granted, if it still exists.
 fn reqsk_info(net: *mut bindings::net, key: &front::Key) -> Option<bindings::th_reqsk_info> {
     let mut info = bindings::th_reqsk_info::default();
-    // SAFETY: `net` is live; `info` is writable; network-order arguments.
+    // SAFETY: `net` is live; `info` is writable; network-order arguments,
+    // addresses of the key's one family.
     let kind = unsafe {
         bindings::th_lookup_reqsk(
             net,
-            u32::from_ne_bytes(key.saddr),
+            key.saddr.family(),
+            key.saddr.bytes().as_ptr(),
             key.sport.to_be(),
-            u32::from_ne_bytes(key.daddr),
+            key.daddr.bytes().as_ptr(),
             key.dport.to_be(),
             0,
             &mut info,
@@ -311,8 +356,8 @@ fn request(
     };
     let msg = Message::HandoffRequest(HandoffRequest {
         conn_id: id,
-        client: Endpoint::v4(key.saddr, key.sport),
-        service: Endpoint::v4(key.daddr, key.dport),
+        client: key.saddr.endpoint(key.sport),
+        service: key.daddr.endpoint(key.dport),
         client_init,
         fe_init,
         client_ack_seq: ack.seq,
@@ -360,7 +405,7 @@ fn failed(
     if let Some(s) = st.node_stats_of(node) {
         Stats::inc(&s.handoff_failed, 1);
     }
-    if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
+    if let Some(s) = st.services.stats_of(&key.daddr, key.dport) {
         Stats::inc(&s.handoff_failed, 1);
     }
     event::notify(
@@ -1047,7 +1092,7 @@ fn ack_of(c: &back::Conn) -> Option<HandoffAck> {
             ecn: false,
             usec_ts: false,
         },
-        be_addr: Endpoint::v4(c.key.local, c.key.port),
+        be_addr: c.key.local.endpoint(c.key.port),
     })
 }
 
@@ -1110,22 +1155,18 @@ pub(super) fn answer_reconciles(st: &NetState, ch: &mut Channel) {
 
 /// Front-end: the back-end took connection `a.conn_id` over.
 fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a: &HandoffAck) {
-    let be_addr = match a.be_addr.family {
-        4 => [
-            a.be_addr.addr[0],
-            a.be_addr.addr[1],
-            a.be_addr.addr[2],
-            a.be_addr.addr[3],
-        ],
-        _ => [0; 4],
-    };
+    let be_addr = Addr::of_endpoint(a.be_addr.family, &a.be_addr.addr);
     let started = {
         let mut t = st.pending.lock(front::bucket_of_id(a.conn_id));
         match t.by_id(a.conn_id) {
             Some(c)
                 if c.node == from
                     && matches!(c.phase, Phase::Requested(_) | Phase::InDoubt(_))
-                    && be_addr != [0; 4] =>
+                    && be_addr.is_some_and(|b| {
+                        // Of the connection's own family: the front-end
+                        // rewrites only the destination, not the header.
+                        !b.is_unspecified() && b.family() == c.key.saddr.family()
+                    }) =>
             {
                 let asked_at = match c.phase {
                     Phase::Requested(at) | Phase::InDoubt(at) => at,
@@ -1142,7 +1183,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                     );
                     let fwd = Forward {
                         tr,
-                        be_addr,
+                        be_addr: be_addr.unwrap_or_default(),
                         slot: st.node_slot(from),
                     };
                     let key = c.key;
@@ -1179,7 +1220,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
     if let Some(s) = st.node_stats_of(from) {
         Stats::inc(&s.handoff_ok, 1);
     }
-    if let Some(s) = st.services.stats_v4(key.daddr, key.dport) {
+    if let Some(s) = st.services.stats_of(&key.daddr, key.dport) {
         Stats::inc(&s.handoff_ok, 1);
     }
     // The clock is jiffies: a resolution of a few milliseconds (the
@@ -1219,34 +1260,35 @@ fn take_over(
     from: u32,
     r: &HandoffRequest<'_>,
 ) -> Result<HandoffAck, NakReason> {
-    if r.client.family != 4 || r.service.family != 4 {
+    // The codec checked that both are of one family.
+    let (Some(client), Some(service)) = (
+        Addr::of_endpoint(r.client.family, &r.client.addr),
+        Addr::of_endpoint(r.service.family, &r.service.addr),
+    ) else {
         return Err(NakReason::Internal);
-    }
-    let client = [
-        r.client.addr[0],
-        r.client.addr[1],
-        r.client.addr[2],
-        r.client.addr[3],
-    ];
-    let service = [
-        r.service.addr[0],
-        r.service.addr[1],
-        r.service.addr[2],
-        r.service.addr[3],
-    ];
+    };
     let (cport, port) = (r.client.port, r.service.port);
     let ci = &r.client_init;
     let fe = &r.fe_init;
     if ci.ecn || ci.usec_ts || fe.usec_ts {
         return Err(NakReason::OptionMismatch);
     }
-    // SAFETY: `net` is live.
-    let local = unsafe { bindings::th_route_saddr(net, u32::from_ne_bytes(client)) }.to_ne_bytes();
-    if local == [0; 4] {
+    let local = match client {
+        Addr::V4(c) => {
+            // SAFETY: `net` is live.
+            let a = unsafe { bindings::th_route_saddr(net, u32::from_ne_bytes(c)) };
+            Addr::V4(a.to_ne_bytes())
+        }
+        // IPv6 services come with the IPv6 hooks.
+        Addr::V6(_) => return Err(NakReason::Internal),
+    };
+    if local.is_unspecified() {
         return Err(NakReason::Internal);
     }
-    // SAFETY: `net` is live; network-order arguments.
-    if !unsafe { bindings::th_has_listener(net, u32::from_ne_bytes(local), port.to_be()) } {
+    // SAFETY: `net` is live; network-order arguments, `local` of `family`.
+    if !unsafe {
+        bindings::th_has_listener(net, local.family(), local.bytes().as_ptr(), port.to_be())
+    } {
         return Err(NakReason::NoListener);
     }
     let key = back::Key {
@@ -1257,13 +1299,15 @@ fn take_over(
     };
     let busy = |net| {
         let mut info = bindings::th_reqsk_info::default();
-        // SAFETY: `net` is live; `info` is writable.
+        // SAFETY: `net` is live; `info` is writable; `client` and `local`
+        // are of one family (the route to the client gave `local`).
         unsafe {
             bindings::th_lookup_reqsk(
                 net,
-                u32::from_ne_bytes(client),
+                client.family(),
+                client.bytes().as_ptr(),
                 cport.to_be(),
-                u32::from_ne_bytes(local),
+                local.bytes().as_ptr(),
                 port.to_be(),
                 0,
                 &mut info,
@@ -1306,7 +1350,7 @@ fn take_over(
     };
     // Step 6: the client's SYN, with exactly the options the front-end
     // granted.
-    let syn = Segment {
+    let syn = Seg {
         saddr: client,
         sport: cport,
         daddr: local,
@@ -1358,7 +1402,7 @@ fn take_over(
     };
     // The handshake-completing ACK with the request, in this node's
     // sequence space; its TSecr is this stack's own SYN/ACK TSval.
-    let ack = Segment {
+    let ack = Seg {
         saddr: client,
         sport: cport,
         daddr: local,

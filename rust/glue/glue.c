@@ -22,10 +22,12 @@
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/route.h>
+#include <net/ip6_route.h>
 #include <net/tcp.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netns/generic.h>
@@ -263,23 +265,55 @@ void th_lockdep_assert_held(void *lock)
 }
 
 /*
+ * The established, request or TIME_WAIT socket of a 4-tuple (client
+ * @saddr:@sport to local @daddr:@dport, addresses of @family in network
+ * order: 4 bytes for AF_INET, 16 for AF_INET6), with a reference, or NULL.
+ */
+static struct sock *th_lookup_tuple(struct net *net, int family,
+				    const u8 *saddr, __be16 sport,
+				    const u8 *daddr, __be16 dport, int dif)
+{
+	struct sock *sk = NULL;
+
+	rcu_read_lock();
+	if (family == AF_INET) {
+		__be32 s, d;
+
+		memcpy(&s, saddr, sizeof(s));
+		memcpy(&d, daddr, sizeof(d));
+		sk = __inet_lookup_established(net, s, sport, d, ntohs(dport),
+					       dif, 0);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (family == AF_INET6) {
+		struct in6_addr s, d;
+
+		memcpy(&s, saddr, sizeof(s));
+		memcpy(&d, daddr, sizeof(d));
+		sk = __inet6_lookup_established(net, &s, sport, &d,
+						ntohs(dport), dif, 0);
+	}
+#endif
+	rcu_read_unlock();
+	return sk;
+}
+
+/*
  * What the listener's request socket for a 4-tuple says about the
  * handshake (what this node granted). Returns TH_SK_REQUEST and fills
  * @out, TH_SK_FULL or TH_SK_TIME_WAIT when such a socket owns the tuple,
  * or TH_SK_NONE.
  */
-int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
-		    __be16 dport, int dif, struct th_reqsk_info *out)
+int th_lookup_reqsk(struct net *net, int family, const u8 *saddr,
+		    __be16 sport, const u8 *daddr, __be16 dport, int dif,
+		    struct th_reqsk_info *out)
 {
 	const struct tcp_request_sock *treq;
 	const struct inet_request_sock *ireq;
 	struct sock *sk;
 	int ret;
 
-	rcu_read_lock();
-	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
-				       dif, 0);
-	rcu_read_unlock();
+	sk = th_lookup_tuple(net, family, saddr, sport, daddr, dport, dif);
 	if (!sk)
 		return TH_SK_NONE;
 	if (sk->sk_state != TCP_NEW_SYN_RECV) {
@@ -317,16 +351,13 @@ int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
  * TH_SK_REQUEST while a live socket owns the tuple (the caller waits), else
  * TH_SK_NONE.
  */
-int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
-		     __be32 daddr, __be16 dport)
+int th_tuple_release(struct net *net, int family, const u8 *saddr,
+		     __be16 sport, const u8 *daddr, __be16 dport)
 {
 	struct sock *sk;
 	int ret;
 
-	rcu_read_lock();
-	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
-				       0, 0);
-	rcu_read_unlock();
+	sk = th_lookup_tuple(net, family, saddr, sport, daddr, dport, 0);
 	if (!sk)
 		return TH_SK_NONE;
 	if (sk->sk_state == TCP_TIME_WAIT) {
@@ -344,16 +375,13 @@ int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
  * to the peer, then the socket closes. Process context (tcp_abort locks
  * the socket). Returns 0, or -ENOENT when the tuple has no full socket.
  */
-int th_tuple_abort(struct net *net, __be32 saddr, __be16 sport,
-		   __be32 daddr, __be16 dport)
+int th_tuple_abort(struct net *net, int family, const u8 *saddr,
+		   __be16 sport, const u8 *daddr, __be16 dport)
 {
 	struct sock *sk;
 	int err = -ENOENT;
 
-	rcu_read_lock();
-	sk = __inet_lookup_established(net, saddr, sport, daddr, ntohs(dport),
-				       0, 0);
-	rcu_read_unlock();
+	sk = th_lookup_tuple(net, family, saddr, sport, daddr, dport, 0);
 	if (!sk)
 		return -ENOENT;
 	if (sk_fullsock(sk))
@@ -373,14 +401,19 @@ int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
 }
 
 /*
- * Whether the TCP checksum of an inbound IPv4 segment (its TCP header at
- * @thoff) is wrong, verified as conntrack verifies it: a good sum is
+ * Whether the TCP checksum of an inbound segment of @family (its TCP
+ * header at @thoff) is wrong, verified as conntrack verifies it: a good sum is
  * remembered in skb->ip_summed, so TCP does not add it up again, and a
  * bad one still makes TCP drop the segment and count it. Free for a
  * segment whose device or local sender vouched for it.
  */
-bool th_skb_tcp_csum_bad(struct sk_buff *skb, int thoff)
+bool th_skb_tcp_csum_bad(struct sk_buff *skb, int family, int thoff)
 {
+#if IS_ENABLED(CONFIG_IPV6)
+	if (family == AF_INET6)
+		return nf_ip6_checksum(skb, NF_INET_PRE_ROUTING, thoff,
+				       IPPROTO_TCP) != 0;
+#endif
 	return nf_ip_checksum(skb, NF_INET_PRE_ROUTING, thoff, IPPROTO_TCP) != 0;
 }
 
@@ -443,35 +476,69 @@ u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial)
 
 /*
  * Sends a client packet the front-end took at PRE_ROUTING on to the
- * back-end @daddr with the node's own route lookup and ip_local_out(), as
- * IPVS's direct-routing transmitter does: no forwarding path, no FORWARD
- * chain, and untracked, so conntrack on the front-end neither sees nor
+ * back-end @daddr (of @family, 4 or 16 bytes, network order) with the
+ * node's own route lookup and ip_local_out() or ip6_local_out(), as IPVS's
+ * direct-routing transmitter does: no forwarding path, no FORWARD chain,
+ * and untracked, so conntrack on the front-end neither sees nor
  * invalidates a flow whose handshake it saw only half of. Consumes @skb.
  */
-int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr)
+int th_fe_xmit(struct net *net, struct sk_buff *skb, int family,
+	       const u8 *daddr)
 {
-	struct flowi4 fl4 = { .daddr = daddr };
-	struct rtable *rt;
+	if (family == AF_INET) {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
 
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt)) {
-		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
-		return PTR_ERR(rt);
+		memcpy(&fl4.daddr, daddr, sizeof(fl4.daddr));
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt)) {
+			kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
+			return PTR_ERR(rt);
+		}
+		skb_dst_drop(skb);
+		skb_dst_set(skb, &rt->dst);
+		memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	}
-	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);
-	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (family == AF_INET6) {
+		struct flowi6 fl6 = { .flowi6_proto = IPPROTO_TCP };
+		struct dst_entry *dst;
+
+		memcpy(&fl6.daddr, daddr, sizeof(fl6.daddr));
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error) {
+			int err = dst->error;
+
+			dst_release(dst);
+			kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
+			return err;
+		}
+		skb_dst_drop(skb);
+		skb_dst_set(skb, dst);
+		memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	}
+#endif
+	else {
+		kfree_skb_reason(skb, SKB_DROP_REASON_NOT_SPECIFIED);
+		return -EAFNOSUPPORT;
+	}
 	skb_clear_tstamp(skb);
 	nf_reset_ct(skb);
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
 	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 #endif
 	skb->skb_iif = 0;
+	if (family == AF_INET6)
+		return ip6_local_out(net, NULL, skb);
 	return ip_local_out(net, NULL, skb);
 }
 
-/* A new buffer holding the IPv4 packet @pkt, headers set. */
-static struct sk_buff *th_skb_from_packet(const void *pkt, unsigned int len)
+/*
+ * A new buffer holding the packet @pkt of @family, headers set (an IPv6
+ * packet the module builds has no extension headers).
+ */
+static struct sk_buff *th_skb_from_packet(int family, const void *pkt,
+					  unsigned int len)
 {
 	struct sk_buff *skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
 
@@ -480,8 +547,13 @@ static struct sk_buff *th_skb_from_packet(const void *pkt, unsigned int len)
 	skb_reserve(skb, LL_MAX_HEADER);
 	skb_put_data(skb, pkt, len);
 	skb_reset_network_header(skb);
-	skb_set_transport_header(skb, ip_hdrlen(skb));
-	skb->protocol = htons(ETH_P_IP);
+	if (family == AF_INET6) {
+		skb_set_transport_header(skb, sizeof(struct ipv6hdr));
+		skb->protocol = htons(ETH_P_IPV6);
+	} else {
+		skb_set_transport_header(skb, ip_hdrlen(skb));
+		skb->protocol = htons(ETH_P_IP);
+	}
 	return skb;
 }
 
@@ -504,7 +576,7 @@ int th_send_raw(struct net *net, const void *pkt, unsigned int len)
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
 		return PTR_ERR(rt);
-	skb = th_skb_from_packet(pkt, len);
+	skb = th_skb_from_packet(AF_INET, pkt, len);
 	if (!skb) {
 		ip_rt_put(rt);
 		return -ENOMEM;
@@ -525,29 +597,53 @@ int th_send_raw(struct net *net, const void *pkt, unsigned int len)
  * returns, TCP has handled it. TH_INJECT_MARK lets the module's own hook
  * recognise it (and clear the mark before anyone else sees it).
  */
-int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via)
+int th_inject(struct net *net, int family, const void *pkt, unsigned int len,
+	      const u8 *via)
 {
-	struct flowi4 fl4 = { .daddr = via };
+	struct dst_entry *dst;
 	struct sk_buff *skb;
-	struct rtable *rt;
 
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt))
-		return PTR_ERR(rt);
-	skb = th_skb_from_packet(pkt, len);
+	if (family == AF_INET) {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
+
+		memcpy(&fl4.daddr, via, sizeof(fl4.daddr));
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		dst = &rt->dst;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (family == AF_INET6) {
+		struct flowi6 fl6 = { .flowi6_proto = IPPROTO_TCP };
+
+		memcpy(&fl6.daddr, via, sizeof(fl6.daddr));
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error) {
+			int err = dst->error;
+
+			dst_release(dst);
+			return err;
+		}
+	}
+#endif
+	else {
+		return -EAFNOSUPPORT;
+	}
+	skb = th_skb_from_packet(family, pkt, len);
 	if (!skb) {
-		ip_rt_put(rt);
+		dst_release(dst);
 		return -ENOMEM;
 	}
 	skb_reset_mac_header(skb);
-	skb->dev = rt->dst.dev;
+	skb->dev = dst->dev;
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = CHECKSUM_UNNECESSARY;
 	skb->mark = TH_INJECT_MARK;
 	local_bh_disable();
 	netif_receive_skb(skb);
 	local_bh_enable();
-	ip_rt_put(rt);
+	dst_release(dst);
 	return 0;
 }
 
@@ -575,14 +671,32 @@ __be32 th_route_saddr(struct net *net, __be32 daddr)
 	return saddr;
 }
 
-/* Whether a TCP socket listens on @daddr:@dport (network order). */
-bool th_has_listener(struct net *net, __be32 daddr, __be16 dport)
+/*
+ * Whether a TCP socket listens on @daddr:@dport (network order; @daddr of
+ * @family, 4 or 16 bytes).
+ */
+bool th_has_listener(struct net *net, int family, const u8 *daddr,
+		     __be16 dport)
 {
-	struct sock *sk;
+	struct sock *sk = NULL;
 
 	rcu_read_lock();
-	sk = __inet_lookup_listener(net, NULL, 0, 0, 0, daddr, ntohs(dport),
-				    0, 0);
+	if (family == AF_INET) {
+		__be32 d;
+
+		memcpy(&d, daddr, sizeof(d));
+		sk = __inet_lookup_listener(net, NULL, 0, 0, 0, d,
+					    ntohs(dport), 0, 0);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (family == AF_INET6) {
+		struct in6_addr d;
+
+		memcpy(&d, daddr, sizeof(d));
+		sk = inet6_lookup_listener(net, NULL, 0, &in6addr_any, 0, &d,
+					   ntohs(dport), 0, 0);
+	}
+#endif
 	rcu_read_unlock();
 	return sk != NULL;
 }

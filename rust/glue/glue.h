@@ -15,6 +15,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/skbuff.h>
 #include <linux/seq_file.h>
 #include <net/genetlink.h>
@@ -87,12 +88,17 @@ struct th_reqsk_info {
 	struct sock *listener;	/* valid under the caller's RCU section */
 };
 
-int th_lookup_reqsk(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
-		    __be16 dport, int dif, struct th_reqsk_info *out);
-int th_tuple_abort(struct net *net, __be32 saddr, __be16 sport,
-		   __be32 daddr, __be16 dport);
-int th_tuple_release(struct net *net, __be32 saddr, __be16 sport,
-		     __be32 daddr, __be16 dport);
+/*
+ * Tuples: @family AF_INET (4-byte addresses) or AF_INET6 (16 bytes),
+ * addresses and ports in network order.
+ */
+int th_lookup_reqsk(struct net *net, int family, const u8 *saddr,
+		    __be16 sport, const u8 *daddr, __be16 dport, int dif,
+		    struct th_reqsk_info *out);
+int th_tuple_abort(struct net *net, int family, const u8 *saddr,
+		   __be16 sport, const u8 *daddr, __be16 dport);
+int th_tuple_release(struct net *net, int family, const u8 *saddr,
+		     __be16 sport, const u8 *daddr, __be16 dport);
 void th_net_unregister_hooks(struct net *net);
 int th_net_proc_create(struct net *net);
 void th_net_proc_remove(struct net *net);
@@ -104,7 +110,7 @@ int th_skb_network_offset(const struct sk_buff *skb);
 unsigned int th_skb_len(const struct sk_buff *skb);
 int th_skb_iif(const struct sk_buff *skb);
 int th_skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
-bool th_skb_tcp_csum_bad(struct sk_buff *skb, int thoff);
+bool th_skb_tcp_csum_bad(struct sk_buff *skb, int family, int thoff);
 int th_skb_reinject(struct net *net, struct sk_buff *skb, int ifindex);
 void th_kfree_skb_reason(struct sk_buff *skb, enum skb_drop_reason reason);
 unsigned int th_nf_drop_reason(struct sk_buff *skb, enum skb_drop_reason reason);
@@ -136,12 +142,15 @@ void th_net_kick(struct net *net);
 /* Packet rewriting, forwarding and replay. */
 #define TH_INJECT_MARK 0x7c4a11d0
 u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial);
-int th_fe_xmit(struct net *net, struct sk_buff *skb, __be32 daddr);
+int th_fe_xmit(struct net *net, struct sk_buff *skb, int family,
+	       const u8 *daddr);
 int th_send_raw(struct net *net, const void *pkt, unsigned int len);
-int th_inject(struct net *net, const void *pkt, unsigned int len, __be32 via);
+int th_inject(struct net *net, int family, const void *pkt, unsigned int len,
+	      const u8 *via);
 bool th_skb_take_inject_mark(struct sk_buff *skb);
 __be32 th_route_saddr(struct net *net, __be32 daddr);
-bool th_has_listener(struct net *net, __be32 daddr, __be16 dport);
+bool th_has_listener(struct net *net, int family, const u8 *daddr,
+		     __be16 dport);
 bool th_module_get(void);
 
 /* UTCP: the listener shim (rust/utcp/). */

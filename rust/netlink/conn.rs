@@ -17,7 +17,7 @@ use crate::{
         front::{self, now_ms},
         table::BUCKETS,
     },
-    netns::NetState,
+    netns::{Addr, NetState},
 };
 use kernel::{ffi::c_int, prelude::*};
 
@@ -34,9 +34,9 @@ use bindings::{
 struct Row {
     backend: bool,
     state: u32,
-    client: ([u8; 4], u16),
-    service: ([u8; 4], u16),
-    local: Option<[u8; 4]>,
+    client: (Addr, u16),
+    service: (Addr, u16),
+    local: Option<Addr>,
     node: u32,
     id: u64,
     since_ms: u64,
@@ -95,11 +95,16 @@ fn back_row(c: &back::Conn) -> Row {
 fn put_row(m: &mut Msg, r: &Row, now: u64) -> Result {
     m.put_flag(BACKEND, r.backend)?;
     m.put_u32(STATE, r.state)?;
-    m.put(CLIENT_ADDR4, &r.client.0)?;
+    // IPv6 addresses have no attributes in this version of the family.
+    if let Addr::V4(a) = r.client.0 {
+        m.put(CLIENT_ADDR4, &a)?;
+    }
     m.put_be16(CLIENT_PORT, r.client.1)?;
-    m.put(SERVICE_ADDR4, &r.service.0)?;
+    if let Addr::V4(a) = r.service.0 {
+        m.put(SERVICE_ADDR4, &a)?;
+    }
     m.put_be16(SERVICE_PORT, r.service.1)?;
-    if let Some(local) = r.local {
+    if let Some(Addr::V4(local)) = r.local {
         m.put(LOCAL_ADDR4, &local)?;
     }
     if r.node != 0 {

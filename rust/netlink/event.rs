@@ -4,7 +4,7 @@
 //! down, for `handoffctl monitor` (and `ynl --subscribe events`).
 
 use super::msg::Msg;
-use crate::bindings;
+use crate::{bindings, netns::Addr};
 use bindings::{
     TCP_HANDOFF_A_EVENT_CLIENT_ADDR4 as CLIENT_ADDR4,
     TCP_HANDOFF_A_EVENT_CLIENT_PORT as CLIENT_PORT, TCP_HANDOFF_A_EVENT_KIND as KIND,
@@ -19,13 +19,13 @@ pub(crate) enum Event<'a> {
     /// the front-end asked.
     HandoffDone {
         node: u32,
-        client: ([u8; 4], u16),
+        client: (Addr, u16),
         latency_us: u64,
     },
     /// The handoff to `node` was given up; the front-end serves it.
     HandoffFailed {
         node: u32,
-        client: ([u8; 4], u16),
+        client: (Addr, u16),
         reason: &'a str,
     },
     /// The channel to `node` came up.
@@ -60,18 +60,27 @@ impl Event<'_> {
             Event::HandoffDone {
                 client, latency_us, ..
             } => {
-                msg.put(CLIENT_ADDR4, &client.0)?;
+                put_client(msg, &client.0)?;
                 msg.put_be16(CLIENT_PORT, client.1)?;
                 msg.put_uint(LATENCY_US, latency_us)
             }
             Event::HandoffFailed { client, reason, .. } => {
-                msg.put(CLIENT_ADDR4, &client.0)?;
+                put_client(msg, &client.0)?;
                 msg.put_be16(CLIENT_PORT, client.1)?;
                 msg.put_str(REASON, reason.as_bytes())
             }
             Event::PeerUp { .. } => Ok(()),
             Event::PeerDown { reason, .. } => msg.put_str(REASON, reason.as_bytes()),
         }
+    }
+}
+
+/// The client's address; an IPv6 one has no attribute in this version of
+/// the family and is left out.
+fn put_client(msg: &mut Msg, a: &Addr) -> Result {
+    match a {
+        Addr::V4(b) => msg.put(CLIENT_ADDR4, b),
+        Addr::V6(_) => Ok(()),
     }
 }
 

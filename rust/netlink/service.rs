@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     bindings::{self, genl_info, netlink_callback, sk_buff},
-    netns::{Addr, NetState, Service, MAX_SERVICES},
+    netns::{NetState, Service, MAX_SERVICES},
 };
 use kernel::{
     error::{
@@ -29,10 +29,7 @@ use bindings::{
 fn put_service(msg: &mut Msg, st: &NetState, s: &Service) -> Result {
     addr::put(msg, &s.addr, ADDR4, ADDR6)?;
     msg.put_be16(PORT, s.port)?;
-    let Addr::V4(a) = s.addr else {
-        return Ok(());
-    };
-    if let Some(c) = st.services.stats_v4(a, s.port) {
+    if let Some(c) = st.services.stats_of(&s.addr, s.port) {
         // The counters' attributes follow `conns` in the spec's order.
         for (i, v) in c.all().into_iter().enumerate() {
             msg.put_uint(
@@ -60,14 +57,12 @@ fn add(req: &Request) -> Result<c_int> {
     if cfg.services.len() >= MAX_SERVICES {
         return Err(req.fail(ENOSPC, c"service table is full", None));
     }
-    if let Addr::V4(a) = svc.addr {
-        if !st.services.has_room_v4(a, svc.port) {
-            return Err(req.fail(
-                ENOSPC,
-                c"service table is full (deleted services still drain their connections)",
-                None,
-            ));
-        }
+    if !st.services.has_room(&svc.addr, svc.port) {
+        return Err(req.fail(
+            ENOSPC,
+            c"service table is full (deleted services still drain their connections)",
+            None,
+        ));
     }
     cfg.services.push(svc, GFP_KERNEL)?;
     st.services.publish(&cfg.services);

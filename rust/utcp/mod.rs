@@ -167,8 +167,8 @@ extern "C" fn th_rs_utcp_veto(
     // `pre_exit` restored every listener and a grace period passed).
     let st = unsafe { NetState::of(net) };
     let key = Key {
-        saddr: saddr.to_ne_bytes(),
-        daddr: daddr.to_ne_bytes(),
+        saddr: Addr::V4(saddr.to_ne_bytes()),
+        daddr: Addr::V4(daddr.to_ne_bytes()),
         sport: u16::from_be(sport),
         dport: u16::from_be(dport),
     };
