@@ -382,7 +382,7 @@ pub(crate) struct Stats {
     /// handed off, yet a segment reached TCP).
     pub(crate) utcp_vetoed: Atomic<u64>,
     /// Held connections whose listener could not be shimmed (not plain
-    /// IPv4 TCP, closing, or no memory).
+    /// IPv4 or IPv6 TCP, closing, or no memory).
     pub(crate) utcp_unshimmed: Atomic<u64>,
 }
 

@@ -886,30 +886,56 @@ struct AckSeg {
 }
 
 fn send_head_ack(net: *mut bindings::net, a: &AckSeg) {
-    let (Some(saddr), Some(daddr)) = (a.key.daddr.v4(), a.key.saddr.v4()) else {
-        return;
+    let options = rewrite::SegOptions {
+        timestamp: a.ts,
+        ..Default::default()
     };
-    let seg = rewrite::Segment {
-        saddr,
-        sport: a.key.dport,
-        daddr,
-        dport: a.key.sport,
-        seq: a.seq,
-        ack: a.ack,
-        flags: flags::ACK,
-        window: a.window,
-        options: rewrite::SegOptions {
-            timestamp: a.ts,
-            ..Default::default()
-        },
-        payload: &[],
+    // IPv6 header (40) and TCP header with timestamps (32).
+    let mut buf = [0u8; 80];
+    let built = match (a.key.daddr, a.key.saddr) {
+        (Addr::V4(saddr), Addr::V4(daddr)) => rewrite::build_segment(
+            &rewrite::Segment {
+                saddr,
+                sport: a.key.dport,
+                daddr,
+                dport: a.key.sport,
+                seq: a.seq,
+                ack: a.ack,
+                flags: flags::ACK,
+                window: a.window,
+                options,
+                payload: &[],
+            },
+            &mut buf,
+        ),
+        (Addr::V6(saddr), Addr::V6(daddr)) => rewrite::build_segment_v6(
+            &rewrite::Segment6 {
+                saddr,
+                sport: a.key.dport,
+                daddr,
+                dport: a.key.sport,
+                seq: a.seq,
+                ack: a.ack,
+                flags: flags::ACK,
+                window: a.window,
+                options,
+                payload: &[],
+            },
+            &mut buf,
+        ),
+        _ => return,
     };
-    let mut buf = [0u8; 60];
-    if let Ok(n) = rewrite::build_segment(&seg, &mut buf) {
-        // SAFETY: `net` is live; `buf` holds `n` readable bytes.
-        unsafe { bindings::th_send_raw(net, buf.as_ptr().cast(), n as u32) };
+    if let Ok(n) = built {
+        // SAFETY: `net` is live; `buf` holds `n` readable bytes, a packet
+        // of the key's family.
+        unsafe { bindings::th_send_raw(net, a.key.saddr.family(), buf.as_ptr().cast(), n as u32) };
     }
 }
+
+/// Bytes of an ICMPv6 error the front-end reads to find its quote: the
+/// minimum ([`icmp::MIN_LOOK_V6`]) with room for extension headers. An
+/// error whose quote lies further in is left to the local stack.
+const ICMP6_LOOK: usize = 256;
 
 /// The inbound hook's work for an ICMP message to a service address: an
 /// error that quotes a reply of a forwarded connection (service → client)
@@ -924,12 +950,14 @@ pub(crate) unsafe fn icmp_inbound(
     net: *mut bindings::net,
     skb: *mut sk_buff,
     nhoff: i32,
+    v6: bool,
 ) -> c_uint {
-    let mut buf = [0u8; icmp::MAX_LOOK];
+    let mut buf = [0u8; ICMP6_LOOK];
+    let look = if v6 { ICMP6_LOOK } else { icmp::MAX_LOOK };
     // SAFETY: `skb` is valid (function precondition).
     let len = (unsafe { bindings::th_skb_len(skb) } as usize)
         .saturating_sub(nhoff.max(0) as usize)
-        .min(buf.len());
+        .min(look);
     // SAFETY: `buf` has room for `len` bytes; the helper returns null or a
     // pointer to that many readable bytes.
     let p =
@@ -939,16 +967,30 @@ pub(crate) unsafe fn icmp_inbound(
     }
     // SAFETY: as above.
     let pkt = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
-    let Some(q) = icmp::parse_quote(pkt) else {
-        return bindings::NF_ACCEPT;
-    };
     // The quoted segment went from the service to the client: its
     // connection's key is the reverse.
-    let key = Key {
-        saddr: Addr::V4(q.daddr),
-        daddr: Addr::V4(q.saddr),
-        sport: q.dport,
-        dport: q.sport,
+    let (key, qlen) = if v6 {
+        let Some(q) = icmp::parse_quote_v6(pkt) else {
+            return bindings::NF_ACCEPT;
+        };
+        let key = Key {
+            saddr: Addr::V6(q.daddr),
+            daddr: Addr::V6(q.saddr),
+            sport: q.dport,
+            dport: q.sport,
+        };
+        (key, q.len)
+    } else {
+        let Some(q) = icmp::parse_quote(pkt) else {
+            return bindings::NF_ACCEPT;
+        };
+        let key = Key {
+            saddr: Addr::V4(q.daddr),
+            daddr: Addr::V4(q.saddr),
+            sport: q.dport,
+            dport: q.sport,
+        };
+        (key, q.len)
     };
     let fwd = {
         let t = st.pending.lock(bucket_of(st, &key));
@@ -964,7 +1006,7 @@ pub(crate) unsafe fn icmp_inbound(
     };
     // SAFETY: the hook may steal `skb`; it is ours from here.
     let owned = unsafe { OwnedSkb::new(skb) };
-    xmit::forward_icmp(st, net, owned, q.len, &fwd);
+    xmit::forward_icmp(st, net, owned, qlen, &fwd);
     bindings::NF_STOLEN
 }
 

@@ -11,7 +11,10 @@
 //! per-bucket-locked shape, [`slab`] the caches their entries live in, [`drop`] names why a packet is dropped, and
 //! `hooks` ties them to netfilter.
 
-use crate::{handoff_core::packet::Ipv4Header, netns::Addr};
+use crate::{
+    handoff_core::packet::{Ipv4Header, Ipv6Header, IPV6_HDR_LEN},
+    netns::Addr,
+};
 
 /// What the hooks learn of a TCP packet's IP header, IPv4 or IPv6: the
 /// tables and the front-end's stages work on this, not on either
@@ -33,6 +36,15 @@ impl Ip {
             daddr: Addr::V4(h.daddr),
             header_len: h.header_len,
             total_len: usize::from(h.total_len),
+        }
+    }
+
+    pub(crate) fn v6(h: &Ipv6Header) -> Self {
+        Ip {
+            saddr: Addr::V6(h.saddr),
+            daddr: Addr::V6(h.daddr),
+            header_len: h.header_len,
+            total_len: IPV6_HDR_LEN + usize::from(h.payload_len),
         }
     }
 }

@@ -14,8 +14,8 @@ use crate::{
     },
     handoff_core::{
         icmp,
-        packet::{IPV4_MIN_LEN, TCP_MIN_LEN},
-        rewrite::{self, Rewrite},
+        packet::{parse_ipv6, IPV4_MIN_LEN, TCP_MIN_LEN},
+        rewrite::{self, Rewrite, Rewrite6},
         seq::Translation,
     },
     netns::{Addr, NetState, Stats},
@@ -32,8 +32,9 @@ const MAX_HEADERS: usize = 60 + 60;
 ///
 /// `skb` must be a valid buffer owned by the caller (or a hook's packet
 /// that is not yet passed on), with its network header set, holding an
-/// IPv4 TCP segment whose headers were already validated (`hdr_len` bytes
-/// from the network header, at most [`MAX_HEADERS`]).
+/// IPv4 or IPv6 TCP segment whose headers were already validated
+/// (`hdr_len` bytes from the network header, at most [`MAX_HEADERS`] or
+/// [`MAX_HEADERS6`]).
 unsafe fn headers<'a>(skb: *mut sk_buff, hdr_len: usize) -> Option<(&'a mut [u8], bool)> {
     let mut partial = false;
     // SAFETY: `skb` is valid (function precondition); `partial` is
@@ -50,8 +51,44 @@ unsafe fn headers<'a>(skb: *mut sk_buff, hdr_len: usize) -> Option<(&'a mut [u8]
     ))
 }
 
-/// The IP and TCP header length of the IPv4 TCP segment in `skb`, read
-/// from the (already validated) headers.
+/// Most bytes of IPv6 header and extension headers the hooks read (see
+/// `hooks::IPV6_LOOK`), and so the most a rewrite touches with the TCP
+/// header.
+const MAX_HEADERS6: usize = 256 + 60;
+
+/// The IP and TCP header length of the IPv6 TCP segment in `skb`, whose
+/// network header is at `off`.
+///
+/// # Safety
+///
+/// As for [`headers`], with an IPv6 segment.
+unsafe fn header_len6(skb: *const sk_buff, off: i32) -> Option<usize> {
+    let mut buf = [0u8; MAX_HEADERS6 - 60];
+    // SAFETY: `skb` is valid.
+    let avail = (unsafe { bindings::th_skb_len(skb) } as usize).saturating_sub(off.max(0) as usize);
+    let n = avail.min(buf.len());
+    // SAFETY: `buf` has room for `n` bytes.
+    let p = unsafe { bindings::th_skb_header_pointer(skb, off, n as i32, buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` points at `n` readable bytes.
+    let b = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) };
+    let h = parse_ipv6(b).ok()?.header_len;
+    let mut one = [0u8; 1];
+    // SAFETY: as above, for one byte.
+    let q = unsafe {
+        bindings::th_skb_header_pointer(skb, off + h as i32 + 12, 1, one.as_mut_ptr().cast())
+    };
+    if q.is_null() {
+        return None;
+    }
+    // SAFETY: `q` points at one readable byte.
+    Some(h + usize::from(unsafe { *q.cast::<u8>() } >> 4) * 4)
+}
+
+/// The IP and TCP header length of the TCP segment in `skb`, read from the
+/// (already validated) headers.
 ///
 /// # Safety
 ///
@@ -69,6 +106,10 @@ unsafe fn header_len(skb: *const sk_buff) -> Option<usize> {
     }
     // SAFETY: `p` points at `buf.len()` readable bytes.
     let b = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), buf.len()) };
+    if b[0] >> 4 == 6 {
+        // SAFETY: guaranteed by the caller; the packet is IPv6.
+        return unsafe { header_len6(skb, off) };
+    }
     let ihl = usize::from(b[0] & 0x0f) * 4;
     // The TCP header is right after a 20-byte IP header in `b`; with IP
     // options, read its data offset again at the right place.
@@ -116,7 +157,7 @@ pub(crate) unsafe fn swallow(skb: *mut sk_buff, reason: DropReason) -> c_uint {
 unsafe fn writable_headers<'a>(skb: *mut sk_buff) -> Result<(&'a mut [u8], bool), DropReason> {
     // SAFETY: guaranteed by the caller.
     let n = unsafe { header_len(skb) }.ok_or(DropReason::BadHeader)?;
-    if !(IPV4_MIN_LEN + TCP_MIN_LEN..=MAX_HEADERS).contains(&n) {
+    if !(IPV4_MIN_LEN + TCP_MIN_LEN..=MAX_HEADERS.max(MAX_HEADERS6)).contains(&n) {
         return Err(DropReason::BadHeader);
     }
     // SAFETY: guaranteed by the caller; `n` bytes of headers were read.
@@ -138,7 +179,15 @@ pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd
             };
             rewrite::client_to_be(hdr, &rw).map_err(|_| DropReason::BadHeader)
         }),
-        Addr::V6(_) => Err(DropReason::BadHeader),
+        // SAFETY: as above.
+        Addr::V6(addr) => unsafe { writable_headers(raw) }.and_then(|(hdr, partial)| {
+            let rw = Rewrite6 {
+                tr: &fwd.tr,
+                addr,
+                partial,
+            };
+            rewrite::client_to_be_v6(hdr, &rw).map_err(|_| DropReason::BadHeader)
+        }),
     };
     if let Err(reason) = ok {
         Stats::inc(&st.stats.fwd_errors, 1);
@@ -222,11 +271,11 @@ pub(crate) unsafe fn to_client(
     tr: &Translation,
     service: Addr,
 ) -> Result<(), DropReason> {
-    let Addr::V4(addr) = service else {
-        return Err(DropReason::BadHeader);
-    };
     // SAFETY: guaranteed by the caller.
     let (hdr, partial) = unsafe { writable_headers(skb) }?;
-    let rw = Rewrite { tr, addr, partial };
-    rewrite::be_to_client(hdr, &rw).map_err(|_| DropReason::BadHeader)
+    match service {
+        Addr::V4(addr) => rewrite::be_to_client(hdr, &Rewrite { tr, addr, partial }),
+        Addr::V6(addr) => rewrite::be_to_client_v6(hdr, &Rewrite6 { tr, addr, partial }),
+    }
+    .map_err(|_| DropReason::BadHeader)
 }

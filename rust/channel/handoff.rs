@@ -1273,16 +1273,21 @@ fn take_over(
     if ci.ecn || ci.usec_ts || fe.usec_ts {
         return Err(NakReason::OptionMismatch);
     }
-    let local = match client {
-        Addr::V4(c) => {
-            // SAFETY: `net` is live.
-            let a = unsafe { bindings::th_route_saddr(net, u32::from_ne_bytes(c)) };
-            Addr::V4(a.to_ne_bytes())
-        }
-        // IPv6 services come with the IPv6 hooks.
-        Addr::V6(_) => return Err(NakReason::Internal),
+    // The source address of this node's route to the client, of the
+    // client's family (its data address, reported in HANDOFF_ACK).
+    let mut local = match client {
+        Addr::V4(_) => Addr::V4([0; 4]),
+        Addr::V6(_) => Addr::V6([0; 16]),
     };
-    if local.is_unspecified() {
+    let out = match &mut local {
+        Addr::V4(a) => a.as_mut_ptr(),
+        Addr::V6(a) => a.as_mut_ptr(),
+    };
+    // SAFETY: `net` is live; `client` is of its family, and `out` has room
+    // for an address of that family.
+    let err =
+        unsafe { bindings::th_route_saddr(net, client.family(), client.bytes().as_ptr(), out) };
+    if err != 0 || local.is_unspecified() {
         return Err(NakReason::Internal);
     }
     // SAFETY: `net` is live; network-order arguments, `local` of `family`.

@@ -61,6 +61,25 @@ static unsigned int th_hook_out(void *priv, struct sk_buff *skb,
  * never reach conntrack's state machine; outbound after source NAT, so a
  * rewritten reply is what leaves. See Documentation/design.rst.
  */
+#if IS_ENABLED(CONFIG_IPV6)
+static unsigned int th_hook_in6(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	return th_rs_hook_in6(skb, state);
+}
+
+static unsigned int th_hook_out6(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	return th_rs_hook_out6(skb, state);
+}
+#endif
+
+/*
+ * IPv6 services: the same places in the IPv6 chains (after nf_defrag_ipv6,
+ * when conntrack loaded it; without it a fragment stays a fragment, and
+ * the module leaves fragments to the stack).
+ */
 static const struct nf_hook_ops th_hook_ops[] = {
 	{
 		.hook		= th_hook_in,
@@ -74,6 +93,20 @@ static const struct nf_hook_ops th_hook_ops[] = {
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= NF_IP_PRI_NAT_SRC + 1,
 	},
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		.hook		= th_hook_in6,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_CONNTRACK_DEFRAG + 1,
+	},
+	{
+		.hook		= th_hook_out6,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP6_PRI_NAT_SRC + 1,
+	},
+#endif
 };
 
 int th_net_register_hooks(struct net *net)
@@ -558,34 +591,64 @@ static struct sk_buff *th_skb_from_packet(int family, const void *pkt,
 }
 
 /*
- * Sends a complete IPv4 packet the module built (both checksums filled
- * in) from this node, untracked: the front-end's acknowledgements of a
- * request head it is reading on behalf of a request socket.
+ * Sends a complete packet of @family the module built (checksums filled
+ * in; IPv6 without extension headers) from this node, untracked: the
+ * front-end's acknowledgements of a request head it is reading on behalf
+ * of a request socket.
  */
-int th_send_raw(struct net *net, const void *pkt, unsigned int len)
+int th_send_raw(struct net *net, int family, const void *pkt,
+		unsigned int len)
 {
-	const struct iphdr *iph = pkt;
-	struct flowi4 fl4 = {
-		.daddr = iph->daddr,
-		.saddr = iph->saddr,
-		.flowi4_proto = IPPROTO_TCP,
-	};
+	struct dst_entry *dst;
 	struct sk_buff *skb;
-	struct rtable *rt;
 
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt))
-		return PTR_ERR(rt);
-	skb = th_skb_from_packet(AF_INET, pkt, len);
+	if (family == AF_INET) {
+		const struct iphdr *iph = pkt;
+		struct flowi4 fl4 = {
+			.daddr = iph->daddr,
+			.saddr = iph->saddr,
+			.flowi4_proto = IPPROTO_TCP,
+		};
+		struct rtable *rt;
+
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		dst = &rt->dst;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (family == AF_INET6) {
+		const struct ipv6hdr *ip6h = pkt;
+		struct flowi6 fl6 = {
+			.daddr = ip6h->daddr,
+			.saddr = ip6h->saddr,
+			.flowi6_proto = IPPROTO_TCP,
+		};
+
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error) {
+			int err = dst->error;
+
+			dst_release(dst);
+			return err;
+		}
+	}
+#endif
+	else {
+		return -EAFNOSUPPORT;
+	}
+	skb = th_skb_from_packet(family, pkt, len);
 	if (!skb) {
-		ip_rt_put(rt);
+		dst_release(dst);
 		return -ENOMEM;
 	}
 	skb->ip_summed = CHECKSUM_NONE;
-	skb_dst_set(skb, &rt->dst);
+	skb_dst_set(skb, dst);
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
 	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 #endif
+	if (family == AF_INET6)
+		return ip6_local_out(net, NULL, skb);
 	return ip_local_out(net, NULL, skb);
 }
 
@@ -656,19 +719,42 @@ bool th_skb_take_inject_mark(struct sk_buff *skb)
 	return true;
 }
 
-/* The node's source address towards @daddr (network order), or 0. */
-__be32 th_route_saddr(struct net *net, __be32 daddr)
+/*
+ * The node's source address towards @daddr, of @family (4 or 16 bytes,
+ * network order), into @saddr. Returns 0 or a negative error.
+ */
+int th_route_saddr(struct net *net, int family, const u8 *daddr, u8 *saddr)
 {
-	struct flowi4 fl4 = { .daddr = daddr };
-	struct rtable *rt;
-	__be32 saddr;
+	if (family == AF_INET) {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
 
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt))
+		memcpy(&fl4.daddr, daddr, sizeof(fl4.daddr));
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		memcpy(saddr, &fl4.saddr, sizeof(fl4.saddr));
+		ip_rt_put(rt);
 		return 0;
-	saddr = fl4.saddr;
-	ip_rt_put(rt);
-	return saddr;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (family == AF_INET6) {
+		struct flowi6 fl6 = { .flowi6_proto = IPPROTO_TCP };
+		struct dst_entry *dst;
+		int err;
+
+		memcpy(&fl6.daddr, daddr, sizeof(fl6.daddr));
+		/* Fills in the source as a socket's connect() would pick it
+		 * (the route's preferred source, else RFC 6724). */
+		err = ip6_dst_lookup(net, NULL, &dst, &fl6);
+		if (err)
+			return err;
+		memcpy(saddr, &fl6.saddr, sizeof(fl6.saddr));
+		dst_release(dst);
+		return 0;
+	}
+#endif
+	return -EAFNOSUPPORT;
 }
 
 /*
@@ -702,7 +788,8 @@ bool th_has_listener(struct net *net, int family, const u8 *daddr,
 }
 
 /*
- * UTCP: the shim on a service's IPv4 listening sockets (rust/utcp/).
+ * UTCP: the shim on a service's listening sockets (rust/utcp/), IPv4
+ * and IPv6 (th_utcp_ops6, below, works the same way).
  *
  * A shimmed listener's icsk_af_ops points at th_utcp_ops: a copy of
  * ipv4_specific whose syn_recv_sock first asks Rust whether the connection
@@ -723,6 +810,14 @@ bool th_has_listener(struct net *net, int family, const u8 *daddr,
 static struct inet_connection_sock_af_ops *th_utcp_ops;
 /* The kernel's ipv4_specific, which it does not export (see th_utcp_init). */
 static const struct inet_connection_sock_af_ops *th_ipv4_ops;
+/*
+ * The same for IPv6 listeners: a copy of ipv6_specific (not exported
+ * either). Its syn_recv_sock also serves the IPv4 connections a dual-stack
+ * listener receives (tcp_v6_syn_recv_sock hands those to the IPv4 code),
+ * so a dual-stack listener is shimmed too.
+ */
+static struct inet_connection_sock_af_ops *th_utcp_ops6;
+static const struct inet_connection_sock_af_ops *th_ipv6_ops;
 
 static struct sock *
 th_utcp_syn_recv_sock(const struct sock *sk, struct sk_buff *skb,
@@ -737,7 +832,8 @@ th_utcp_syn_recv_sock(const struct sock *sk, struct sk_buff *skb,
 	struct sock *child;
 
 	if (th_net_state(net) &&
-	    th_rs_utcp_veto(net, iph->saddr, th->source, iph->daddr, th->dest)) {
+	    th_rs_utcp_veto(net, AF_INET, (const u8 *)&iph->saddr, th->source,
+			    (const u8 *)&iph->daddr, th->dest)) {
 		/* As tcp_v4_syn_recv_sock() does when it creates no child. */
 		dst_release(dst);
 		return NULL;
@@ -749,25 +845,93 @@ th_utcp_syn_recv_sock(const struct sock *sk, struct sk_buff *skb,
 	return child;
 }
 
+#if IS_ENABLED(CONFIG_IPV6)
+static struct sock *
+th_utcp_syn_recv_sock6(const struct sock *sk, struct sk_buff *skb,
+		       struct request_sock *req, struct dst_entry *dst,
+		       struct request_sock *req_unhash, bool *own_req,
+		       void (*opt_child_init)(struct sock *newsk,
+					      const struct sock *sk))
+{
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct net *net = sock_net(sk);
+	struct sock *child;
+	bool veto = false;
+
+	if (th_net_state(net)) {
+		if (skb->protocol == htons(ETH_P_IP)) {
+			const struct iphdr *iph = ip_hdr(skb);
+
+			veto = th_rs_utcp_veto(net, AF_INET,
+					       (const u8 *)&iph->saddr,
+					       th->source,
+					       (const u8 *)&iph->daddr,
+					       th->dest);
+		} else {
+			const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+			veto = th_rs_utcp_veto(net, AF_INET6,
+					       ip6h->saddr.s6_addr, th->source,
+					       ip6h->daddr.s6_addr, th->dest);
+		}
+	}
+	if (veto) {
+		/* As tcp_v6_syn_recv_sock() does when it creates no child. */
+		dst_release(dst);
+		return NULL;
+	}
+	child = th_ipv6_ops->syn_recv_sock(sk, skb, req, dst, req_unhash,
+					   own_req, opt_child_init);
+	/* An IPv6 child inherited the shim from the listener; an IPv4 one of a
+	 * dual-stack listener has ipv6_mapped already and keeps it. */
+	if (child)
+		cmpxchg(&inet_csk(child)->icsk_af_ops,
+			(const struct inet_connection_sock_af_ops *)th_utcp_ops6,
+			th_ipv6_ops);
+	return child;
+}
+#endif
+
+/* The af_ops every new TCP socket of @family starts with, or NULL. */
+static const struct inet_connection_sock_af_ops *th_af_ops_of(int family)
+{
+	const struct inet_connection_sock_af_ops *ops;
+	struct socket *sock;
+
+	if (sock_create_kern(&init_net, family, SOCK_STREAM, IPPROTO_TCP,
+			     &sock))
+		return NULL;
+	ops = inet_csk(sock->sk)->icsk_af_ops;
+	sock_release(sock);
+	return ops;
+}
+
 static int th_utcp_init(void)
 {
-	struct socket *sock;
-	int err;
-
-	/* Every IPv4 TCP socket starts with ipv4_specific: a throwaway one
-	 * tells its address. */
-	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
-			       &sock);
-	if (err)
-		return err;
-	th_ipv4_ops = inet_csk(sock->sk)->icsk_af_ops;
-	sock_release(sock);
+	/* Every TCP socket starts with ipv4_specific (ipv6_specific): a
+	 * throwaway one tells its address. */
+	th_ipv4_ops = th_af_ops_of(PF_INET);
+	if (!th_ipv4_ops)
+		return -ENOMEM;
 	th_utcp_ops = kmemdup(th_ipv4_ops, sizeof(*th_ipv4_ops), GFP_KERNEL);
 	if (!th_utcp_ops)
 		return -ENOMEM;
 	th_utcp_ops->syn_recv_sock = th_utcp_syn_recv_sock;
 	/* Outlives the module on purpose (see above): not a leak. */
 	kmemleak_ignore(th_utcp_ops);
+#if IS_ENABLED(CONFIG_IPV6)
+	th_ipv6_ops = th_af_ops_of(PF_INET6);
+	if (th_ipv6_ops) {
+		th_utcp_ops6 = kmemdup(th_ipv6_ops, sizeof(*th_ipv6_ops),
+				       GFP_KERNEL);
+		if (!th_utcp_ops6) {
+			th_utcp_ops->syn_recv_sock = th_ipv4_ops->syn_recv_sock;
+			return -ENOMEM;
+		}
+		th_utcp_ops6->syn_recv_sock = th_utcp_syn_recv_sock6;
+		kmemleak_ignore(th_utcp_ops6);
+	}
+#endif
 	return 0;
 }
 
@@ -775,35 +939,48 @@ static int th_utcp_init(void)
 static void th_utcp_exit(void)
 {
 	WRITE_ONCE(th_utcp_ops->syn_recv_sock, th_ipv4_ops->syn_recv_sock);
+	if (th_utcp_ops6)
+		WRITE_ONCE(th_utcp_ops6->syn_recv_sock,
+			   th_ipv6_ops->syn_recv_sock);
+}
+
+/* The shim of @ops (a kernel table), or NULL when it has none. */
+static const struct inet_connection_sock_af_ops *
+th_utcp_shim_of(const struct inet_connection_sock_af_ops *ops)
+{
+	if (ops == th_ipv4_ops)
+		return th_utcp_ops;
+	if (th_utcp_ops6 && ops == th_ipv6_ops)
+		return th_utcp_ops6;
+	return NULL;
 }
 
 /*
  * Shims @sk, a listener reached through a request socket under RCU.
  * Returns TH_UTCP_ATTACHED with a reference taken for the caller's record,
  * TH_UTCP_ALREADY when it is shimmed, TH_UTCP_UNSUPPORTED for a listener
- * whose operations are not plain IPv4 TCP's (a dual-stack IPv6 listener,
- * MPTCP) or that is closing.
+ * whose operations are not plain IPv4 or IPv6 TCP's (MPTCP, another
+ * module's shim) or that is closing.
  */
 int th_utcp_attach(struct sock *sk)
 {
-	const struct inet_connection_sock_af_ops *ops;
+	const struct inet_connection_sock_af_ops *ops, *shim;
 
 	ops = READ_ONCE(inet_csk(sk)->icsk_af_ops);
-	if (ops == th_utcp_ops)
+	if (ops == th_utcp_ops || (th_utcp_ops6 && ops == th_utcp_ops6))
 		return TH_UTCP_ALREADY;
-	if (ops != th_ipv4_ops || sk_is_mptcp(sk) ||
-	    !refcount_inc_not_zero(&sk->sk_refcnt))
+	shim = th_utcp_shim_of(ops);
+	if (!shim || sk_is_mptcp(sk) || !refcount_inc_not_zero(&sk->sk_refcnt))
 		return TH_UTCP_UNSUPPORTED;
 	if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
 		sock_put(sk);
 		return TH_UTCP_UNSUPPORTED;
 	}
-	ops = cmpxchg(&inet_csk(sk)->icsk_af_ops, th_ipv4_ops,
-		      (const struct inet_connection_sock_af_ops *)th_utcp_ops);
-	if (ops != th_ipv4_ops) {
+	if (cmpxchg(&inet_csk(sk)->icsk_af_ops, ops, shim) != ops) {
 		/* Another CPU shimmed it first. */
+		ops = READ_ONCE(inet_csk(sk)->icsk_af_ops);
 		sock_put(sk);
-		return ops == th_utcp_ops ? TH_UTCP_ALREADY : TH_UTCP_UNSUPPORTED;
+		return ops == shim ? TH_UTCP_ALREADY : TH_UTCP_UNSUPPORTED;
 	}
 	return TH_UTCP_ATTACHED;
 }
@@ -811,16 +988,35 @@ int th_utcp_attach(struct sock *sk)
 /* Restores @sk's operations exactly and drops the attach reference. */
 void th_utcp_detach(struct sock *sk)
 {
-	cmpxchg(&inet_csk(sk)->icsk_af_ops,
-		(const struct inet_connection_sock_af_ops *)th_utcp_ops,
-		th_ipv4_ops);
+	if (cmpxchg(&inet_csk(sk)->icsk_af_ops,
+		    (const struct inet_connection_sock_af_ops *)th_utcp_ops,
+		    th_ipv4_ops) != th_utcp_ops && th_utcp_ops6)
+		cmpxchg(&inet_csk(sk)->icsk_af_ops,
+			(const struct inet_connection_sock_af_ops *)th_utcp_ops6,
+			th_ipv6_ops);
 	sock_put(sk);
 }
 
-/* Whether @sk still listens; its bound address and port (network order). */
-bool th_utcp_listening(const struct sock *sk, __be32 *addr, __be16 *port)
+/*
+ * Whether @sk still listens; its family, bound address (4 or 16 bytes into
+ * @addr, network order; a dual-stack listener on :: says AF_INET6) and
+ * port (network order).
+ */
+bool th_utcp_listening(const struct sock *sk, int *family, u8 *addr,
+		       __be16 *port)
 {
-	*addr = READ_ONCE(inet_sk(sk)->inet_rcv_saddr);
+	*family = sk->sk_family;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		/* Set at bind and never changed while the socket listens. */
+		memcpy(addr, &sk->sk_v6_rcv_saddr, sizeof(struct in6_addr));
+	} else
+#endif
+	{
+		__be32 a = READ_ONCE(inet_sk(sk)->inet_rcv_saddr);
+
+		memcpy(addr, &a, sizeof(a));
+	}
 	*port = READ_ONCE(inet_sk(sk)->inet_sport);
 	return READ_ONCE(sk->sk_state) == TCP_LISTEN;
 }

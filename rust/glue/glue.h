@@ -144,11 +144,12 @@ void th_net_kick(struct net *net);
 u8 *th_skb_writable(struct sk_buff *skb, unsigned int len, bool *partial);
 int th_fe_xmit(struct net *net, struct sk_buff *skb, int family,
 	       const u8 *daddr);
-int th_send_raw(struct net *net, const void *pkt, unsigned int len);
+int th_send_raw(struct net *net, int family, const void *pkt,
+		unsigned int len);
 int th_inject(struct net *net, int family, const void *pkt, unsigned int len,
 	      const u8 *via);
 bool th_skb_take_inject_mark(struct sk_buff *skb);
-__be32 th_route_saddr(struct net *net, __be32 daddr);
+int th_route_saddr(struct net *net, int family, const u8 *daddr, u8 *saddr);
 bool th_has_listener(struct net *net, int family, const u8 *daddr,
 		     __be16 dport);
 bool th_module_get(void);
@@ -161,7 +162,8 @@ enum {
 };
 int th_utcp_attach(struct sock *sk);
 void th_utcp_detach(struct sock *sk);
-bool th_utcp_listening(const struct sock *sk, __be32 *addr, __be16 *port);
+bool th_utcp_listening(const struct sock *sk, int *family, u8 *addr,
+		       __be16 *port);
 void th_module_put(void);
 
 /*
@@ -197,12 +199,14 @@ void th_rs_net_pre_exit(struct net *net);
 int th_rs_net_init(struct net *net);
 void th_rs_net_exit(struct net *net);
 void th_rs_tick(struct net *net);
-bool th_rs_utcp_veto(struct net *net, __be32 saddr, __be16 sport,
-		     __be32 daddr, __be16 dport);
+bool th_rs_utcp_veto(struct net *net, int family, const u8 *saddr,
+		     __be16 sport, const u8 *daddr, __be16 dport);
 int th_rs_proc_show(struct seq_file *m, struct net *net);
 unsigned int th_rs_hook_in(struct sk_buff *skb, const struct nf_hook_state *state);
 unsigned int th_rs_max_nodes(void);
 unsigned int th_rs_max_services(void);
 unsigned int th_rs_hook_out(struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int th_rs_hook_in6(struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int th_rs_hook_out6(struct sk_buff *skb, const struct nf_hook_state *state);
 
 #endif /* TCP_HANDOFF_GLUE_H */

@@ -9,7 +9,10 @@
 //! passes may be missed or shown twice, as with any netlink dump of live
 //! state.
 
-use super::msg::{self, Msg};
+use super::{
+    addr,
+    msg::{self, Msg},
+};
 use crate::{
     bindings::{self, netlink_callback, sk_buff},
     btcp::{
@@ -23,9 +26,12 @@ use kernel::{ffi::c_int, prelude::*};
 
 use bindings::{
     TCP_HANDOFF_A_CONN_AGE_MS as AGE_MS, TCP_HANDOFF_A_CONN_BACKEND as BACKEND,
-    TCP_HANDOFF_A_CONN_CLIENT_ADDR4 as CLIENT_ADDR4, TCP_HANDOFF_A_CONN_CLIENT_PORT as CLIENT_PORT,
+    TCP_HANDOFF_A_CONN_CLIENT_ADDR4 as CLIENT_ADDR4,
+    TCP_HANDOFF_A_CONN_CLIENT_ADDR6 as CLIENT_ADDR6, TCP_HANDOFF_A_CONN_CLIENT_PORT as CLIENT_PORT,
     TCP_HANDOFF_A_CONN_ID as ID, TCP_HANDOFF_A_CONN_LOCAL_ADDR4 as LOCAL_ADDR4,
-    TCP_HANDOFF_A_CONN_NODE as NODE, TCP_HANDOFF_A_CONN_SERVICE_ADDR4 as SERVICE_ADDR4,
+    TCP_HANDOFF_A_CONN_LOCAL_ADDR6 as LOCAL_ADDR6, TCP_HANDOFF_A_CONN_NODE as NODE,
+    TCP_HANDOFF_A_CONN_SERVICE_ADDR4 as SERVICE_ADDR4,
+    TCP_HANDOFF_A_CONN_SERVICE_ADDR6 as SERVICE_ADDR6,
     TCP_HANDOFF_A_CONN_SERVICE_PORT as SERVICE_PORT, TCP_HANDOFF_A_CONN_STATE as STATE,
 };
 
@@ -95,17 +101,12 @@ fn back_row(c: &back::Conn) -> Row {
 fn put_row(m: &mut Msg, r: &Row, now: u64) -> Result {
     m.put_flag(BACKEND, r.backend)?;
     m.put_u32(STATE, r.state)?;
-    // IPv6 addresses have no attributes in this version of the family.
-    if let Addr::V4(a) = r.client.0 {
-        m.put(CLIENT_ADDR4, &a)?;
-    }
+    addr::put(m, &r.client.0, CLIENT_ADDR4, CLIENT_ADDR6)?;
     m.put_be16(CLIENT_PORT, r.client.1)?;
-    if let Addr::V4(a) = r.service.0 {
-        m.put(SERVICE_ADDR4, &a)?;
-    }
+    addr::put(m, &r.service.0, SERVICE_ADDR4, SERVICE_ADDR6)?;
     m.put_be16(SERVICE_PORT, r.service.1)?;
-    if let Some(Addr::V4(local)) = r.local {
-        m.put(LOCAL_ADDR4, &local)?;
+    if let Some(local) = &r.local {
+        addr::put(m, local, LOCAL_ADDR4, LOCAL_ADDR6)?;
     }
     if r.node != 0 {
         m.put_u32(NODE, r.node)?;

@@ -7,6 +7,7 @@ use super::msg::Msg;
 use crate::{bindings, netns::Addr};
 use bindings::{
     TCP_HANDOFF_A_EVENT_CLIENT_ADDR4 as CLIENT_ADDR4,
+    TCP_HANDOFF_A_EVENT_CLIENT_ADDR6 as CLIENT_ADDR6,
     TCP_HANDOFF_A_EVENT_CLIENT_PORT as CLIENT_PORT, TCP_HANDOFF_A_EVENT_KIND as KIND,
     TCP_HANDOFF_A_EVENT_LATENCY_US as LATENCY_US, TCP_HANDOFF_A_EVENT_NODE as NODE,
     TCP_HANDOFF_A_EVENT_REASON as REASON,
@@ -75,13 +76,9 @@ impl Event<'_> {
     }
 }
 
-/// The client's address; an IPv6 one has no attribute in this version of
-/// the family and is left out.
+/// The client's address, in the attribute of its family.
 fn put_client(msg: &mut Msg, a: &Addr) -> Result {
-    match a {
-        Addr::V4(b) => msg.put(CLIENT_ADDR4, b),
-        Addr::V6(_) => Ok(()),
-    }
+    super::addr::put(msg, a, CLIENT_ADDR4, CLIENT_ADDR6)
 }
 
 /// Sends `ev` to the listeners of namespace `net`'s events group, if any

@@ -6,7 +6,7 @@
 //! withholding the segment that would complete its handshake: TCP holds
 //! only a request socket, and a handoff removes it with a reset that only
 //! the local stack sees. The shim is the guarantee one layer up. Every IPv4
-//! listener that receives a held connection is shimmed lazily, from the
+//! or IPv6 listener (dual-stack ones included) that receives a held connection is shimmed lazily, from the
 //! packet path: its `icsk_af_ops` is swapped for a copy whose
 //! `syn_recv_sock` (the function that creates the child socket `accept()`
 //! returns) asks [`th_rs_utcp_veto`] first. While the front-end holds,
@@ -43,21 +43,36 @@ unsafe impl Send for Shimmed {}
 impl Shimmed {
     /// Whether the socket still listens, and its bound address and port
     /// (address as sent; port in host order).
-    fn listening(&self) -> (bool, [u8; 4], u16) {
-        let (mut addr, mut port) = (0u32, 0u16);
+    fn listening(&self) -> (bool, Addr, u16) {
+        let (mut family, mut addr, mut port) = (0i32, [0u8; 16], 0u16);
         // SAFETY: the reference held (type invariant) keeps the socket
-        // alive; the out-pointers are writable.
-        let up = unsafe { bindings::th_utcp_listening(self.0, &mut addr, &mut port) };
-        (up, addr.to_ne_bytes(), u16::from_be(port))
+        // alive; the out-pointers are writable, `addr` with room for an
+        // IPv6 address.
+        let up = unsafe {
+            bindings::th_utcp_listening(self.0, &mut family, addr.as_mut_ptr(), &mut port)
+        };
+        let addr = if family == bindings::AF_INET6 as i32 {
+            Addr::V6(addr)
+        } else {
+            Addr::V4([addr[0], addr[1], addr[2], addr[3]])
+        };
+        (up, addr, u16::from_be(port))
     }
 
-    /// Whether this listener receives connections for `s`.
+    /// Whether this listener receives connections for `s`: bound to its
+    /// address or to the wildcard of its family. An IPv6 listener on `::`
+    /// may also take IPv4 connections (unless `IPV6_V6ONLY`): it is kept
+    /// for IPv4 services too, which at worst leaves a shim on a listener
+    /// no held connection uses until the next `service-del`.
     fn serves(&self, s: &Service) -> bool {
         let (_, addr, port) = self.listening();
-        match s.addr {
-            Addr::V4(a) => port == s.port && (addr == [0; 4] || addr == a),
-            Addr::V6(_) => false,
-        }
+        port == s.port
+            && match (addr, s.addr) {
+                (Addr::V4(l), Addr::V4(a)) => l == [0; 4] || l == a,
+                (Addr::V6(l), Addr::V6(a)) => l == [0; 16] || l == a,
+                (Addr::V6(l), Addr::V4(_)) => l == [0; 16],
+                (Addr::V4(_), Addr::V6(_)) => false,
+            }
     }
 }
 
@@ -157,18 +172,34 @@ pub(crate) fn close(st: &NetState) {
 #[no_mangle]
 extern "C" fn th_rs_utcp_veto(
     net: *mut bindings::net,
-    saddr: u32,
+    family: i32,
+    saddr: *const u8,
     sport: u16,
-    daddr: u32,
+    daddr: *const u8,
     dport: u16,
 ) -> bool {
     // SAFETY: the glue calls this only while the namespace's state is in
     // place (it checks the slot; `exit` frees the state only after
     // `pre_exit` restored every listener and a grace period passed).
     let st = unsafe { NetState::of(net) };
+    // SAFETY: the glue passes addresses of `family` from the segment's
+    // header: 16 readable bytes each for IPv6, 4 for IPv4.
+    let (saddr, daddr) = unsafe {
+        if family == bindings::AF_INET6 as i32 {
+            (
+                Addr::V6(core::ptr::read_unaligned(saddr.cast::<[u8; 16]>())),
+                Addr::V6(core::ptr::read_unaligned(daddr.cast::<[u8; 16]>())),
+            )
+        } else {
+            (
+                Addr::V4(core::ptr::read_unaligned(saddr.cast::<[u8; 4]>())),
+                Addr::V4(core::ptr::read_unaligned(daddr.cast::<[u8; 4]>())),
+            )
+        }
+    };
     let key = Key {
-        saddr: Addr::V4(saddr.to_ne_bytes()),
-        daddr: Addr::V4(daddr.to_ne_bytes()),
+        saddr,
+        daddr,
         sport: u16::from_be(sport),
         dport: u16::from_be(dport),
     };

@@ -66,6 +66,9 @@ pub mod conn_attr {
     pub const NODE: u16 = 8;
     pub const ID: u16 = 9;
     pub const AGE_MS: u16 = 10;
+    pub const CLIENT_ADDR6: u16 = 11;
+    pub const SERVICE_ADDR6: u16 = 12;
+    pub const LOCAL_ADDR6: u16 = 13;
 }
 
 /// The spec's `conn-state` names, by value.
@@ -92,6 +95,7 @@ pub mod event_attr {
     pub const CLIENT_PORT: u16 = 4;
     pub const REASON: u16 = 5;
     pub const LATENCY_US: u16 = 6;
+    pub const CLIENT_ADDR6: u16 = 7;
 }
 
 /// The family's multicast group of events.
@@ -354,6 +358,7 @@ impl AttrSet {
                 "client-port",
                 "reason",
                 "latency-us",
+                "client-addr6",
             ],
             AttrSet::Conn => &[
                 "backend",
@@ -366,6 +371,9 @@ impl AttrSet {
                 "node",
                 "id",
                 "age-ms",
+                "client-addr6",
+                "service-addr6",
+                "local-addr6",
             ],
             AttrSet::Key => &["id", "secret", "current"],
         }
@@ -833,11 +841,33 @@ impl Conn {
                 conn_attr::BACKEND => backend = true,
                 conn_attr::STATE => state = Some(named(set, &attr, attr.get_u32())?),
                 conn_attr::CLIENT_ADDR4 => {
-                    caddr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                    caddr = Some(IpAddr::V4(Ipv4Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<4>(),
+                    )?)))
+                }
+                conn_attr::CLIENT_ADDR6 => {
+                    caddr = Some(IpAddr::V6(Ipv6Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<16>(),
+                    )?)))
                 }
                 conn_attr::CLIENT_PORT => cport = Some(named(set, &attr, attr.get_be16())?),
                 conn_attr::SERVICE_ADDR4 => {
-                    saddr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                    saddr = Some(IpAddr::V4(Ipv4Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<4>(),
+                    )?)))
+                }
+                conn_attr::SERVICE_ADDR6 => {
+                    saddr = Some(IpAddr::V6(Ipv6Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<16>(),
+                    )?)))
                 }
                 conn_attr::SERVICE_PORT => sport = Some(named(set, &attr, attr.get_be16())?),
                 conn_attr::LOCAL_ADDR4 => {
@@ -845,6 +875,13 @@ impl Conn {
                         set,
                         &attr,
                         attr.get_bytes::<4>(),
+                    )?)))
+                }
+                conn_attr::LOCAL_ADDR6 => {
+                    local = Some(IpAddr::V6(Ipv6Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<16>(),
                     )?)))
                 }
                 conn_attr::NODE => node = Some(named(set, &attr, attr.get_u32())?),
@@ -865,8 +902,8 @@ impl Conn {
             state: CONN_STATES
                 .get(state as usize)
                 .map_or_else(|| state.to_string(), |s| (*s).to_string()),
-            client: SocketAddr::new(IpAddr::V4(caddr), cport),
-            service: SocketAddr::new(IpAddr::V4(saddr), sport),
+            client: SocketAddr::new(caddr, cport),
+            service: SocketAddr::new(saddr, sport),
             local,
             node,
             id,
@@ -1206,6 +1243,25 @@ mod tests {
     }
 
     #[test]
+    fn conn_ipv6_decoding() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap().octets();
+        let mut a = nla(conn_attr::BACKEND, &[]);
+        a.extend(nla(conn_attr::STATE, &9u32.to_ne_bytes()));
+        a.extend(nla(conn_attr::CLIENT_ADDR6, &v6("2001:db8:1::100")));
+        a.extend(nla(conn_attr::CLIENT_PORT, &40000u16.to_be_bytes()));
+        a.extend(nla(conn_attr::SERVICE_ADDR6, &v6("2001:db8:1::1")));
+        a.extend(nla(conn_attr::SERVICE_PORT, &80u16.to_be_bytes()));
+        a.extend(nla(conn_attr::LOCAL_ADDR6, &v6("2001:db8:1::2")));
+        a.extend(nla(conn_attr::AGE_MS, &5u64.to_ne_bytes()));
+        let c = Conn::parse(&reply(cmd::CONN_GET, a)).unwrap();
+        assert_eq!(c.side, "backend");
+        assert_eq!(c.state, "established");
+        assert_eq!(c.client.to_string(), "[2001:db8:1::100]:40000");
+        assert_eq!(c.service.to_string(), "[2001:db8:1::1]:80");
+        assert_eq!(c.local.unwrap().to_string(), "2001:db8:1::2");
+    }
+
+    #[test]
     fn events_decode_and_print() {
         let mut attrs = nla(event_attr::KIND, &0u32.to_ne_bytes());
         attrs.extend(nla(event_attr::NODE, &2u32.to_ne_bytes()));
@@ -1225,6 +1281,19 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&ev).unwrap(),
             r#"{"event":"peer-down","node":3,"client":null,"reason":"peer silent","latency-us":null}"#
+        );
+        // An IPv6 client.
+        let mut attrs = nla(event_attr::KIND, &0u32.to_ne_bytes());
+        attrs.extend(nla(event_attr::NODE, &2u32.to_ne_bytes()));
+        attrs.extend(nla(
+            event_attr::CLIENT_ADDR6,
+            &"2001:db8:1::100".parse::<Ipv6Addr>().unwrap().octets(),
+        ));
+        attrs.extend(nla(event_attr::CLIENT_PORT, &40000u16.to_be_bytes()));
+        let ev = Event::parse(&reply(cmd::EVENT_NTF, attrs)).unwrap();
+        assert_eq!(
+            ev.to_line(),
+            "handoff done node 2 client [2001:db8:1::100]:40000"
         );
         // A kind this tool does not know is shown by number.
         let attrs = nla(event_attr::KIND, &9u32.to_ne_bytes());
@@ -1530,7 +1599,19 @@ mod tests {
             AttrSet::Conn.attr_name(conn_attr::AGE_MS.into()),
             Some("age-ms")
         );
-        assert_eq!(AttrSet::Conn.attr_name(11), None);
+        assert_eq!(
+            AttrSet::Conn.attr_name(conn_attr::CLIENT_ADDR6.into()),
+            Some("client-addr6")
+        );
+        assert_eq!(
+            AttrSet::Conn.attr_name(conn_attr::LOCAL_ADDR6.into()),
+            Some("local-addr6")
+        );
+        assert_eq!(AttrSet::Conn.attr_name(14), None);
+        assert_eq!(
+            AttrSet::Event.attr_name(event_attr::CLIENT_ADDR6.into()),
+            Some("client-addr6")
+        );
         let header = include_str!("../../../include/uapi/linux/tcp_handoff.h");
         let after = |name: &str| header.split(name).nth(1).unwrap_or("");
         // The uapi enums list the attributes in order after the first.
@@ -1540,6 +1621,15 @@ mod tests {
         assert!(after("TCP_HANDOFF_A_CONN_ID,")
             .trim_start()
             .starts_with("TCP_HANDOFF_A_CONN_AGE_MS,"));
+        assert!(after("TCP_HANDOFF_A_CONN_AGE_MS,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_A_CONN_CLIENT_ADDR6,"));
+        assert!(after("TCP_HANDOFF_A_CONN_SERVICE_ADDR6,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_A_CONN_LOCAL_ADDR6,"));
+        assert!(after("TCP_HANDOFF_A_EVENT_LATENCY_US,")
+            .trim_start()
+            .starts_with("TCP_HANDOFF_A_EVENT_CLIENT_ADDR6,"));
         assert!(after("TCP_HANDOFF_CMD_LIMITS_GET,")
             .trim_start()
             .starts_with("TCP_HANDOFF_CMD_EVENT_NTF,"));
@@ -1749,7 +1839,18 @@ impl Event {
                 event_attr::KIND => kind = Some(named(set, &attr, attr.get_u32())?),
                 event_attr::NODE => node = Some(named(set, &attr, attr.get_u32())?),
                 event_attr::CLIENT_ADDR4 => {
-                    addr = Some(Ipv4Addr::from(named(set, &attr, attr.get_bytes::<4>())?))
+                    addr = Some(IpAddr::V4(Ipv4Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<4>(),
+                    )?)))
+                }
+                event_attr::CLIENT_ADDR6 => {
+                    addr = Some(IpAddr::V6(Ipv6Addr::from(named(
+                        set,
+                        &attr,
+                        attr.get_bytes::<16>(),
+                    )?)))
                 }
                 event_attr::CLIENT_PORT => port = Some(named(set, &attr, attr.get_be16())?),
                 event_attr::REASON => reason = Some(attr.get_string()),
@@ -1767,9 +1868,7 @@ impl Event {
         Ok(Event {
             event,
             node,
-            client: addr
-                .zip(port)
-                .map(|(a, p)| SocketAddr::new(IpAddr::V4(a), p)),
+            client: addr.zip(port).map(|(a, p)| SocketAddr::new(a, p)),
             reason,
             latency_us: latency,
         })
