@@ -924,7 +924,6 @@ impl NetState {
             )
     }
 
-    /// Publishes the peers' channel states (worker only).
     /// The slot of node `id`'s counters, if it has one.
     pub(crate) fn node_slot(&self, id: u32) -> Option<u8> {
         (id != 0)
@@ -973,6 +972,7 @@ impl NetState {
         }
     }
 
+    /// Publishes the peers' channel states (worker only).
     pub(crate) fn set_peer_states(&self, ch: &Channel) {
         let mut peers = ch.peers.iter();
         for slot in &self.peer_states {

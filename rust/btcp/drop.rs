@@ -41,6 +41,12 @@ pub(crate) enum DropReason {
     /// Back-end: a segment of a taken-over connection whose handoff was
     /// withdrawn. Kernel reason `TCP_CLOSE`.
     Aborted,
+    /// Front-end: a new SYN (another initial sequence number) on a tuple
+    /// whose handoff is still being decided or flushed: the client gave
+    /// the old connection up and opens a new one before this node knows
+    /// where the old one went. It retransmits the SYN. Kernel reason
+    /// `TCP_INVALID_SYN`.
+    SynWhileDeciding,
 }
 
 impl DropReason {
@@ -54,6 +60,9 @@ impl DropReason {
             DropReason::BadHeader => bindings::skb_drop_reason_SKB_DROP_REASON_HDR_TRUNC,
             DropReason::NotOurs => bindings::skb_drop_reason_SKB_DROP_REASON_NETFILTER_DROP,
             DropReason::Aborted => bindings::skb_drop_reason_SKB_DROP_REASON_TCP_CLOSE,
+            DropReason::SynWhileDeciding => {
+                bindings::skb_drop_reason_SKB_DROP_REASON_TCP_INVALID_SYN
+            }
         }
     }
 }

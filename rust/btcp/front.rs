@@ -774,8 +774,41 @@ pub(crate) unsafe fn inbound(
         return bindings::NF_ACCEPT;
     };
     let c = &mut t.conns[i];
+    // Connection-per-request clients reuse their ports quickly: a SYN with
+    // another initial sequence number than the entry's connection is a new
+    // connection on the tuple, and the client has given the old one up.
+    let new_syn = tcp.flags & (flags::SYN | flags::ACK | flags::RST) == flags::SYN
+        && tcp.seq != c.ack.seq.wrapping_sub(1);
     match c.phase {
         Phase::Released(_) => return bindings::NF_ACCEPT,
+        // Forwarded, or forwarded until lately: the entry only carried the
+        // old connection to its back-end. Sending the new SYN there would
+        // meet a socket of the old connection, or none (its entry gone, its
+        // SYN/ACK would reach the client under the back-end's own address):
+        // the entry ends here and the local stack answers the SYN. A
+        // back-end socket still open closes by itself (idle timeout).
+        Phase::Forwarding | Phase::Tombstone(_) if new_syn => {
+            if c.phase == Phase::Forwarding {
+                // Leaves the forwarding counts.
+                tombstone(st, c, now);
+            }
+            let gone = t.remove(i);
+            drop(t);
+            if gone.is_some() {
+                st.pending.removed(1);
+            }
+            // Dropped outside the lock: a module reference may go with it.
+            drop(gone);
+            return bindings::NF_ACCEPT;
+        }
+        // Still deciding where the old connection goes: the new SYN must
+        // neither join its held packets nor reach a request socket of the
+        // old connection. The client retransmits it.
+        Phase::Deciding | Phase::Requested(_) | Phase::InDoubt(_) | Phase::Flushing if new_syn => {
+            drop(t);
+            // SAFETY: the hook's packet, not yet passed on.
+            return unsafe { xmit::swallow(skb, DropReason::SynWhileDeciding) };
+        }
         Phase::Forwarding | Phase::Tombstone(_) => {
             let Some(fwd) = c.fwd else {
                 return bindings::NF_ACCEPT;
