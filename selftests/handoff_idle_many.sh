@@ -32,6 +32,14 @@ EOF
 for ns in "$node1" "$node2" "$node3"; do
 	"$HANDOFFCTL" -n "$ns" limits set linger 10000
 done
+# nginx closes each connection after its second answer, and the client
+# closes its side only once every connection has answered, which takes
+# minutes in a slow guest: the back-ends' FIN_WAIT2 sockets must wait that
+# long (the kernel's 60 s would let the first ones go, and the client's FIN
+# would then draw a reset).
+for ns in "$node2" "$node3"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_fin_timeout=600
+done
 
 # idle.py N: opens N keep-alive connections to the service, 100 at a time,
 # each with one request answered; prints "open" and how many each node

@@ -20,11 +20,14 @@ wait_peers_up "$node1" 2 || exit $ksft_fail
 # wait for the head rather than time it out and serve it locally.
 "$HANDOFFCTL" -n "$node1" limits set head-timeout 15000
 
-# What crosses the data bridge, headers only: when a transfer fails, the
-# report shows its connection packet by packet (the client's port names it).
+# The handshakes and closes that cross the data bridge (headers only, and
+# only those: the guest runs beside others): when a transfer fails, the
+# report shows how its connection opened and ended (the client's port
+# names it).
 capture=""
 if command -v tcpdump >/dev/null; then
-	ip netns exec "$sw" tcpdump -n -U -s 128 -i br-data -w "$TH_TMP/load.pcap" tcp >/dev/null 2>&1 &
+	ip netns exec "$sw" tcpdump -n -U -s 128 -i br-data -w "$TH_TMP/load.pcap" \
+		'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' >/dev/null 2>&1 &
 	capture=$!
 	sleep 1
 fi
