@@ -925,40 +925,20 @@ fn send_head_ack(net: *mut bindings::net, a: &AckSeg) {
     };
     // IPv6 header (40) and TCP header with timestamps (32).
     let mut buf = [0u8; 80];
-    let built = match (a.key.daddr, a.key.saddr) {
-        (Addr::V4(saddr), Addr::V4(daddr)) => rewrite::build_segment(
-            &rewrite::Segment {
-                saddr,
-                sport: a.key.dport,
-                daddr,
-                dport: a.key.sport,
-                seq: a.seq,
-                ack: a.ack,
-                flags: flags::ACK,
-                window: a.window,
-                options,
-                payload: &[],
-            },
-            &mut buf,
-        ),
-        (Addr::V6(saddr), Addr::V6(daddr)) => rewrite::build_segment_v6(
-            &rewrite::Segment6 {
-                saddr,
-                sport: a.key.dport,
-                daddr,
-                dport: a.key.sport,
-                seq: a.seq,
-                ack: a.ack,
-                flags: flags::ACK,
-                window: a.window,
-                options,
-                payload: &[],
-            },
-            &mut buf,
-        ),
-        _ => return,
-    };
-    if let Ok(n) = built {
+    let built = xmit::Seg {
+        saddr: a.key.daddr,
+        sport: a.key.dport,
+        daddr: a.key.saddr,
+        dport: a.key.sport,
+        seq: a.seq,
+        ack: a.ack,
+        flags: flags::ACK,
+        window: a.window,
+        options,
+        payload: &[],
+    }
+    .build(&mut buf);
+    if let Some(n) = built {
         // SAFETY: `net` is live; `buf` holds `n` readable bytes, a packet
         // of the key's family.
         unsafe { bindings::th_send_raw(net, a.key.saddr.family(), buf.as_ptr().cast(), n as u32) };

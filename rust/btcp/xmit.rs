@@ -22,6 +22,63 @@ use crate::{
 };
 use kernel::ffi::c_uint;
 
+/// A segment this node builds in a client's or a service's name, of either
+/// family (both addresses of one): the replayed handshake at a back-end,
+/// the front-end's head acknowledgements.
+pub(crate) struct Seg<'a> {
+    pub(crate) saddr: Addr,
+    pub(crate) sport: u16,
+    pub(crate) daddr: Addr,
+    pub(crate) dport: u16,
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: u8,
+    pub(crate) window: u16,
+    pub(crate) options: rewrite::SegOptions,
+    pub(crate) payload: &'a [u8],
+}
+
+impl Seg<'_> {
+    /// Writes the packet into `out`; its length, or `None` when the
+    /// addresses are of two families or `out` is too short.
+    pub(crate) fn build(&self, out: &mut [u8]) -> Option<usize> {
+        let built = match (self.saddr, self.daddr) {
+            (Addr::V4(saddr), Addr::V4(daddr)) => rewrite::build_segment(
+                &rewrite::Segment {
+                    saddr,
+                    sport: self.sport,
+                    daddr,
+                    dport: self.dport,
+                    seq: self.seq,
+                    ack: self.ack,
+                    flags: self.flags,
+                    window: self.window,
+                    options: self.options,
+                    payload: self.payload,
+                },
+                out,
+            ),
+            (Addr::V6(saddr), Addr::V6(daddr)) => rewrite::build_segment_v6(
+                &rewrite::Segment6 {
+                    saddr,
+                    sport: self.sport,
+                    daddr,
+                    dport: self.dport,
+                    seq: self.seq,
+                    ack: self.ack,
+                    flags: self.flags,
+                    window: self.window,
+                    options: self.options,
+                    payload: self.payload,
+                },
+                out,
+            ),
+            _ => return None,
+        };
+        built.ok()
+    }
+}
+
 /// Most bytes of IP and TCP header a rewrite touches (both with options).
 const MAX_HEADERS: usize = 60 + 60;
 

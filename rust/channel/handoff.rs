@@ -37,7 +37,7 @@ use crate::{
         back,
         front::{self, now_ms, ClientAck, Forward, Phase},
         slab::SlabBox,
-        xmit,
+        xmit::{self, Seg},
     },
     dispatch,
     handoff_core::{
@@ -49,7 +49,7 @@ use crate::{
         deadline::Deadline,
         http,
         packet::flags,
-        rewrite::{build_segment, build_segment_v6, SegOptions, Segment, Segment6},
+        rewrite::SegOptions,
         seq::Translation,
     },
     netlink::event::{self, Event},
@@ -68,21 +68,6 @@ pub(super) const RECONCILE_MS: u64 = 10_000;
 /// comes back does not pin the entry.
 const IN_DOUBT_MAX_MS: u64 = 60_000;
 
-/// A segment from the client to replay into the local stack, of either
-/// family (both addresses of one).
-struct Seg<'a> {
-    saddr: Addr,
-    sport: u16,
-    daddr: Addr,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    window: u16,
-    options: SegOptions,
-    payload: &'a [u8],
-}
-
 /// Builds `seg` and hands it to the local stack as if received from the
 /// client. Returns false when it could not be injected.
 fn inject(net: *mut bindings::net, seg: &Seg<'_>) -> bool {
@@ -91,40 +76,7 @@ fn inject(net: *mut bindings::net, seg: &Seg<'_>) -> bool {
     if buf.extend_with(len, 0u8, GFP_KERNEL).is_err() {
         return false;
     }
-    let built = match (seg.saddr, seg.daddr) {
-        (Addr::V4(saddr), Addr::V4(daddr)) => build_segment(
-            &Segment {
-                saddr,
-                sport: seg.sport,
-                daddr,
-                dport: seg.dport,
-                seq: seg.seq,
-                ack: seg.ack,
-                flags: seg.flags,
-                window: seg.window,
-                options: seg.options,
-                payload: seg.payload,
-            },
-            &mut buf,
-        ),
-        (Addr::V6(saddr), Addr::V6(daddr)) => build_segment_v6(
-            &Segment6 {
-                saddr,
-                sport: seg.sport,
-                daddr,
-                dport: seg.dport,
-                seq: seg.seq,
-                ack: seg.ack,
-                flags: seg.flags,
-                window: seg.window,
-                options: seg.options,
-                payload: seg.payload,
-            },
-            &mut buf,
-        ),
-        _ => return false,
-    };
-    let Ok(n) = built else {
+    let Some(n) = seg.build(&mut buf) else {
         return false;
     };
     // SAFETY: `net` is live (the worker runs in it); `buf` holds `n`
