@@ -22,7 +22,10 @@ name=${TH_RESULTS:-selftests}
 results=$TOP/results/$name
 # How long each test takes, to share them out evenly: selftests/timings,
 # then what the last run here measured.
-declare -A weight
+declare -A weight nominal
+while read -r t secs; do
+	nominal[$t]=$secs
+done < <(grep -v '^#' "$TOP/selftests/timings" 2>/dev/null)
 while read -r t secs; do
 	weight[$t]=$secs
 done < <(
@@ -37,7 +40,9 @@ cp "$ko" "$results/tcp_handoff.ko"
 if [ $# -gt 0 ]; then
 	tests=("$@")
 else
-	read -r -a tests <<<"$(make -s --no-print-directory -C "$TOP/selftests" print-tests)"
+	list=print-tests
+	[ "${TH_FULL:-0}" != 1 ] || list=print-tests-full
+	read -r -a tests <<<"$(make -s --no-print-directory -C "$TOP/selftests" $list)"
 fi
 jobs=${TH_JOBS:-$(nproc)}
 [ "$jobs" -le 2 ] || jobs=2
@@ -99,6 +104,7 @@ wait "${pids[@]}"
 kill "$progress" 2>/dev/null
 
 pass=0 skip=0 fail=0
+summary=()
 for ((k = 0; k < jobs; k++)); do
 	dir=$results/guest$k
 	echo "# ---- guest $k:${group[k]}"
@@ -125,9 +131,28 @@ for ((k = 0; k < jobs; k++)); do
 		echo "not ok - guest $k: kernel log clean: the guest wrote no kernel log"
 		f=$((f + 1))
 	fi
+	# The run's summary, printed last: what failed, what never ran, and
+	# how fast this host ran the tests against selftests/timings.
+	took=0 expected=0 missing=""
+	for t in ${group[k]}; do
+		line=$(grep -aoE "^# $t: exit [0-9]+ after [0-9]+ s" "$dir/run.log" | tail -n 1)
+		if [ -z "$line" ]; then
+			missing+=" $t"
+			continue
+		fi
+		read -r _ _ _ code _ secs _ <<<"$line"
+		took=$((took + secs))
+		expected=$((expected + ${nominal[$t]:-60}))
+		[ "$code" = 0 ] || [ "$code" = 4 ] ||
+			summary+=("# failed: $t (guest $k, exit $code after $secs s; selftests/timings: ${nominal[$t]:-?} s)")
+	done
+	[ -z "$missing" ] || summary+=("# never reported (guest $k):$missing")
+	summary+=("# guest $k: tests ran $took s, $expected s by selftests/timings ($(awk -v a="$took" -v b="$expected" 'BEGIN { printf "%.1f", b ? a / b : 0 }')x)")
 	rc=$(cat "$dir/rc" 2>/dev/null || echo 1)
 	[ "$rc" = 0 ] || [ "$f" -gt 0 ] || { echo "not ok - guest $k: exit code $rc"; f=$((f + 1)); }
 	pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + f))
 done
+echo "# ---- summary (each guest's whole log is above)"
+printf '%s\n' "${summary[@]}"
 echo "selftests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

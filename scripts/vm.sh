@@ -51,6 +51,10 @@ res_in_root=$SRC_IN_ROOT/${results#"$TOP"/}
 printf '%q ' "$@" >"$results/command.sh"
 echo >>"$results/command.sh"
 
+# loglevel=5: the console (the run's log) carries warnings and worse; the
+# whole kernel log (log_buf_len: an hour of it) is saved to dmesg.txt at the
+# end. Under TCG every console line costs the guest time, and the bridges'
+# port messages of each test's topology would bury the results in the log.
 # no_timer_check: under TCG on a busy host the kernel's early check that
 # the IO-APIC timer ticks can time out and panic the boot ("IO-APIC + timer
 # doesn't work!"); virtual machines conventionally skip it.
@@ -61,7 +65,7 @@ qemu_cmd() { # accel timeout
 		-kernel "$ktree/arch/x86/boot/bzImage" \
 		-virtfs local,path=/,mount_tag=rootfs,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$res_in_root,mount_tag=results,security_model=none,multidevs=remap" \
-		-append "console=ttyS0 root=rootfs rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro no_timer_check panic=-1 oops=panic init=/bin/bash -- $SRC_IN_ROOT/selftests/guest-init.sh $ktree bash /mnt/results/command.sh"
+		-append "console=ttyS0 loglevel=${TH_CONSOLE_LOGLEVEL:-5} log_buf_len=8M root=rootfs rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro no_timer_check panic=-1 oops=panic init=/bin/bash -- $SRC_IN_ROOT/selftests/guest-init.sh $ktree bash /mnt/results/command.sh"
 }
 
 accel=tcg
