@@ -304,11 +304,19 @@ unsafe fn hook_out(st: &NetState, skb: *mut bindings::sk_buff, classified: Class
     bindings::NF_ACCEPT
 }
 
-/// Inbound hook (IPv4 PRE_ROUTING), called from the trampoline in `glue.c`.
-#[no_mangle]
-extern "C" fn th_rs_hook_in(
+/// How a hook reads its packet's headers: `classify4` or `classify6`.
+type Classify = unsafe fn(*const bindings::sk_buff) -> Classified;
+
+/// The inbound hook of either family.
+///
+/// # Safety
+///
+/// `skb` and `state` are what netfilter passed to the hook, and `classify`
+/// reads the hook's family.
+unsafe fn hook_in_family(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
+    classify: Classify,
 ) -> c_uint {
     // SAFETY: netfilter passes a valid hook state whose namespace is live
     // and has its module state (the hook is registered only after it).
@@ -320,10 +328,39 @@ extern "C" fn th_rs_hook_in(
     if unsafe { bindings::th_skb_take_inject_mark(skb) } {
         return bindings::NF_ACCEPT;
     }
-    // SAFETY: netfilter passes a valid skb with its network header set.
-    let classified = unsafe { classify4(skb) };
+    // SAFETY: netfilter passes a valid skb with its network header set, of
+    // the family `classify` reads.
+    let classified = unsafe { classify(skb) };
     // SAFETY: `net` is the namespace of `st`; `skb` is the hook's packet.
     unsafe { hook_in(st, net, skb, classified) }
+}
+
+/// The outbound hook of either family.
+///
+/// # Safety
+///
+/// As for [`hook_in_family`].
+unsafe fn hook_out_family(
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+    classify: Classify,
+) -> c_uint {
+    // SAFETY: as in `hook_in_family`.
+    let st = unsafe { NetState::of(bindings::th_hook_state_net(state)) };
+    // SAFETY: as in `hook_in_family`.
+    let classified = unsafe { classify(skb) };
+    // SAFETY: `skb` is the hook's packet.
+    unsafe { hook_out(st, skb, classified) }
+}
+
+/// Inbound hook (IPv4 PRE_ROUTING), called from the trampoline in `glue.c`.
+#[no_mangle]
+extern "C" fn th_rs_hook_in(
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+) -> c_uint {
+    // SAFETY: netfilter calls the IPv4 hook with its own arguments.
+    unsafe { hook_in_family(skb, state, classify4) }
 }
 
 /// Inbound hook (IPv6 PRE_ROUTING), called from the trampoline in `glue.c`.
@@ -332,18 +369,8 @@ extern "C" fn th_rs_hook_in6(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> c_uint {
-    // SAFETY: as in `th_rs_hook_in`.
-    let net = unsafe { bindings::th_hook_state_net(state) };
-    // SAFETY: as above.
-    let st = unsafe { NetState::of(net) };
-    // SAFETY: netfilter passes a valid skb.
-    if unsafe { bindings::th_skb_take_inject_mark(skb) } {
-        return bindings::NF_ACCEPT;
-    }
-    // SAFETY: netfilter passes a valid skb with its network header set.
-    let classified = unsafe { classify6(skb) };
-    // SAFETY: `net` is the namespace of `st`; `skb` is the hook's packet.
-    unsafe { hook_in(st, net, skb, classified) }
+    // SAFETY: netfilter calls the IPv6 hook with its own arguments.
+    unsafe { hook_in_family(skb, state, classify6) }
 }
 
 /// Outbound hook (IPv4 POST_ROUTING), called from the trampoline in `glue.c`.
@@ -352,12 +379,8 @@ extern "C" fn th_rs_hook_out(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> c_uint {
-    // SAFETY: as in `th_rs_hook_in`.
-    let st = unsafe { NetState::of(bindings::th_hook_state_net(state)) };
-    // SAFETY: as in `th_rs_hook_in`.
-    let classified = unsafe { classify4(skb) };
-    // SAFETY: `skb` is the hook's packet.
-    unsafe { hook_out(st, skb, classified) }
+    // SAFETY: netfilter calls the IPv4 hook with its own arguments.
+    unsafe { hook_out_family(skb, state, classify4) }
 }
 
 /// Outbound hook (IPv6 POST_ROUTING), called from the trampoline in `glue.c`.
@@ -366,10 +389,6 @@ extern "C" fn th_rs_hook_out6(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> c_uint {
-    // SAFETY: as in `th_rs_hook_in`.
-    let st = unsafe { NetState::of(bindings::th_hook_state_net(state)) };
-    // SAFETY: as in `th_rs_hook_in`.
-    let classified = unsafe { classify6(skb) };
-    // SAFETY: `skb` is the hook's packet.
-    unsafe { hook_out(st, skb, classified) }
+    // SAFETY: netfilter calls the IPv6 hook with its own arguments.
+    unsafe { hook_out_family(skb, state, classify6) }
 }

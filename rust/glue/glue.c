@@ -591,6 +591,44 @@ static struct sk_buff *th_skb_from_packet(int family, const void *pkt,
 }
 
 /*
+ * The route of a TCP packet of @family to @daddr (from @saddr unless it is
+ * NULL), or an ERR_PTR.
+ */
+static struct dst_entry *th_route_tcp(struct net *net, int family,
+				      const void *daddr, const void *saddr)
+{
+	if (family == AF_INET) {
+		struct flowi4 fl4 = { .flowi4_proto = IPPROTO_TCP };
+		struct rtable *rt;
+
+		memcpy(&fl4.daddr, daddr, sizeof(fl4.daddr));
+		if (saddr)
+			memcpy(&fl4.saddr, saddr, sizeof(fl4.saddr));
+		rt = ip_route_output_key(net, &fl4);
+		return IS_ERR(rt) ? ERR_CAST(rt) : &rt->dst;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (family == AF_INET6) {
+		struct flowi6 fl6 = { .flowi6_proto = IPPROTO_TCP };
+		struct dst_entry *dst;
+		int err;
+
+		memcpy(&fl6.daddr, daddr, sizeof(fl6.daddr));
+		if (saddr)
+			memcpy(&fl6.saddr, saddr, sizeof(fl6.saddr));
+		dst = ip6_route_output(net, NULL, &fl6);
+		err = dst->error;
+		if (err) {
+			dst_release(dst);
+			return ERR_PTR(err);
+		}
+		return dst;
+	}
+#endif
+	return ERR_PTR(-EAFNOSUPPORT);
+}
+
+/*
  * Sends a complete packet of @family the module built (checksums filled
  * in; IPv6 without extension headers) from this node, untracked: the
  * front-end's acknowledgements of a request head it is reading on behalf
@@ -599,44 +637,17 @@ static struct sk_buff *th_skb_from_packet(int family, const void *pkt,
 int th_send_raw(struct net *net, int family, const void *pkt,
 		unsigned int len)
 {
+	const struct ipv6hdr *ip6h = pkt;
+	const struct iphdr *iph = pkt;
 	struct dst_entry *dst;
 	struct sk_buff *skb;
 
-	if (family == AF_INET) {
-		const struct iphdr *iph = pkt;
-		struct flowi4 fl4 = {
-			.daddr = iph->daddr,
-			.saddr = iph->saddr,
-			.flowi4_proto = IPPROTO_TCP,
-		};
-		struct rtable *rt;
-
-		rt = ip_route_output_key(net, &fl4);
-		if (IS_ERR(rt))
-			return PTR_ERR(rt);
-		dst = &rt->dst;
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	else if (family == AF_INET6) {
-		const struct ipv6hdr *ip6h = pkt;
-		struct flowi6 fl6 = {
-			.daddr = ip6h->daddr,
-			.saddr = ip6h->saddr,
-			.flowi6_proto = IPPROTO_TCP,
-		};
-
-		dst = ip6_route_output(net, NULL, &fl6);
-		if (dst->error) {
-			int err = dst->error;
-
-			dst_release(dst);
-			return err;
-		}
-	}
-#endif
-	else {
-		return -EAFNOSUPPORT;
-	}
+	if (family == AF_INET6)
+		dst = th_route_tcp(net, family, &ip6h->daddr, &ip6h->saddr);
+	else
+		dst = th_route_tcp(net, family, &iph->daddr, &iph->saddr);
+	if (IS_ERR(dst))
+		return PTR_ERR(dst);
 	skb = th_skb_from_packet(family, pkt, len);
 	if (!skb) {
 		dst_release(dst);
@@ -666,33 +677,9 @@ int th_inject(struct net *net, int family, const void *pkt, unsigned int len,
 	struct dst_entry *dst;
 	struct sk_buff *skb;
 
-	if (family == AF_INET) {
-		struct flowi4 fl4 = {};
-		struct rtable *rt;
-
-		memcpy(&fl4.daddr, via, sizeof(fl4.daddr));
-		rt = ip_route_output_key(net, &fl4);
-		if (IS_ERR(rt))
-			return PTR_ERR(rt);
-		dst = &rt->dst;
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	else if (family == AF_INET6) {
-		struct flowi6 fl6 = { .flowi6_proto = IPPROTO_TCP };
-
-		memcpy(&fl6.daddr, via, sizeof(fl6.daddr));
-		dst = ip6_route_output(net, NULL, &fl6);
-		if (dst->error) {
-			int err = dst->error;
-
-			dst_release(dst);
-			return err;
-		}
-	}
-#endif
-	else {
-		return -EAFNOSUPPORT;
-	}
+	dst = th_route_tcp(net, family, via, NULL);
+	if (IS_ERR(dst))
+		return PTR_ERR(dst);
 	skb = th_skb_from_packet(family, pkt, len);
 	if (!skb) {
 		dst_release(dst);
