@@ -78,14 +78,6 @@ impl Default for Addr {
 }
 
 impl Addr {
-    /// The IPv4 address, if this is one.
-    pub(crate) fn v4(&self) -> Option<[u8; 4]> {
-        match *self {
-            Addr::V4(a) => Some(a),
-            Addr::V6(_) => None,
-        }
-    }
-
     /// The address as 16 bytes: IPv6 as it is, IPv4 mapped
     /// (`::ffff:a.b.c.d`), for what takes either family in one shape.
     pub(crate) fn to16(&self) -> [u8; 16] {

@@ -50,13 +50,20 @@ fn str_arg(s: &str) -> (*const c_char, u32) {
     )
 }
 
-/// An address and port as the events take them: in network byte order.
-/// The events carry IPv4 addresses only; an IPv6 one shows as 0.
-fn be(addr: Addr, port: u16) -> (u32, u16) {
-    (
-        u32::from_ne_bytes(addr.v4().unwrap_or([0; 4])),
-        port.to_be(),
-    )
+/// A connection's address family as the events take it (`AF_INET` or
+/// `AF_INET6`).
+fn family(key: &Key) -> u16 {
+    key.saddr.family() as u16
+}
+
+/// An address and port as the events take them: a pointer to the address's
+/// 4 or 16 bytes (valid while `addr` is) and the port in network byte order.
+fn addr_port(addr: &Addr, port: u16) -> (*const u8, u16) {
+    let ptr = match addr {
+        Addr::V4(a) => a.as_ptr(),
+        Addr::V6(a) => a.as_ptr(),
+    };
+    (ptr, port.to_be())
 }
 
 /// `tcp_handoff:handoff_queued`: the front-end has the complete head of
@@ -65,10 +72,21 @@ fn be(addr: Addr, port: u16) -> (u32, u16) {
 pub(crate) fn handoff_queued(netns: u32, key: &Key, head_len: usize) {
     if enabled!(handoff_queued) {
         let head_len = u32::try_from(head_len).unwrap_or(u32::MAX);
-        let ((saddr, sport), (daddr, dport)) = (be(key.saddr, key.sport), be(key.daddr, key.dport));
-        // SAFETY: the event only copies its scalar arguments.
+        let (saddr, sport) = addr_port(&key.saddr, key.sport);
+        let (daddr, dport) = addr_port(&key.daddr, key.dport);
+        // SAFETY: the addresses point into `key`, which outlives the call,
+        // and hold as many bytes as their family says; the event copies
+        // its arguments.
         unsafe {
-            bindings::rust_do_trace_handoff_queued(netns, saddr, sport, daddr, dport, head_len)
+            bindings::rust_do_trace_handoff_queued(
+                netns,
+                family(key),
+                saddr,
+                sport,
+                daddr,
+                dport,
+                head_len,
+            )
         };
     }
 }
@@ -78,11 +96,20 @@ pub(crate) fn handoff_queued(netns: u32, key: &Key, head_len: usize) {
 pub(crate) fn handoff_start(netns: u32, id: u64, node: u32, key: &Key, head_len: usize) {
     if enabled!(handoff_start) {
         let head_len = u32::try_from(head_len).unwrap_or(u32::MAX);
-        let ((saddr, sport), (daddr, dport)) = (be(key.saddr, key.sport), be(key.daddr, key.dport));
-        // SAFETY: the event only copies its scalar arguments.
+        let (saddr, sport) = addr_port(&key.saddr, key.sport);
+        let (daddr, dport) = addr_port(&key.daddr, key.dport);
+        // SAFETY: as in `handoff_queued`.
         unsafe {
             bindings::rust_do_trace_handoff_start(
-                netns, id, node, saddr, sport, daddr, dport, head_len,
+                netns,
+                id,
+                node,
+                family(key),
+                saddr,
+                sport,
+                daddr,
+                dport,
+                head_len,
             )
         };
     }
@@ -91,9 +118,19 @@ pub(crate) fn handoff_start(netns: u32, id: u64, node: u32, key: &Key, head_len:
 /// `tcp_handoff:handoff_done`: `node` took connection `id` over.
 pub(crate) fn handoff_done(netns: u32, id: u64, node: u32, key: &Key, latency_us: u64) {
     if enabled!(handoff_done) {
-        let (saddr, sport) = be(key.saddr, key.sport);
-        // SAFETY: the event only copies its scalar arguments.
-        unsafe { bindings::rust_do_trace_handoff_done(netns, id, node, saddr, sport, latency_us) };
+        let (saddr, sport) = addr_port(&key.saddr, key.sport);
+        // SAFETY: as in `handoff_queued`.
+        unsafe {
+            bindings::rust_do_trace_handoff_done(
+                netns,
+                id,
+                node,
+                family(key),
+                saddr,
+                sport,
+                latency_us,
+            )
+        };
     }
 }
 
@@ -101,11 +138,23 @@ pub(crate) fn handoff_done(netns: u32, id: u64, node: u32, key: &Key, latency_us
 /// for `reason`.
 pub(crate) fn handoff_failed(netns: u32, id: u64, node: u32, key: &Key, reason: &str) {
     if enabled!(handoff_failed) {
-        let (saddr, sport) = be(key.saddr, key.sport);
+        let (saddr, sport) = addr_port(&key.saddr, key.sport);
         let (ptr, len) = str_arg(reason);
-        // SAFETY: `ptr` points to `len` readable bytes for the duration of
-        // the call, and the event copies them (`__assign_str`).
-        unsafe { bindings::rust_do_trace_handoff_failed(netns, id, node, saddr, sport, ptr, len) };
+        // SAFETY: as in `handoff_queued`; `ptr` points to `len` readable
+        // bytes for the duration of the call, and the event copies them
+        // (`__assign_str`).
+        unsafe {
+            bindings::rust_do_trace_handoff_failed(
+                netns,
+                id,
+                node,
+                family(key),
+                saddr,
+                sport,
+                ptr,
+                len,
+            )
+        };
     }
 }
 

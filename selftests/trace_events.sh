@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # The module's tracepoints (tcp_handoff:*) and its drop reasons, read
 # through tracefs as an operator would: a handoff to node2 shows
-# handoff_queued, handoff_start and handoff_done in node1's namespace and TERMINATE
-# (closed) on both sides; a handoff to node3 without a listener shows
+# handoff_queued, handoff_start and handoff_done in node1's namespace and
+# TERMINATE (closed) on both sides, for an IPv4 and an IPv6 client (whose
+# addresses show as [2001:db8:1::100]:port); a handoff to node3 without a
+# listener shows
 # handoff_failed (nak); node3 forgetting node1 shows channel_state down and
 # up. A client that completes its handshake and waits 3.5 s before its
 # request (the head timeout raised to 10 s for it) makes the held request
@@ -50,6 +52,9 @@ while True:
 print(out.split(b"\r\n\r\n", 1)[-1].decode().strip())
 PY
 check_eq "the slow client is served by node2" "served-by node2" "$(cat "$TH_TMP/slow")"
+"$HANDOFFCTL" -n "$node1" service add "[2001:db8:1::1]:80" || { log "FAIL: service add"; exit $ksft_fail; }
+check_eq "an IPv6 client is served by node2" "served-by node2" \
+	"$(ip netns exec "$client" curl -s --max-time 10 'http://[2001:db8:1::1]/a/')"
 kill "$(cat "$TH_TMP/nginx-node3/nginx.pid")"
 check_eq "no listener on node3: /b/ served by node1" "served-by node1" \
 	"$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/b/)"
@@ -57,7 +62,7 @@ check_eq "no listener on node3: /b/ served by node1" "served-by node1" \
 check "node1 sees node3's channel go" wait_stat "$node1" peers-up 1 150
 "$HANDOFFCTL" -n "$node3" node add 1 addr 198.51.100.129 port 7000
 check "and come back" wait_stat "$node1" peers-up 2 150
-check "node2 reports the connection closed" wait_stat "$node1" terminate-received 1 100
+check "node2 reports both connections closed" wait_stat "$node1" terminate-received 2 100
 echo 0 >"$tr/tracing_on"
 echo 0 >"$tr/events/tcp_handoff/enable"
 echo 0 >"$tr/events/skb/kfree_skb/enable"
@@ -71,6 +76,10 @@ check "handoff_queued: node1's namespace, a complete head from the client" \
 	ev " handoff_queued: netns=$ns1 client=198\.51\.100\.100:[0-9]+ service=198\.51\.100\.1:80 head=[0-9]+$"
 check "handoff_done: node 2, with a latency" \
 	ev " handoff_done: netns=$ns1 id=[0-9]+ node=2 client=198\.51\.100\.100:[0-9]+ latency_us=[0-9]+$"
+check "handoff_start of the IPv6 client" \
+	ev " handoff_start: netns=$ns1 id=[0-9]+ node=2 client=\[2001:db8:1::100\]:[0-9]+ service=\[2001:db8:1::1\]:80 head=[0-9]+$"
+check "handoff_done of the IPv6 client" \
+	ev " handoff_done: netns=$ns1 id=[0-9]+ node=2 client=\[2001:db8:1::100\]:[0-9]+ latency_us=[0-9]+$"
 id=$(ev " handoff_done: netns=$ns1 " | head -1 | sed -E 's/.* id=([0-9]+) .*/\1/')
 check "the same id started" ev " handoff_start: netns=$ns1 id=$id node=2 "
 check "handoff_failed: node 3 refused (nak)" \

@@ -9,10 +9,14 @@
  * id is unique only within its namespace.
  *
  * `handoffctl latency` attaches a BPF program to handoff_start,
- * handoff_done and handoff_failed as raw tracepoints: it reads the
- * arguments of TP_PROTO in order, so their order and types are an
- * interface (tools/handoffctl/src/bpf/latency.bpf.c). Append new
- * arguments at the end.
+ * handoff_done and handoff_failed as raw tracepoints: it reads their first
+ * three arguments (netns, id, node), so their order and types are an
+ * interface (tools/handoffctl/src/bpf/latency.bpf.c).
+ *
+ * Addresses come as the family (AF_INET or AF_INET6) and a pointer to its
+ * 4 or 16 bytes, ports in network order; an event stores them as a
+ * sockaddr, printed with %pISpc: 198.51.100.100:40000, or
+ * [2001:db8:1::100]:40000.
  */
 #undef TRACE_SYSTEM
 #undef TRACE_INCLUDE_FILE
@@ -26,6 +30,32 @@
 
 #include <linux/tracepoint.h>
 
+#ifndef _TCP_HANDOFF_TRACE_ADDR
+#define _TCP_HANDOFF_TRACE_ADDR
+#include <linux/in.h>
+#include <linux/in6.h>
+
+/* Stores @family's address @addr and port @port as a sockaddr in @sa. */
+static inline void th_trace_sockaddr(u8 *sa, u16 family, const u8 *addr,
+				     __be16 port)
+{
+	memset(sa, 0, sizeof(struct sockaddr_in6));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = port;
+		memcpy(&v6->sin6_addr, addr, sizeof(v6->sin6_addr));
+	} else {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+
+		v4->sin_family = AF_INET;
+		v4->sin_port = port;
+		memcpy(&v4->sin_addr, addr, sizeof(v4->sin_addr));
+	}
+}
+#endif
+
 /*
  * The front-end has the complete request head (head_len bytes) of the
  * connection from client saddr:sport to service daddr:dport, and queues it
@@ -33,28 +63,24 @@
  * the connection's next handoff_start names the same client.
  */
 TRACE_EVENT(handoff_queued,
-	TP_PROTO(u32 netns, __be32 saddr, __be16 sport, __be32 daddr,
-		 __be16 dport, u32 head_len),
-	TP_ARGS(netns, saddr, sport, daddr, dport, head_len),
+	TP_PROTO(u32 netns, u16 family, const u8 *saddr, __be16 sport,
+		 const u8 *daddr, __be16 dport, u32 head_len),
+	TP_ARGS(netns, family, saddr, sport, daddr, dport, head_len),
 	TP_STRUCT__entry(
 		__field(u32, netns)
-		__field(__be32, saddr)
-		__field(__be32, daddr)
-		__field(__be16, sport)
-		__field(__be16, dport)
 		__field(u32, head_len)
+		__array(u8, client, sizeof(struct sockaddr_in6))
+		__array(u8, service, sizeof(struct sockaddr_in6))
 	),
 	TP_fast_assign(
 		__entry->netns = netns;
-		__entry->saddr = saddr;
-		__entry->daddr = daddr;
-		__entry->sport = sport;
-		__entry->dport = dport;
 		__entry->head_len = head_len;
+		th_trace_sockaddr(__entry->client, family, saddr, sport);
+		th_trace_sockaddr(__entry->service, family, daddr, dport);
 	),
-	TP_printk("netns=%u client=%pI4:%u service=%pI4:%u head=%u",
-		  __entry->netns, &__entry->saddr, ntohs(__entry->sport),
-		  &__entry->daddr, ntohs(__entry->dport), __entry->head_len)
+	TP_printk("netns=%u client=%pISpc service=%pISpc head=%u",
+		  __entry->netns, __entry->client, __entry->service,
+		  __entry->head_len)
 );
 
 /*
@@ -62,33 +88,28 @@ TRACE_EVENT(handoff_queued,
  * saddr:sport, service daddr:dport) to node `node`.
  */
 TRACE_EVENT(handoff_start,
-	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
-		 __be32 daddr, __be16 dport, u32 head_len),
-	TP_ARGS(netns, id, node, saddr, sport, daddr, dport, head_len),
+	TP_PROTO(u32 netns, u64 id, u32 node, u16 family, const u8 *saddr,
+		 __be16 sport, const u8 *daddr, __be16 dport, u32 head_len),
+	TP_ARGS(netns, id, node, family, saddr, sport, daddr, dport, head_len),
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u32, netns)
 		__field(u32, node)
-		__field(__be32, saddr)
-		__field(__be32, daddr)
-		__field(__be16, sport)
-		__field(__be16, dport)
 		__field(u32, head_len)
+		__array(u8, client, sizeof(struct sockaddr_in6))
+		__array(u8, service, sizeof(struct sockaddr_in6))
 	),
 	TP_fast_assign(
 		__entry->id = id;
 		__entry->netns = netns;
 		__entry->node = node;
-		__entry->saddr = saddr;
-		__entry->daddr = daddr;
-		__entry->sport = sport;
-		__entry->dport = dport;
 		__entry->head_len = head_len;
+		th_trace_sockaddr(__entry->client, family, saddr, sport);
+		th_trace_sockaddr(__entry->service, family, daddr, dport);
 	),
-	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u service=%pI4:%u head=%u",
+	TP_printk("netns=%u id=%llu node=%u client=%pISpc service=%pISpc head=%u",
 		  __entry->netns, __entry->id, __entry->node,
-		  &__entry->saddr, ntohs(__entry->sport),
-		  &__entry->daddr, ntohs(__entry->dport), __entry->head_len)
+		  __entry->client, __entry->service, __entry->head_len)
 );
 
 /*
@@ -98,28 +119,26 @@ TRACE_EVENT(handoff_start,
  * program pairing handoff_start with handoff_done gets nanoseconds.
  */
 TRACE_EVENT(handoff_done,
-	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
-		 u64 latency_us),
-	TP_ARGS(netns, id, node, saddr, sport, latency_us),
+	TP_PROTO(u32 netns, u64 id, u32 node, u16 family, const u8 *saddr,
+		 __be16 sport, u64 latency_us),
+	TP_ARGS(netns, id, node, family, saddr, sport, latency_us),
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u64, latency_us)
 		__field(u32, netns)
 		__field(u32, node)
-		__field(__be32, saddr)
-		__field(__be16, sport)
+		__array(u8, client, sizeof(struct sockaddr_in6))
 	),
 	TP_fast_assign(
 		__entry->id = id;
 		__entry->latency_us = latency_us;
 		__entry->netns = netns;
 		__entry->node = node;
-		__entry->saddr = saddr;
-		__entry->sport = sport;
+		th_trace_sockaddr(__entry->client, family, saddr, sport);
 	),
-	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u latency_us=%llu",
+	TP_printk("netns=%u id=%llu node=%u client=%pISpc latency_us=%llu",
 		  __entry->netns, __entry->id, __entry->node,
-		  &__entry->saddr, ntohs(__entry->sport), __entry->latency_us)
+		  __entry->client, __entry->latency_us)
 );
 
 /*
@@ -128,28 +147,26 @@ TRACE_EVENT(handoff_done,
  * group's handoff-failed).
  */
 TRACE_EVENT(handoff_failed,
-	TP_PROTO(u32 netns, u64 id, u32 node, __be32 saddr, __be16 sport,
-		 const char *reason, u32 reason_len),
-	TP_ARGS(netns, id, node, saddr, sport, reason, reason_len),
+	TP_PROTO(u32 netns, u64 id, u32 node, u16 family, const u8 *saddr,
+		 __be16 sport, const char *reason, u32 reason_len),
+	TP_ARGS(netns, id, node, family, saddr, sport, reason, reason_len),
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u32, netns)
 		__field(u32, node)
-		__field(__be32, saddr)
-		__field(__be16, sport)
+		__array(u8, client, sizeof(struct sockaddr_in6))
 		__string_len(reason, reason, reason_len)
 	),
 	TP_fast_assign(
 		__entry->id = id;
 		__entry->netns = netns;
 		__entry->node = node;
-		__entry->saddr = saddr;
-		__entry->sport = sport;
+		th_trace_sockaddr(__entry->client, family, saddr, sport);
 		__assign_str(reason);
 	),
-	TP_printk("netns=%u id=%llu node=%u client=%pI4:%u reason=%s",
+	TP_printk("netns=%u id=%llu node=%u client=%pISpc reason=%s",
 		  __entry->netns, __entry->id, __entry->node,
-		  &__entry->saddr, ntohs(__entry->sport), __get_str(reason))
+		  __entry->client, __get_str(reason))
 );
 
 /*
