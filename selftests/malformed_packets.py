@@ -969,7 +969,11 @@ def after_linger():
     expected_resets += 1
 
 
+# TH_CASES=name,name runs only those cases (while debugging one).
+only = [n for n in os.environ.get("TH_CASES", "").split(",") if n]
 for fn in cases:
+    if only and fn.__name__ not in only:
+        continue
     t0 = time.monotonic()
     try:
         fn()
