@@ -774,6 +774,10 @@ pub(crate) struct NetState {
     /// looked at again at each tick (`back::tick`).
     #[pin]
     pub(crate) be_retry: SpinLockBh<KVec<(back::Key, back::Phase)>>,
+    /// Back-end entries whose client sent a reset, and when: whether TCP
+    /// took it is looked at each tick (`back::tick`).
+    #[pin]
+    pub(crate) be_resets: SpinLockBh<KVec<(back::Key, u64)>>,
     /// Listeners with the UTCP shim (packet path and control path:
     /// BH-safe).
     #[pin]
@@ -1044,6 +1048,7 @@ impl NetState {
             be_closing <- DueQueue::new(),
             be_aborted <- DueQueue::new(),
             be_retry <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_be_retry"),
+            be_resets <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_be_resets"),
             utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),

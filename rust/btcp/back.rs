@@ -12,9 +12,10 @@
 //! sequence numbers, timestamps and window scale; the client's segments
 //! arrive already translated by the front-end and pass untouched.
 //!
-//! The hooks watch FIN and RST in both directions. Once the connection is
-//! closed the worker sends TERMINATE to the front-end, and the entry stays
-//! for the linger time so the TIME_WAIT socket's last ACKs are still
+//! The hooks watch FIN and RST in both directions; whether TCP took a
+//! client's RST is seen on the socket at the next tick. Once the connection
+//! is closed the worker sends TERMINATE to the front-end, and the entry
+//! stays for the linger time so the TIME_WAIT socket's last ACKs are still
 //! translated.
 
 use crate::{
@@ -96,6 +97,9 @@ pub(crate) struct Conn {
     last_ms: u64,
     /// The front-end's per-node counters (`NetState::node_slot`).
     pub(crate) slot: Option<u8>,
+    /// When a reset from the client arrived, while [`tick`] has yet to
+    /// see whether TCP took it ([`NetState::be_resets`]).
+    reset_at: Option<u64>,
     module_ref: bool,
 }
 
@@ -117,6 +121,7 @@ impl Conn {
             since_ms: super::front::now_ms(),
             last_ms: super::front::now_ms(),
             slot: None,
+            reset_at: None,
             module_ref: false,
         }
     }
@@ -231,8 +236,20 @@ pub(crate) fn inbound(st: &NetState, ip: &Ip, tcp: &TcpHeader) -> Option<c_uint>
     c.last_ms = super::front::now_ms();
     if c.phase == Phase::Established {
         if tcp.flags & flags::RST != 0 {
-            c.closed(st, super::front::now_ms());
-            kick = true;
+            // TCP takes a reset only at the sequence number it expects
+            // (RFC 5961), which only the socket knows: one out of the
+            // window, or a blind one, is ignored, and the connection goes
+            // on. The next tick looks at the socket (`check_reset`).
+            if c.reset_at.is_none() {
+                let now = super::front::now_ms();
+                if st.be_resets.lock().push((key, now), GFP_ATOMIC).is_ok() {
+                    c.reset_at = Some(now);
+                } else {
+                    // Without memory to look later: as if TCP took it.
+                    c.closed(st, now);
+                    kick = true;
+                }
+            }
         } else if tcp.flags & flags::FIN != 0 {
             c.fin_in = true;
             if c.fin_out {
@@ -409,6 +426,15 @@ pub(crate) fn expire_idle(st: &NetState) {
 pub(crate) fn tick(st: &NetState) {
     let now = super::front::now_ms();
     let linger = u64::from(Limits::get(&st.limits.linger_ms));
+    let resets = core::mem::take(&mut *st.be_resets.lock());
+    let mut kick = false;
+    for &(key, at) in resets.iter() {
+        kick |= check_reset(st, key, at, now);
+    }
+    drop(resets);
+    if kick {
+        st.kick();
+    }
     let retry = core::mem::take(&mut *st.be_retry.lock());
     for &(key, phase) in retry.iter() {
         end(st, key, phase);
@@ -437,6 +463,65 @@ pub(crate) fn tick(st: &NetState) {
             }
         }
     }
+}
+
+/// How long after a client's reset its socket may still stand before the
+/// reset counts as ignored by TCP. TCP handles the reset right after the
+/// hook, or when the socket's owner releases it; the tick that looks may
+/// run on another CPU meanwhile.
+const RESET_SETTLE_MS: u64 = 1000;
+
+/// Looks at the socket of `key`, whose client sent a reset at `at`: gone,
+/// TCP took the reset and the connection is closed (its TERMINATE is due:
+/// returns true, the worker is to be kicked); still there after
+/// [`RESET_SETTLE_MS`], TCP ignored it. Until then it is looked at again
+/// next tick.
+fn check_reset(st: &NetState, key: Key, at: u64, now: u64) -> bool {
+    let pending = st
+        .backend
+        .lock(bucket_of(st, &key))
+        .get_mut(&key)
+        .is_some_and(|c| c.phase == Phase::Established && c.reset_at == Some(at));
+    if !pending {
+        return false;
+    }
+    let mut info = bindings::th_reqsk_info::default();
+    // SAFETY: the namespace is live while its timer runs; `info` is
+    // writable; network-order arguments, addresses of the key's family.
+    let kind = unsafe {
+        bindings::th_lookup_reqsk(
+            st.net(),
+            key.client.family(),
+            key.client.bytes().as_ptr(),
+            key.cport.to_be(),
+            key.local.bytes().as_ptr(),
+            key.port.to_be(),
+            0,
+            &mut info,
+        )
+    };
+    let open = kind == bindings::TH_SK_FULL as i32;
+    let settled = now.saturating_sub(at) >= RESET_SETTLE_MS;
+    let mut b = st.backend.lock(bucket_of(st, &key));
+    let Some(c) = b.get_mut(&key) else {
+        return false;
+    };
+    if c.phase != Phase::Established || c.reset_at != Some(at) {
+        return false;
+    }
+    if !open {
+        c.reset_at = None;
+        c.closed(st, now);
+        return true;
+    }
+    if settled {
+        c.reset_at = None;
+    } else if st.be_resets.lock().push((key, at), GFP_ATOMIC).is_err() {
+        // Not looked at again: the socket's own reset or FIN, or the idle
+        // timeout, ends the entry.
+        c.reset_at = None;
+    }
+    false
 }
 
 /// Ends the entry of `key`, whose linger time in `phase` is over: removes
