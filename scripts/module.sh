@@ -13,12 +13,17 @@ flavour=${1:-debug}
 tree=$(bash "$TOP/scripts/kernel.sh" "$flavour")
 # TH_BUILD_SUFFIX keeps concurrent builds of one flavour apart.
 build=$CACHE/module-$flavour${TH_BUILD_SUFFIX:-}
-# An external module must be rebuilt from clean when its kernel changes.
-if [ "$(cat "$build/.kernel" 2>/dev/null)" != "$tree" ]; then
+# An external module must be rebuilt from clean when its kernel changes,
+# and so must one last built from another checkout: the copy keeps the
+# files' times, and an older checkout's sources would look older than the
+# objects built from the newer one.
+if [ "$(cat "$build/.kernel" 2>/dev/null)" != "$tree" ] ||
+	[ "$(cat "$build/.source" 2>/dev/null)" != "$TOP" ]; then
 	rm -rf "$build"
 fi
 mkdir -p "$build"
 echo "$tree" >"$build/.kernel"
+echo "$TOP" >"$build/.source"
 # cp -a keeps modification times, so make rebuilds only what changed.
 (cd "$TOP" && cp -a --parents Kbuild include rust/tcp_handoff_main.rs rust/bindings.rs \
 	rust/btcp rust/channel rust/dispatch rust/netlink rust/netns.rs rust/sync.rs rust/trace.rs rust/utcp rust/glue rust/core/src "$build/")
