@@ -133,6 +133,10 @@ pub struct Request<'a> {
     /// (HTTP/1.1: unless `Connection: close`; HTTP/1.0: only with
     /// `Connection: keep-alive`).
     pub keep_alive: bool,
+    /// Whether the request carries an `Upgrade` header: the server may
+    /// switch the connection to another protocol, after which its bytes
+    /// are no longer HTTP/1.x requests.
+    pub upgrade: bool,
 }
 
 /// Reasons why [`parse_head`] rejects a request head.
@@ -449,6 +453,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, ParseError> {
     let mut chunked = false;
     let mut conn_close = false;
     let mut conn_keep_alive = false;
+    let mut upgrade = false;
     let mut count = 0usize;
 
     loop {
@@ -492,6 +497,8 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, ParseError> {
                 let coding = trim_ows(split_once(item, b';').map_or(item, |(c, _)| c));
                 chunked = coding.eq_ignore_ascii_case(b"chunked");
             }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            upgrade = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for item in list_items(value) {
                 if item.eq_ignore_ascii_case(b"close") {
@@ -531,6 +538,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, ParseError> {
         content_length,
         chunked,
         keep_alive,
+        upgrade,
     })
 }
 

@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod codec;
 pub mod deadline;
+pub mod framing;
 pub mod http;
 pub mod icmp;
 pub mod lard;

@@ -3,6 +3,7 @@
 //! The `http_head` target: the request-head functions the front-end runs
 //! on a client's first bytes, and the dispatch rules it runs on the result.
 
+use crate::framing::{End, Framer};
 use crate::http::{
     head_status, parse_head, HeadStatus, Method, ParseError, Request, MAX_METHOD_LEN,
 };
@@ -43,6 +44,66 @@ pub fn http_head(data: &[u8]) {
     if let Some(name) = Method::from_bytes(token).name() {
         assert_eq!(name, token);
     }
+    // Taken as a whole kept-alive stream, the requests found do not depend
+    // on how the bytes arrived.
+    let whole = frame(data, data.len().max(1));
+    for step in [1, 7, data.len() / 2 + 1] {
+        assert_eq!(frame(data, step), whole, "pieces of {step}");
+    }
+}
+
+/// How a framed stream ended up: a digest of each head found (its offset
+/// and path), how many, the framer's offset, and why framing stopped
+/// (`Some(None)`: at a head that is not a valid request).
+type Framed = (u64, u32, u64, Option<Option<End>>);
+
+/// Frames `data` as a client's stream fed in pieces of `step` bytes, as the
+/// front-end would: heads collected across pieces, bodies passed over.
+fn frame(data: &[u8], step: usize) -> Framed {
+    const HEAD_MAX: usize = 2048;
+    let mut f = Framer::new();
+    let mut head = [0u8; HEAD_MAX];
+    let mut have = 0usize;
+    let (mut digest, mut heads) = (0u64, 0u32);
+    for piece in data.chunks(step) {
+        let mut rest = piece;
+        loop {
+            let before = f.offset();
+            let n = f.skip(rest);
+            assert!(n <= rest.len() && f.offset() - before == n as u64);
+            rest = &rest[n..];
+            if let Some(end) = f.ended() {
+                return (digest, heads, f.offset(), Some(Some(end)));
+            }
+            if rest.is_empty() {
+                break;
+            }
+            assert!(f.at_head(), "bytes left only at a head");
+            let take = rest.len().min(HEAD_MAX - have);
+            head[have..have + take].copy_from_slice(&rest[..take]);
+            let had = have;
+            have += take;
+            match head_status(&head[..have], HEAD_MAX) {
+                HeadStatus::Complete { head_len } => {
+                    let Ok(req) = parse_head(&head[..head_len]) else {
+                        return (digest, heads, f.offset(), Some(None));
+                    };
+                    for &b in f.offset().to_le_bytes().iter().chain(req.path) {
+                        digest = (digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                    }
+                    heads += 1;
+                    f.head(&req, head_len);
+                    rest = &rest[head_len - had..];
+                    have = 0;
+                }
+                HeadStatus::Incomplete => break,
+                HeadStatus::NotHttp | HeadStatus::TooLarge => {
+                    return (digest, heads, f.offset(), Some(None));
+                }
+            }
+        }
+    }
+    (digest, heads, f.offset(), f.ended().map(Some))
 }
 
 /// `head_status` with limit `max_head`, what the front-end does with its
