@@ -37,7 +37,7 @@ ip netns exec "$fake" python3 - >"$TH_TMP/fake" 2>&1 <<-'PY' &
 	cases = [
 	    ("bad magic", frame(6, b"\0" * 12, 1, magic=0x1234)),
 	    ("oversized", frame(6, b"", 1, length=70000)),
-	    ("unknown type", frame(9, b"", 1)),
+	    ("unknown type", frame(200, b"", 1)),
 	    ("truncated request", frame(HANDOFF_REQUEST, b"\0" * 10, 1)),
 	]
 	srv = socket.socket()

@@ -103,6 +103,11 @@ pub enum MsgType {
     Keepalive = 6,
     /// [`Reconcile`].
     Reconcile = 7,
+    /// [`MigrateRequest`] (only to a peer that announced
+    /// [`FEATURE_MIGRATE`]).
+    MigrateRequest = 8,
+    /// [`MigrateState`] (likewise).
+    MigrateState = 9,
 }
 
 impl MsgType {
@@ -116,6 +121,8 @@ impl MsgType {
             5 => MsgType::Terminate,
             6 => MsgType::Keepalive,
             7 => MsgType::Reconcile,
+            8 => MsgType::MigrateRequest,
+            9 => MsgType::MigrateState,
             _ => return None,
         })
     }
@@ -130,6 +137,8 @@ impl MsgType {
             MsgType::Terminate => 5,
             MsgType::Keepalive => 6,
             MsgType::Reconcile => 7,
+            MsgType::MigrateRequest => 8,
+            MsgType::MigrateState => 9,
         }
     }
 }
@@ -860,6 +869,136 @@ impl Keepalive {
     }
 }
 
+/// [`Hello::features`] bit: the sender takes part in moving a kept-alive
+/// connection from one back-end to another between requests
+/// ([`MigrateRequest`], [`MigrateState`]).
+pub const FEATURE_MIGRATE: u32 = 1 << 0;
+
+/// Front-end to the back-end serving connection `conn_id`: the client's
+/// next request, which starts at the client's sequence number
+/// `client_seq`, goes to another node. The back-end lets its socket go once
+/// it has received exactly the bytes before `client_seq` and the client has
+/// acknowledged everything it sent, and answers with a [`MigrateState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrateRequest {
+    /// The connection id (the front-end's, as in the handoff).
+    pub conn_id: u64,
+    /// Where the next request starts in the client's sequence space.
+    pub client_seq: u32,
+}
+
+impl MigrateRequest {
+    /// Body length.
+    pub const LEN: usize = 12;
+
+    /// Encodes the body into `out`, returning its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, CodecError> {
+        let mut w = Writer::new(out);
+        w.u64(self.conn_id)?;
+        w.u32(self.client_seq)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Self, CodecError> {
+        let mut r = Reader { buf: body };
+        Ok(MigrateRequest {
+            conn_id: r.u64()?,
+            client_seq: r.u32()?,
+        })
+    }
+}
+
+/// How a back-end answered a [`MigrateRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateStatus {
+    /// The socket is gone quietly; the state is where it stopped.
+    Ready,
+    /// The socket has received more or fewer bytes than `client_seq`, or
+    /// the server's response is not all acknowledged in time: the
+    /// connection stays where it is.
+    Busy,
+    /// The back-end does not know the connection (or it has closed).
+    Gone,
+}
+
+impl MigrateStatus {
+    fn to_u16(self) -> u16 {
+        match self {
+            MigrateStatus::Ready => 0,
+            MigrateStatus::Busy => 1,
+            MigrateStatus::Gone => 2,
+        }
+    }
+
+    fn from_u16(v: u16) -> Result<Self, CodecError> {
+        Ok(match v {
+            0 => MigrateStatus::Ready,
+            1 => MigrateStatus::Busy,
+            2 => MigrateStatus::Gone,
+            _ => return Err(CodecError::BadField),
+        })
+    }
+}
+
+/// Back-end to front-end: the answer to a [`MigrateRequest`], with the
+/// connection's state where the back-end stopped, in the front-end's
+/// sequence and timestamp space: what the next back-end's replayed
+/// handshake starts from (its SYN's sequence number is `client_seq - 1`,
+/// the front-end's side continues at `server_seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrateState {
+    /// The connection id.
+    pub conn_id: u64,
+    /// Whether the connection can move.
+    pub status: MigrateStatus,
+    /// The client's next sequence number as the socket had it (its
+    /// `rcv_nxt`).
+    pub client_seq: u32,
+    /// The server's next sequence number (its `snd_nxt`, all of it
+    /// acknowledged), in the front-end's space.
+    pub server_seq: u32,
+    /// The socket's current TSval in the front-end's space (0 without
+    /// timestamps).
+    pub tsval: u32,
+    /// The client's latest TSval the socket echoed.
+    pub ts_recent: u32,
+    /// The client's receive window as the socket last saw it, in bytes.
+    pub snd_wnd: u32,
+}
+
+impl MigrateState {
+    /// Body length.
+    pub const LEN: usize = 8 + 2 + 5 * 4;
+
+    /// Encodes the body into `out`, returning its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, CodecError> {
+        let mut w = Writer::new(out);
+        w.u64(self.conn_id)?;
+        w.u16(self.status.to_u16())?;
+        w.u32(self.client_seq)?;
+        w.u32(self.server_seq)?;
+        w.u32(self.tsval)?;
+        w.u32(self.ts_recent)?;
+        w.u32(self.snd_wnd)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Self, CodecError> {
+        let mut r = Reader { buf: body };
+        Ok(MigrateState {
+            conn_id: r.u64()?,
+            status: MigrateStatus::from_u16(r.u16()?)?,
+            client_seq: r.u32()?,
+            server_seq: r.u32()?,
+            tsval: r.u32()?,
+            ts_recent: r.u32()?,
+            snd_wnd: r.u32()?,
+        })
+    }
+}
+
 /// Front-end to back-end: the connections (ids) the front-end forwards to
 /// the receiver. The back-end answers a [`Terminate`] with reason
 /// [`TERMINATE_UNKNOWN`] for each id it does not know, so an entry whose
@@ -963,6 +1102,10 @@ pub enum Message<'a> {
     Keepalive(Keepalive),
     /// See [`Reconcile`].
     Reconcile(Reconcile<'a>),
+    /// See [`MigrateRequest`].
+    MigrateRequest(MigrateRequest),
+    /// See [`MigrateState`].
+    MigrateState(MigrateState),
 }
 
 impl<'a> Message<'a> {
@@ -977,6 +1120,8 @@ impl<'a> Message<'a> {
             Message::Terminate(_) => Terminate::LEN,
             Message::Keepalive(_) => Keepalive::LEN,
             Message::Reconcile(r) => 2 + 8 * r.len(),
+            Message::MigrateRequest(_) => MigrateRequest::LEN,
+            Message::MigrateState(_) => MigrateState::LEN,
         }
     }
 
@@ -990,6 +1135,8 @@ impl<'a> Message<'a> {
             Message::Terminate(_) => MsgType::Terminate,
             Message::Keepalive(_) => MsgType::Keepalive,
             Message::Reconcile(_) => MsgType::Reconcile,
+            Message::MigrateRequest(_) => MsgType::MigrateRequest,
+            Message::MigrateState(_) => MsgType::MigrateState,
         }
     }
 
@@ -1003,6 +1150,8 @@ impl<'a> Message<'a> {
             Message::Terminate(m) => m.encode(out),
             Message::Keepalive(m) => m.encode(out),
             Message::Reconcile(m) => m.encode(out),
+            Message::MigrateRequest(m) => m.encode(out),
+            Message::MigrateState(m) => m.encode(out),
         }
     }
 
@@ -1017,6 +1166,8 @@ impl<'a> Message<'a> {
             MsgType::Terminate => Message::Terminate(Terminate::decode(body)?),
             MsgType::Keepalive => Message::Keepalive(Keepalive::decode(body)?),
             MsgType::Reconcile => Message::Reconcile(Reconcile::decode(body)?),
+            MsgType::MigrateRequest => Message::MigrateRequest(MigrateRequest::decode(body)?),
+            MsgType::MigrateState => Message::MigrateState(MigrateState::decode(body)?),
         })
     }
 }
@@ -1141,7 +1292,7 @@ mod tests {
         assert_eq!(Reconcile::decode(&[0]).err(), Some(CodecError::Truncated));
     }
 
-    fn samples() -> [Message<'static>; 11] {
+    fn samples() -> [Message<'static>; 14] {
         [
             Message::Hello(Hello {
                 node_id: 7,
@@ -1217,7 +1368,50 @@ mod tests {
             }),
             Message::Reconcile(Reconcile::from_raw(&RECONCILE_IDS).unwrap()),
             Message::Reconcile(Reconcile::from_raw(&[]).unwrap()),
+            Message::MigrateRequest(MigrateRequest {
+                conn_id: 46,
+                client_seq: u32::MAX,
+            }),
+            Message::MigrateState(MigrateState {
+                conn_id: 47,
+                status: MigrateStatus::Ready,
+                client_seq: 1,
+                server_seq: 0x8000_0000,
+                tsval: 3,
+                ts_recent: 4,
+                snd_wnd: 65535 << 7,
+            }),
+            Message::MigrateState(MigrateState {
+                conn_id: 48,
+                status: MigrateStatus::Gone,
+                client_seq: 0,
+                server_seq: 0,
+                tsval: 0,
+                ts_recent: 0,
+                snd_wnd: 0,
+            }),
         ]
+    }
+
+    #[test]
+    fn migrate_state_rejects_unknown_status() {
+        let mut buf = [0u8; MigrateState::LEN];
+        let msg = MigrateState {
+            conn_id: 1,
+            status: MigrateStatus::Busy,
+            client_seq: 2,
+            server_seq: 3,
+            tsval: 4,
+            ts_recent: 5,
+            snd_wnd: 6,
+        };
+        assert_eq!(msg.encode(&mut buf), Ok(MigrateState::LEN));
+        assert_eq!(buf[8..10], [0, 1]);
+        assert_eq!(MigrateState::decode(&buf), Ok(msg));
+        buf[9] = 3;
+        assert_eq!(MigrateState::decode(&buf), Err(CodecError::BadField));
+        assert_eq!(MsgType::from_u8(9), Some(MsgType::MigrateState));
+        assert_eq!(MsgType::from_u8(10), None);
     }
 
     #[test]
@@ -1488,10 +1682,11 @@ mod tests {
         assert_eq!(NakReason::from_u16(1), NakReason::NoListener);
         assert_eq!(NakReason::from_u16(6), NakReason::Internal);
         assert_eq!(NakReason::from_u16(7), NakReason::Unknown(7));
-        for v in 1..=7u8 {
+        for v in 1..=9u8 {
             assert_eq!(MsgType::from_u8(v).map(MsgType::as_u8), Some(v));
         }
-        assert_eq!(MsgType::from_u8(8), None);
+        assert_eq!(MsgType::from_u8(0), None);
+        assert_eq!(MsgType::from_u8(10), None);
     }
 
     #[test]

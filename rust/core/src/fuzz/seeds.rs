@@ -16,7 +16,8 @@ use std::{env, format, fs, vec};
 use crate::auth::{seal, session_key, SESSION_KEY_LEN};
 use crate::codec::{
     encode_frame, Endpoint, HandoffAck, HandoffNak, HandoffRequest, Hello, Keepalive, Message,
-    NakReason, Reconcile, TcpInit, Terminate, FLAG_HMAC, MAX_FRAME, TERMINATE_ABORT,
+    MigrateRequest, MigrateState, MigrateStatus, NakReason, Reconcile, TcpInit, Terminate,
+    FLAG_HMAC, MAX_FRAME, TERMINATE_ABORT,
 };
 
 use crate::icmp::IPPROTO_ICMPV6;
@@ -234,6 +235,25 @@ fn messages() -> Vec<(&'static str, Message<'static>)> {
         (
             "reconcile-empty",
             Message::Reconcile(Reconcile::from_raw(&[]).expect("no ids")),
+        ),
+        (
+            "migrate-request",
+            Message::MigrateRequest(MigrateRequest {
+                conn_id: 9,
+                client_seq: 0xffff_fff0,
+            }),
+        ),
+        (
+            "migrate-state",
+            Message::MigrateState(MigrateState {
+                conn_id: 9,
+                status: MigrateStatus::Ready,
+                client_seq: 0xffff_fff0,
+                server_seq: 77,
+                tsval: 1000,
+                ts_recent: 2000,
+                snd_wnd: 1 << 20,
+            }),
         ),
     ]
 }
