@@ -357,6 +357,13 @@ pub(crate) struct Stats {
     pub(crate) lard_replicated: Atomic<u64>,
     pub(crate) lard_shrunk: Atomic<u64>,
     pub(crate) lard_evicted: Atomic<u64>,
+    /// Keep-alive routing (`channel::migrate`): later requests decided,
+    /// connections moved, moves that did not happen (front-end), and
+    /// connections let go (back-end).
+    pub(crate) later_requests: Atomic<u64>,
+    pub(crate) migrations: Atomic<u64>,
+    pub(crate) migrate_refused: Atomic<u64>,
+    pub(crate) migrated_out: Atomic<u64>,
     /// TERMINATE messages sent (back-end) and received (front-end).
     pub(crate) terminate_sent: Atomic<u64>,
     pub(crate) terminate_received: Atomic<u64>,
@@ -438,6 +445,10 @@ impl Stats {
             lard_replicated: Atomic::new(0),
             lard_shrunk: Atomic::new(0),
             lard_evicted: Atomic::new(0),
+            later_requests: Atomic::new(0),
+            migrations: Atomic::new(0),
+            migrate_refused: Atomic::new(0),
+            migrated_out: Atomic::new(0),
             terminate_sent: Atomic::new(0),
             terminate_received: Atomic::new(0),
             ctl_connects: Atomic::new(0),

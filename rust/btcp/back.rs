@@ -29,7 +29,7 @@ use crate::{
     handoff_core::{
         deadline::expired,
         packet::{flags, TcpHeader},
-        seq::Translation,
+        seq::{seq_after, Translation},
         tcp_options,
     },
     netns::{Addr, Limits, NetState, Stats},
@@ -44,6 +44,34 @@ pub(crate) struct Key {
     pub(crate) cport: u16,
     pub(crate) local: Addr,
     pub(crate) port: u16,
+}
+
+impl Key {
+    /// Where the socket of this tuple stands (`th_tuple_tcp_state`), and
+    /// with `abort` aborts it after the look. Process context.
+    pub(crate) fn tcp_state(
+        &self,
+        net: *mut bindings::net,
+        abort: bool,
+    ) -> Option<bindings::th_tcp_state> {
+        let mut s = bindings::th_tcp_state::default();
+        // SAFETY: `net` is live (the caller's worker runs in it); `s` is
+        // writable; network-order arguments, addresses of the key's one
+        // family.
+        let err = unsafe {
+            bindings::th_tuple_tcp_state(
+                net,
+                self.client.family(),
+                self.client.bytes().as_ptr(),
+                self.cport.to_be(),
+                self.local.bytes().as_ptr(),
+                self.port.to_be(),
+                abort,
+                &mut s,
+            )
+        };
+        (err == 0).then_some(s)
+    }
 }
 
 /// What the local stack's SYN/ACK said.
@@ -100,6 +128,16 @@ pub(crate) struct Conn {
     /// When a reset from the client arrived, while [`tick`] has yet to
     /// see whether TCP took it ([`NetState::be_resets`]).
     reset_at: Option<u64>,
+    /// The end of the data the socket sent so far (this node's sequence
+    /// space), and what it was when the client's latest data arrived: a
+    /// connection moves to another node only after its server answered
+    /// the request it got last (`channel::migrate`).
+    pub(crate) out_end: u32,
+    pub(crate) out_at_in: u32,
+    /// The end of the client's data seen so far (from the replayed request
+    /// on): only new data counts as a request to answer, not the
+    /// front-end's flush of packets the replay already carried.
+    pub(crate) in_end: u32,
     module_ref: bool,
 }
 
@@ -122,13 +160,18 @@ impl Conn {
             last_ms: super::front::now_ms(),
             slot: None,
             reset_at: None,
+            out_end: 0,
+            out_at_in: 0,
+            in_end: 0,
             module_ref: false,
         }
     }
 
-    /// Starts translating with `tr`.
-    pub(crate) fn establish(&mut self, tr: Translation) {
+    /// Starts translating with `tr`; the socket's data starts at `snd`.
+    pub(crate) fn establish(&mut self, tr: Translation, snd: u32) {
         self.tr = Some(tr);
+        self.out_end = snd;
+        self.out_at_in = snd;
         self.phase = Phase::Established;
         if !self.module_ref {
             // SAFETY: no preconditions; the reference goes with the entry.
@@ -234,6 +277,12 @@ pub(crate) fn inbound(st: &NetState, ip: &Ip, tcp: &TcpHeader) -> Option<c_uint>
     // the inject mark): this one was forwarded.
     c.confirmed = true;
     c.last_ms = super::front::now_ms();
+    let len = ip.total_len.saturating_sub(ip.header_len + tcp.header_len);
+    let end = tcp.seq.wrapping_add(len as u32);
+    if len > 0 && seq_after(end, c.in_end) {
+        c.in_end = end;
+        c.out_at_in = c.out_end;
+    }
     if c.phase == Phase::Established {
         if tcp.flags & flags::RST != 0 {
             // TCP takes a reset only at the sequence number it expects
@@ -318,6 +367,11 @@ pub(crate) unsafe fn outbound(
                 let service = c.service;
                 let slot = c.slot;
                 c.last_ms = super::front::now_ms();
+                let len = ip.total_len.saturating_sub(ip.header_len + tcp.header_len);
+                let end = tcp.seq.wrapping_add(len as u32);
+                if len > 0 && seq_after(end, c.out_end) {
+                    c.out_end = end;
+                }
                 let mut kick = false;
                 if tcp.flags & flags::RST != 0 {
                     c.closed(st, super::front::now_ms());

@@ -38,6 +38,7 @@ use crate::{
     bindings::{self, sk_buff},
     btcp::{
         drop::DropReason,
+        follow::{Follow, Step, Verdict},
         slab::{Cache, Cached, SlabBox},
         table::{DueQueue, Entries, Keyed, BUCKETS, DUE_BATCH},
         xmit, Ip,
@@ -101,6 +102,11 @@ impl OwnedSkb {
         OwnedSkb(skb)
     }
 
+    /// The buffer, still owned.
+    pub(crate) fn as_ptr(&self) -> *mut sk_buff {
+        self.0
+    }
+
     /// Gives up ownership, returning the raw buffer.
     pub(crate) fn into_raw(self) -> *mut sk_buff {
         let skb = self.0;
@@ -136,17 +142,23 @@ impl Drop for OwnedSkb {
 /// A held client packet and the sequence space it covers.
 pub(crate) struct Held {
     pub(crate) skb: OwnedSkb,
-    /// The sequence number after its payload.
-    end: u32,
-    flags: u8,
+    /// The sequence number of its first payload byte, and the one after
+    /// its payload.
+    pub(crate) seq: u32,
+    pub(crate) end: u32,
+    pub(crate) flags: u8,
+    /// Where its payload starts in the buffer.
+    pub(crate) off: i32,
 }
 
 impl Held {
-    fn new(skb: OwnedSkb, tcp: &TcpHeader, payload_len: usize) -> Self {
+    fn new(skb: OwnedSkb, tcp: &TcpHeader, payload_len: usize, off: i32) -> Self {
         Held {
             skb,
+            seq: tcp.seq,
             end: tcp.seq.wrapping_add(payload_len as u32),
             flags: tcp.flags,
+            off,
         }
     }
 }
@@ -236,7 +248,7 @@ pub(crate) struct Conn {
     /// Next in-order client sequence number the head expects.
     next_seq: u32,
     pub(crate) head: KVec<u8>,
-    queue: KVec<Held>,
+    pub(crate) queue: KVec<Held>,
     pub(crate) ack: ClientAck,
     /// The handoff, once dispatch chose another node.
     pub(crate) node: u32,
@@ -257,6 +269,9 @@ pub(crate) struct Conn {
     counted: Option<u32>,
     /// How this node acknowledges head bytes in its request socket's name.
     acker: Acker,
+    /// While forwarding: the reading of the client's later requests
+    /// (`follow`), allocated with the handoff, when there are any to read.
+    pub(crate) follow: Option<KBox<Follow>>,
 }
 
 /// What the request socket granted, to acknowledge head bytes in its name
@@ -513,6 +528,7 @@ fn set_phase(st: &NetState, c: &mut Conn, phase: Phase) {
 /// [`LINGER_RELEASED_MS`] ([`NetState::released`]).
 pub(crate) fn release(st: &NetState, c: &mut Conn, now: u64) -> Release {
     set_phase(st, c, Phase::Released(now));
+    c.follow = None;
     st.released.push(c.key, now);
     c.head = KVec::new();
     c.fwd = None;
@@ -743,6 +759,7 @@ pub(crate) unsafe fn inbound(
                 response_seen: false,
                 module_ref: false,
                 counted: None,
+                follow: None,
                 acker: Acker {
                     snd_nxt: info.snt_isn.wrapping_add(1),
                     tsval: (info.tstamp_ok != 0).then_some(info.snt_tsval_last),
@@ -814,6 +831,59 @@ pub(crate) unsafe fn inbound(
                 return bindings::NF_ACCEPT;
             };
             c.last_ms = now;
+            // A segment TCP will drop for its checksum is no part of the
+            // stream: it goes on as it is, unread.
+            let forwarding = c.phase == Phase::Forwarding
+                && c.follow.is_some()
+                // SAFETY: the hook's packet, its TCP header at `thoff`.
+                && (payload_len == 0 || !unsafe { csum_bad(skb, key.saddr.family(), thoff) });
+            let verdict = match c.follow.as_mut() {
+                // SAFETY: the hook's packet holds `payload_len` bytes at
+                // `payload_off`.
+                Some(f) if forwarding => unsafe {
+                    f.feed(skb, payload_off, tcp, payload_len, &ack)
+                },
+                _ => Verdict::Forward,
+            };
+            match verdict {
+                Verdict::Forward => {}
+                Verdict::Hold | Verdict::Decide => {
+                    // IPv6 header (40) and TCP header with timestamps (32).
+                    let mut buf = [0u8; 80];
+                    let ts = c.fe.is_some_and(|fe| fe.ts_ok);
+                    let acked = c.follow.as_mut().and_then(|f| {
+                        f.ack_segment(key.saddr, key.sport, key.dport, &fwd, ts, &mut buf)
+                    });
+                    // SAFETY: the hook may steal `skb`; it is ours from here.
+                    let owned = unsafe { OwnedSkb::new(skb) };
+                    enqueue(st, c, Held::new(owned, tcp, payload_len, payload_off));
+                    let decide = matches!(verdict, Verdict::Decide);
+                    if decide {
+                        st.deciding.push(key);
+                    }
+                    drop(t);
+                    if let Some(n) = acked {
+                        xmit::send_built(st, net, buf.get(..n).unwrap_or(&[]), &fwd);
+                    }
+                    if decide {
+                        st.kick();
+                    }
+                    return bindings::NF_STOLEN;
+                }
+                Verdict::Release => {
+                    // Following ends: what was held goes first.
+                    c.follow = None;
+                    let held = core::mem::take(&mut c.queue);
+                    drop(t);
+                    for h in held {
+                        xmit::forward(st, net, h.skb, &fwd);
+                    }
+                    // SAFETY: the hook may steal `skb`; it is ours from here.
+                    let owned = unsafe { OwnedSkb::new(skb) };
+                    xmit::forward(st, net, owned, &fwd);
+                    return bindings::NF_STOLEN;
+                }
+            }
             drop(t);
             // SAFETY: the hook may steal `skb`; it is ours from here.
             let owned = unsafe { OwnedSkb::new(skb) };
@@ -826,9 +896,21 @@ pub(crate) unsafe fn inbound(
             {
                 c.response_seen = true;
             }
+            // A connection that moves to its next back-end: its bytes are
+            // read on (held either way), unless TCP will drop them.
+            // SAFETY: the hook's packet, its TCP header at `thoff`.
+            let readable = payload_len == 0 || !unsafe { csum_bad(skb, key.saddr.family(), thoff) };
+            if let Some(f) = c.follow.as_mut().filter(|_| readable) {
+                // SAFETY: the hook's packet holds `payload_len` bytes at
+                // `payload_off`.
+                let v = unsafe { f.feed(skb, payload_off, tcp, payload_len, &ack) };
+                if let Verdict::Release = v {
+                    c.follow = None;
+                }
+            }
             // SAFETY: the hook may steal `skb`; it is ours from here.
             let owned = unsafe { OwnedSkb::new(skb) };
-            enqueue(st, c, Held::new(owned, tcp, payload_len));
+            enqueue(st, c, Held::new(owned, tcp, payload_len, payload_off));
             return bindings::NF_STOLEN;
         }
         Phase::Holding => {}
@@ -843,7 +925,7 @@ pub(crate) unsafe fn inbound(
     let before = c.next_seq;
     let decided = absorb(c, skb, payload_off, tcp, payload_len);
     // SAFETY: the hook may steal `skb`; from here this module owns it.
-    let owned = Held::new(unsafe { OwnedSkb::new(skb) }, tcp, payload_len);
+    let owned = Held::new(unsafe { OwnedSkb::new(skb) }, tcp, payload_len, payload_off);
     Stats::inc(&st.stats.held_packets, 1);
     // A packet that cannot be queued is still ours: it is re-injected last.
     let extra = if c.queue.reserve(1, GFP_ATOMIC).is_ok() {
@@ -1080,28 +1162,93 @@ pub(crate) fn start_forwarding(st: &NetState, c: &mut Conn, fwd: Forward) -> KVe
         // SAFETY: no preconditions; the reference is dropped with the entry.
         c.module_ref = unsafe { bindings::th_module_get() };
     }
-    core::mem::take(&mut c.queue)
+    take_forwardable(c)
+}
+
+/// Takes the held packets of `c` that may go to its current back-end:
+/// all of them, unless some carry bytes of a later request not yet decided
+/// (`follow`), which stay held.
+pub(crate) fn take_forwardable(c: &mut Conn) -> KVec<Held> {
+    let held = core::mem::take(&mut c.queue);
+    let Some(f) = c.follow.as_deref() else {
+        return held;
+    };
+    if f.lost {
+        // Following ended while the connection moved: everything goes.
+        c.follow = None;
+        return held;
+    }
+    let mut out = KVec::new();
+    for h in held {
+        let to = if f.forwardable(&h) {
+            &mut out
+        } else {
+            &mut c.queue
+        };
+        // Without memory the packet goes; the client sends it again.
+        let _ = to.push(h, GFP_ATOMIC);
+    }
+    out
 }
 
 /// Ends the forwarding of `c` (its bucket locked): the back-end reported
 /// it closed, or it was idle too long. The entry lingers as a tombstone
-/// ([`NetState::tombstones`]).
+/// ([`NetState::tombstones`]); packets still held go with it.
 pub(crate) fn tombstone(st: &NetState, c: &mut Conn, now: u64) {
     set_phase(st, c, Phase::Tombstone(now));
     st.tombstones.push(c.key, now);
+    c.follow = None;
+}
+
+/// Moves `c`, a forwarded connection, back to requested: it is handed to
+/// `node` again (a later request belongs there), with what this node
+/// grants in its name (`fe`) and the client's segment to replay (`ack`).
+pub(crate) fn request_again(
+    st: &NetState,
+    c: &mut Conn,
+    node: u32,
+    fe: TcpInit,
+    ack: ClientAck,
+    now: u64,
+) {
+    set_phase(st, c, Phase::Requested(now));
+    c.node = node;
+    c.fe = Some(fe);
+    c.ack = ack;
+    c.fwd = None;
+    c.response_seen = false;
 }
 
 /// Ends a flush: returns packets queued meanwhile, or switches `c` to
-/// forwarding when there are none.
-pub(crate) fn flush_done(c: &mut Conn) -> KVec<Held> {
-    if c.queue.is_empty() {
-        if c.phase == Phase::Flushing {
-            c.phase = Phase::Forwarding;
-        }
-        KVec::new()
-    } else {
-        core::mem::take(&mut c.queue)
+/// forwarding when there are none to send (packets of a later request not
+/// yet decided stay held).
+pub(crate) fn flush_done(st: &NetState, c: &mut Conn) -> KVec<Held> {
+    let out = take_forwardable(c);
+    if !out.is_empty() || c.phase != Phase::Flushing {
+        return out;
     }
+    c.phase = Phase::Forwarding;
+    // The held bytes may already hold the next request's head.
+    let Some(f) = c.follow.as_mut() else {
+        return out;
+    };
+    let decide = match f.step {
+        Step::Deciding => true,
+        Step::Reading => match f.next_head() {
+            Some(decide) => decide,
+            None => {
+                // They can never be one: following ends, and they go.
+                c.follow = None;
+                return core::mem::take(&mut c.queue);
+            }
+        },
+        _ => false,
+    };
+    if decide {
+        st.deciding.push(c.key);
+        st.kick();
+    }
+    out
 }
 
 /// The front-end's forwarding connections per back-end node, for

@@ -51,6 +51,7 @@ impl Ip {
 
 pub(crate) mod back;
 pub(crate) mod drop;
+pub(crate) mod follow;
 pub(crate) mod front;
 mod hooks;
 pub(crate) mod slab;

@@ -272,6 +272,27 @@ pub(crate) fn forward(st: &NetState, net: *mut bindings::net, skb: OwnedSkb, fwd
     }
 }
 
+/// Sends a client segment this node built (checksums filled in) to the
+/// back-end of `fwd` (front-end, keep-alive routing: part of a held
+/// segment, or the acknowledgement it carried).
+pub(crate) fn send_built(st: &NetState, net: *mut bindings::net, pkt: &[u8], fwd: &Forward) {
+    // SAFETY: `net` is live (the caller runs in it); `pkt` holds a whole
+    // packet of the back-end address's family, which is the address given.
+    let err = unsafe {
+        bindings::th_fe_send_built(
+            net,
+            fwd.be_addr.family(),
+            pkt.as_ptr().cast(),
+            pkt.len() as u32,
+            fwd.be_addr.bytes().as_ptr(),
+        )
+    };
+    // Not in fwd-packets, which counts the client's own packets.
+    if err < 0 {
+        Stats::inc(&st.stats.fwd_errors, 1);
+    }
+}
+
 /// Rewrites an ICMP error about a forwarded connection for its back-end
 /// (`handoff_core::icmp::error_to_be`; the first `len` bytes from the
 /// network header hold everything it changes) and sends it there.

@@ -35,6 +35,7 @@ use crate::{
     bindings,
     btcp::{
         back,
+        follow::{Follow, Step},
         front::{self, now_ms, ClientAck, Forward, Phase},
         slab::SlabBox,
         xmit::{self, Seg},
@@ -134,7 +135,7 @@ fn reqsk_info(net: *mut bindings::net, key: &front::Key) -> Option<bindings::th_
 }
 
 /// Serves the front-end connection `key` locally (if it still waits).
-fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
+pub(super) fn release_local(st: &NetState, net: *mut bindings::net, key: &front::Key) {
     let rel = {
         let mut t = st.pending.lock(front::bucket_of(st, key));
         let Some(c) = t.get_mut(key) else {
@@ -196,6 +197,20 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
         }) {
             dispatch_one(st, net, ch, t);
         }
+        // Later requests of followed connections, likewise.
+        let mut later = KVec::new();
+        st.pending.for_each(|_, t| {
+            for c in t.conns.iter().filter(|c| super::migrate::deciding(c)) {
+                if later.push(c.key, GFP_ATOMIC).is_err() {
+                    // The rest is found by the next walk.
+                    st.deciding.overflowed();
+                    break;
+                }
+            }
+        });
+        for key in later {
+            super::migrate::next_request(st, net, ch, &key);
+        }
     }
     // Heads completed while this loop runs are queued meanwhile: the loop
     // goes on until the queue is empty, as the walk went on until no entry
@@ -210,8 +225,9 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
             let bucket = front::bucket_of(st, key);
             // A stale key (its entry gone or decided already) finds no
             // deciding entry.
-            let taken = {
+            let (taken, later) = {
                 let mut t = st.pending.lock(bucket);
+                let later = t.get_mut(key).is_some_and(|c| super::migrate::deciding(c));
                 let taken = t
                     .get_mut(key)
                     .filter(|c| c.phase == Phase::Deciding)
@@ -219,10 +235,13 @@ pub(super) fn decide(st: &NetState, net: *mut bindings::net, ch: &mut Channel) {
                 if let Some(tk) = &taken {
                     t.index_id(tk.id, tk.key);
                 }
-                taken
+                (taken, later)
             };
             if let Some(t) = taken {
                 dispatch_one(st, net, ch, t);
+            }
+            if later {
+                super::migrate::next_request(st, net, ch, key);
             }
         }
     }
@@ -306,20 +325,16 @@ fn request(
         ecn: false,
         usec_ts: false,
     };
-    let msg = Message::HandoffRequest(HandoffRequest {
-        conn_id: id,
-        client: key.saddr.endpoint(key.sport),
-        service: key.daddr.endpoint(key.dport),
-        client_init,
-        fe_init,
-        client_ack_seq: ack.seq,
-        client_ack_tsval: ack.tsval,
-        client_ack_tsecr: ack.tsecr,
-        client_rcv_wnd: ack.window,
-        request: head,
-    });
-    trace::handoff_start(st.netns, id, node, key, head.len());
-    if !ch.send(st, node, &msg) {
+    let req = if ch.migrate_ok(node) {
+        request_head(head)
+    } else {
+        None
+    };
+    // The later requests of a kept-alive connection are read on, so that
+    // one that belongs elsewhere can move it (`super::migrate`).
+    let follow = req
+        .and_then(|(req, head_len)| Follow::new(client_init, ack, ack.seq, &req, head_len, head));
+    if !send_request(st, ch, node, key, id, &client_init, &fe_init, ack, head) {
         Stats::inc(&st.stats.handoff_no_channel, 1);
         return Err("no-channel");
     }
@@ -327,10 +342,53 @@ fn request(
     if let Some(c) = t.by_id(id) {
         c.node = node;
         c.fe = Some(fe_init);
+        c.follow = follow;
     }
     // Else gone meanwhile (the namespace's table was flushed): nothing to
     // serve; the back-end's answer will find no connection.
     Ok(())
+}
+
+/// The first request of `head` and its head's length, if complete.
+fn request_head(head: &[u8]) -> Option<(http::Request<'_>, usize)> {
+    match http::head_status(head, front::HEAD_MAX) {
+        http::HeadStatus::Complete { head_len } => {
+            let req = http::parse_head(head.get(..head_len)?).ok()?;
+            Some((req, head_len))
+        }
+        _ => None,
+    }
+}
+
+/// Sends a HANDOFF_REQUEST for connection `id` of `key` to `node`: the
+/// client's and this node's handshake, the client's segment to replay and
+/// the request bytes it carries. False when the channel would not take it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn send_request(
+    st: &NetState,
+    ch: &mut Channel,
+    node: u32,
+    key: &front::Key,
+    id: u64,
+    client_init: &TcpInit,
+    fe_init: &TcpInit,
+    ack: &ClientAck,
+    head: &[u8],
+) -> bool {
+    let msg = Message::HandoffRequest(HandoffRequest {
+        conn_id: id,
+        client: key.saddr.endpoint(key.sport),
+        service: key.daddr.endpoint(key.dport),
+        client_init: *client_init,
+        fe_init: *fe_init,
+        client_ack_seq: ack.seq,
+        client_ack_tsval: ack.tsval,
+        client_ack_tsecr: ack.tsecr,
+        client_rcv_wnd: ack.window,
+        request: head,
+    });
+    trace::handoff_start(st.netns, id, node, key, head.len());
+    ch.send(st, node, &msg)
 }
 
 /// Front-end: tells `node` to forget connection `id` (TERMINATE, reason
@@ -345,7 +403,7 @@ fn abort(st: &NetState, ch: &mut Channel, node: u32, id: u64) {
 
 /// Counts a handoff given up (served locally or reset) against its node
 /// and reports it to the events group.
-fn failed(
+pub(super) fn failed(
     st: &NetState,
     net: *mut bindings::net,
     node: u32,
@@ -419,7 +477,7 @@ impl InFlight {
     }
 
     /// Lists handoff `id` of connection `key`, marked requested at `at`.
-    fn track(&mut self, st: &NetState, key: front::Key, id: u64, at: u64) {
+    pub(super) fn track(&mut self, st: &NetState, key: front::Key, id: u64, at: u64) {
         if self.list.push((key, id), GFP_KERNEL).is_err() {
             self.lost = true;
         }
@@ -947,6 +1005,8 @@ pub(super) fn on_message(
             }
         }
         Message::Reconcile(r) => answer_reconcile(ch, from, r),
+        Message::MigrateRequest(r) => super::migrate::on_request(st, net, ch, from, r),
+        Message::MigrateState(m) => super::migrate::on_state(st, net, ch, from, m),
         _ => Stats::inc(&st.stats.ctl_bad_msgs, 1),
     }
 }
@@ -1139,11 +1199,21 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                         slot: st.node_slot(from),
                     };
                     let key = c.key;
+                    // A connection moved from another back-end
+                    // (`super::migrate`): its request bytes are read on.
+                    let moved = match c.follow.as_deref_mut() {
+                        Some(f) if f.step == Step::Handing => {
+                            f.step = Step::Reading;
+                            true
+                        }
+                        _ => false,
+                    };
                     (
                         key,
                         asked_at,
                         c.ack.seq,
                         fwd,
+                        moved,
                         front::start_forwarding(st, c, fwd),
                     )
                 })
@@ -1161,7 +1231,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
             _ => None,
         }
     };
-    let Some((key, asked_at, seq, fwd, mut skbs)) = started else {
+    let Some((key, asked_at, seq, fwd, moved, mut skbs)) = started else {
         // Served here already (timeout, lost channel) or unknown: the
         // back-end must forget it.
         Stats::inc(&st.stats.ctl_bad_msgs, 1);
@@ -1187,8 +1257,13 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
             latency_us,
         },
     );
-    // The local request socket goes silently (a reset only this stack sees).
-    reset(net, key.saddr, key.sport, key.daddr, key.dport, seq);
+    if moved {
+        Stats::inc(&st.stats.migrations, 1);
+    } else {
+        // The local request socket goes silently (a reset only this stack
+        // sees).
+        reset(net, key.saddr, key.sport, key.daddr, key.dport, seq);
+    }
     // Flush what the client sent meanwhile, then forward directly.
     loop {
         for h in skbs {
@@ -1196,7 +1271,7 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
         }
         let mut t = st.pending.lock(front::bucket_of_id(a.conn_id));
         skbs = match t.by_id(a.conn_id) {
-            Some(c) => front::flush_done(c),
+            Some(c) => front::flush_done(st, c),
             None => KVec::new(),
         };
         if skbs.is_empty() {
@@ -1282,10 +1357,19 @@ fn take_over(
         return Err(NakReason::TupleBusy);
     }
     let bucket = back::bucket_of(st, &key);
+    let mut stale = None;
     {
         let mut b = st.backend.lock(bucket);
-        if b.find(&key).is_some() {
-            return Err(NakReason::TupleBusy);
+        if let Some(c) = b.get_mut(&key) {
+            // An entry given up whose socket is gone (a kept-alive
+            // connection that moved away and now comes back) is no
+            // obstacle: it only waited for its linger time.
+            if !(matches!(c.phase, back::Phase::Aborted(_)) && found == bindings::TH_SK_NONE as i32)
+            {
+                return Err(NakReason::TupleBusy);
+            }
+            stale = b.remove(&key);
+            st.backend.removed(1);
         }
         if st.backend.len() >= Limits::get(&st.limits.max_conns) as usize {
             return Err(NakReason::TableFull);
@@ -1296,6 +1380,8 @@ fn take_over(
         b.conns.insert(conn).map_err(|_| NakReason::TableFull)?;
         st.backend.added(1);
     }
+    // Dropped outside the lock (it may hold a module reference).
+    drop(stale);
     let fail = |reason| {
         let gone = st.backend.lock(bucket).remove(&key);
         if gone.is_some() {
@@ -1354,7 +1440,7 @@ fn take_over(
             fe.wscale.unwrap_or(0),
             sa.wscale.unwrap_or(0),
         );
-        c.establish(tr);
+        c.establish(tr, sa.isn.wrapping_add(1));
         sa
     };
     // The handshake-completing ACK with the request, in this node's
@@ -1392,6 +1478,7 @@ fn take_over(
         return fail(NakReason::Internal);
     };
     c.replay_end = r.client_ack_seq.wrapping_add(r.request.len() as u32);
+    c.in_end = c.replay_end;
     ack_of(c).ok_or(NakReason::Internal)
 }
 

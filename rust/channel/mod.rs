@@ -24,6 +24,7 @@
 
 mod auth;
 mod handoff;
+mod migrate;
 pub(crate) mod sock;
 
 use crate::{
@@ -62,7 +63,7 @@ const HELLO_TIMEOUT_MS: u64 = 3000;
 /// Most bytes queued for one peer before it is considered stuck.
 const TX_MAX: usize = 4 << 20;
 /// Feature bits this version announces in HELLO.
-const FEATURES: u32 = 0;
+const FEATURES: u32 = codec::FEATURE_MIGRATE;
 
 /// One configured peer node and its connection.
 pub(crate) struct Peer {
@@ -72,6 +73,8 @@ pub(crate) struct Peer {
     sock: Option<Sock>,
     /// HELLO received on the current connection.
     pub(crate) up: bool,
+    /// The feature bits of the peer's HELLO on the current connection.
+    features: u32,
     hello_sent: bool,
     rx: KVec<u8>,
     tx: KVec<u8>,
@@ -101,6 +104,7 @@ impl Peer {
             port,
             sock: None,
             up: false,
+            features: 0,
             hello_sent: false,
             rx: KVec::new(),
             tx: KVec::new(),
@@ -148,9 +152,16 @@ pub(crate) struct Channel {
     /// Front-end: keys taken from `NetState::deciding` (storage reused).
     deciding: KVec<crate::btcp::front::Key>,
     /// Front-end: the handoffs in flight (`handoff::timeouts`).
-    in_flight: handoff::InFlight,
+    pub(crate) in_flight: handoff::InFlight,
     /// Back-end: the TERMINATEs due (`handoff::terminates`).
     terminating: handoff::Terminating,
+    /// Back-end: connections asked to move, waiting for their socket to
+    /// be ready (`migrate::poll`).
+    pub(crate) moving: KVec<migrate::Outgoing>,
+    /// Front-end: connections waiting for MIGRATE_STATE (`migrate::watch`),
+    /// and whether one could not be listed.
+    awaiting: KVec<(crate::btcp::front::Key, u64)>,
+    awaiting_lost: bool,
     /// When the back-end's table is next scanned for idle connections.
     next_idle_scan: u64,
     /// Set in `pre_exit`: the namespace is going, nothing reopens.
@@ -169,6 +180,9 @@ impl Channel {
             deciding: KVec::new(),
             in_flight: handoff::InFlight::new(),
             terminating: handoff::Terminating::new(),
+            moving: KVec::new(),
+            awaiting: KVec::new(),
+            awaiting_lost: false,
             next_idle_scan: 0,
             closed: false,
         }
@@ -186,6 +200,14 @@ impl Channel {
     /// Whether the channel to `id` is up.
     pub(crate) fn is_up(&self, id: u32) -> bool {
         self.peers.iter().any(|p| p.id == id && p.up)
+    }
+
+    /// Whether the channel to `id` is up and its peer moves kept-alive
+    /// connections between back-ends (`migrate`).
+    pub(crate) fn migrate_ok(&self, id: u32) -> bool {
+        self.peers
+            .iter()
+            .any(|p| p.id == id && p.up && p.features & codec::FEATURE_MIGRATE != 0)
     }
 
     /// Whether the channel to `id` is up and has received anything after
@@ -533,13 +555,13 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
     while i < ch.incoming.len() {
         let inc = &mut ch.incoming[i];
         let alive = read_into(&inc.sock, &mut inc.rx) != Read::Ended;
-        let mut verdict: Option<Option<(u32, [u8; NONCE_LEN])>> = None;
+        let mut verdict: Option<Option<(u32, [u8; NONCE_LEN], u32)>> = None;
         match next_frame(&inc.rx) {
             Ok(Some(n)) => {
                 let frame = &inc.rx[..n];
                 verdict = Some(match authenticate_hello(&ch.keys, frame) {
                     Ok(()) => match codec::decode_message(frame) {
-                        Ok((_, Message::Hello(h))) => Some((h.node_id, h.nonce)),
+                        Ok((_, Message::Hello(h))) => Some((h.node_id, h.nonce, h.features)),
                         _ => None,
                     },
                     Err(_) => {
@@ -561,7 +583,7 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         };
         // Only a configured node with a lower id connects to this one, and
         // only from its configured address.
-        let pi = who.and_then(|(id, _)| {
+        let pi = who.and_then(|(id, _, _)| {
             ch.peers
                 .iter()
                 .position(|p| p.id == id && p.id < local.id && p.addr == inc.peer)
@@ -575,10 +597,11 @@ fn service_incoming(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         p.sock = Some(inc.sock);
         p.rx = inc.rx;
         p.up = true;
+        p.features = who.map_or(0, |w| w.2);
         p.backoff = BACKOFF_MIN_MS;
         p.last_rx = now_ms();
         p.nonce = auth::nonce();
-        if let (true, Some((_, nc))) = (ch.keys.enabled(), who) {
+        if let (true, Some((_, nc, _))) = (ch.keys.enabled(), who) {
             // The connecting node's HELLO was frame 0.
             p.session = Some(Session::new(p.id, nc, local.id, p.nonce, 1));
         }
@@ -713,6 +736,7 @@ fn service_peers(st: &NetState, net: *mut bindings::net, ch: &mut Channel, now: 
                 Ok((_, Message::Hello(h))) if h.node_id == ch.peers[i].id => {
                     if !ch.peers[i].up {
                         ch.peers[i].up = true;
+                        ch.peers[i].features = h.features;
                         ch.peers[i].backoff = BACKOFF_MIN_MS;
                         ch.peers[i].next_reconcile = now;
                         channel_up(st, net, ch.peers[i].id, "connected");
@@ -859,6 +883,8 @@ fn run(st: &NetState, net: *mut bindings::net) {
     handoff::answer_reconciles(st, &mut ch);
     handoff::decide(st, net, &mut ch);
     handoff::timeouts(st, net, &mut ch, now);
+    migrate::watch(st, net, &mut ch, now);
+    migrate::poll(st, net, &mut ch, now);
     if now >= ch.next_idle_scan {
         // Once a second: a scan walks the whole table.
         ch.next_idle_scan = now + 1000;

@@ -101,6 +101,28 @@ pub(crate) fn choose(st: &NetState, ch: &Channel, req: &Request<'_>) -> Option<u
     }
 }
 
+/// The node that should serve `req`, a later request on a connection that
+/// node `current` serves: `current` itself while the first rule that
+/// matches lists it among its targets (a kept-alive connection stays where
+/// it is as long as the rules allow: a move costs more than a balanced
+/// pick gains), else what [`choose`] picks. `None`: no rule matches, or it
+/// picks this node, which cannot take a connection back.
+pub(crate) fn choose_next(
+    st: &NetState,
+    ch: &Channel,
+    req: &Request<'_>,
+    current: u32,
+) -> Option<u32> {
+    {
+        let cfg = st.config.lock();
+        let rule = cfg.rules.iter().find(|r| r.view().matches(req))?;
+        if rule.view().targets.contains(&current) {
+            return Some(current);
+        }
+    }
+    choose(st, ch, req)
+}
+
 /// Allocates the `lard` table on first use; `false` if there is no memory
 /// for it (the rule then picks as `pick_target` does, without sets).
 fn lard_table(t: &mut KVec<lard::ServerSet>) -> bool {

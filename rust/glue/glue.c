@@ -423,6 +423,51 @@ int th_tuple_abort(struct net *net, int family, const u8 *saddr,
 	return err;
 }
 
+/*
+ * Where the established socket of a tuple stands, read under its lock, for
+ * moving its connection to another node between two requests (back-end,
+ * worker: process context). With @abort, the socket is then aborted as
+ * th_tuple_abort() does, and @out->write_seq_after says whether anything
+ * was written between the read and the abort. Returns 0, or -ENOENT when
+ * no full socket owns the tuple.
+ */
+int th_tuple_tcp_state(struct net *net, int family, const u8 *saddr,
+		       __be16 sport, const u8 *daddr, __be16 dport,
+		       bool abort, struct th_tcp_state *out)
+{
+	struct tcp_sock *tp;
+	struct sock *sk;
+
+	sk = th_lookup_tuple(net, family, saddr, sport, daddr, dport, 0);
+	if (!sk)
+		return -ENOENT;
+	if (!sk_fullsock(sk)) {
+		sock_gen_put(sk);
+		return -ENOENT;
+	}
+	tp = tcp_sk(sk);
+	lock_sock(sk);
+	out->established = sk->sk_state == TCP_ESTABLISHED;
+	out->rcv_nxt = tp->rcv_nxt;
+	out->copied_seq = tp->copied_seq;
+	out->snd_una = tp->snd_una;
+	out->snd_nxt = tp->snd_nxt;
+	out->write_seq = tp->write_seq;
+	/* The clock the next segment would be stamped with. */
+	out->tsval = tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset;
+	out->ts_recent = tp->rx_opt.ts_recent;
+	out->snd_wnd = tp->snd_wnd;
+	out->ooo = !RB_EMPTY_ROOT(&tp->out_of_order_queue);
+	out->usec_ts = tp->tcp_usec_ts;
+	release_sock(sk);
+	if (abort)
+		tcp_abort(sk, ECONNRESET);
+	/* The fields stay readable under the lookup's reference. */
+	out->write_seq_after = READ_ONCE(tp->write_seq);
+	sock_gen_put(sk);
+	return 0;
+}
+
 int th_skb_iif(const struct sk_buff *skb)
 {
 	return skb->dev ? skb->dev->ifindex : 0;
@@ -661,6 +706,23 @@ int th_send_raw(struct net *net, int family, const void *pkt,
 	if (family == AF_INET6)
 		return ip6_local_out(net, NULL, skb);
 	return ip_local_out(net, NULL, skb);
+}
+
+/*
+ * Sends a client segment the front-end built (checksums filled in) on to
+ * the back-end @daddr as th_fe_xmit() sends the client's own: the part of a
+ * held segment that belongs to the request the back-end still serves.
+ */
+int th_fe_send_built(struct net *net, int family, const void *pkt,
+		     unsigned int len, const u8 *daddr)
+{
+	struct sk_buff *skb;
+
+	skb = th_skb_from_packet(family, pkt, len);
+	if (!skb)
+		return -ENOMEM;
+	skb->ip_summed = CHECKSUM_NONE;
+	return th_fe_xmit(net, skb, family, daddr);
 }
 
 /*

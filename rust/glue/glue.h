@@ -99,6 +99,24 @@ int th_tuple_abort(struct net *net, int family, const u8 *saddr,
 		   __be16 sport, const u8 *daddr, __be16 dport);
 int th_tuple_release(struct net *net, int family, const u8 *saddr,
 		     __be16 sport, const u8 *daddr, __be16 dport);
+struct th_tcp_state {
+	u32 rcv_nxt;
+	u32 copied_seq;
+	u32 snd_una;
+	u32 snd_nxt;
+	u32 write_seq;
+	u32 write_seq_after;
+	u32 tsval;
+	u32 ts_recent;
+	u32 snd_wnd;
+	u8 established;
+	u8 ooo;
+	u8 usec_ts;
+};
+
+int th_tuple_tcp_state(struct net *net, int family, const u8 *saddr,
+		       __be16 sport, const u8 *daddr, __be16 dport,
+		       bool abort, struct th_tcp_state *out);
 void th_net_unregister_hooks(struct net *net);
 int th_net_proc_create(struct net *net);
 void th_net_proc_remove(struct net *net);
@@ -146,6 +164,8 @@ int th_fe_xmit(struct net *net, struct sk_buff *skb, int family,
 	       const u8 *daddr);
 int th_send_raw(struct net *net, int family, const void *pkt,
 		unsigned int len);
+int th_fe_send_built(struct net *net, int family, const void *pkt,
+		     unsigned int len, const u8 *daddr);
 int th_inject(struct net *net, int family, const void *pkt, unsigned int len,
 	      const u8 *via);
 bool th_skb_take_inject_mark(struct sk_buff *skb);

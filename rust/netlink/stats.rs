@@ -294,6 +294,26 @@ fn each(st: &NetState, mut f: impl FnMut(&'static str, u32, u64) -> Result) -> R
         TCP_HANDOFF_A_STATS_LARD_EVICTED,
         v(&s.lard_evicted),
     )?;
+    f(
+        "later_requests",
+        TCP_HANDOFF_A_STATS_LATER_REQUESTS,
+        v(&s.later_requests),
+    )?;
+    f(
+        "migrations",
+        TCP_HANDOFF_A_STATS_MIGRATIONS,
+        v(&s.migrations),
+    )?;
+    f(
+        "migrate_refused",
+        TCP_HANDOFF_A_STATS_MIGRATE_REFUSED,
+        v(&s.migrate_refused),
+    )?;
+    f(
+        "migrated_out",
+        TCP_HANDOFF_A_STATS_MIGRATED_OUT,
+        v(&s.migrated_out),
+    )?;
     Ok(())
 }
 

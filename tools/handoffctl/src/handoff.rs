@@ -198,7 +198,7 @@ pub mod stats_attr {
 }
 
 /// The `stats` attribute set, in type order (type = index + 1).
-const STATS_NAMES: [&str; 61] = [
+const STATS_NAMES: [&str; 65] = [
     "nodes",
     "services",
     "rx-packets",
@@ -260,6 +260,10 @@ const STATS_NAMES: [&str; 61] = [
     "lard-replicated",
     "lard-shrunk",
     "lard-evicted",
+    "later-requests",
+    "migrations",
+    "migrate-refused",
+    "migrated-out",
 ];
 
 /// The `rule` attribute set, in type order.
@@ -1684,7 +1688,8 @@ mod tests {
         assert_eq!(AttrSet::Stats.attr_name(61), Some("lard-evicted"));
         assert_eq!(AttrSet::Node.attr_name(16), Some("load-in-flight"));
         assert_eq!(AttrSet::Limits.attr_name(8), Some("lard-shrink-ms"));
-        assert_eq!(AttrSet::Stats.attr_name(62), None);
+        assert_eq!(AttrSet::Stats.attr_name(65), Some("migrated-out"));
+        assert_eq!(AttrSet::Stats.attr_name(66), None);
         assert_eq!(RulePolicy::HashUrl as u32, 3);
         assert_eq!(RulePolicy::Lard as u32, 4);
     }
