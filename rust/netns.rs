@@ -178,6 +178,35 @@ pub(crate) struct RuleCfg {
 }
 
 impl RuleCfg {
+    /// A copy of the rule (for [`NetState::rules_fast`]); `None` without
+    /// memory.
+    pub(crate) fn try_clone(&self) -> Option<Self> {
+        let bytes = |b: &[u8]| {
+            let mut v = KVec::new();
+            v.extend_from_slice(b, GFP_KERNEL).ok().map(|()| v)
+        };
+        let mut targets = KVec::new();
+        targets.extend_from_slice(&self.targets, GFP_KERNEL).ok()?;
+        Some(RuleCfg {
+            prio: self.prio,
+            method: self.method,
+            host: match &self.host {
+                Some(h) => Some(bytes(h)?),
+                None => None,
+            },
+            path: match &self.path {
+                PathCfg::Any => PathCfg::Any,
+                PathCfg::Prefix(p) => PathCfg::Prefix(bytes(p)?),
+                PathCfg::Suffix(p) => PathCfg::Suffix(bytes(p)?),
+                PathCfg::Exact(p) => PathCfg::Exact(bytes(p)?),
+            },
+            targets,
+            policy: self.policy,
+            rr_cursor: 0,
+            hits: 0,
+        })
+    }
+
     /// The borrowed view `handoff_core::rules` matches against.
     pub(crate) fn view(&self) -> rules::Rule<'_> {
         rules::Rule {
@@ -789,6 +818,13 @@ pub(crate) struct NetState {
     /// took it is looked at each tick (`back::tick`).
     #[pin]
     pub(crate) be_resets: SpinLockBh<KVec<(back::Key, u64)>>,
+    /// A copy of the dispatch rules for the packet path, made at each rule
+    /// change ([`Self::publish_rules`]): the inbound hook decides with it
+    /// that a kept-alive connection's later request stays on its node
+    /// (`dispatch::stays`) without the configuration's mutex. `None` when
+    /// the copy could not be made (the worker decides then).
+    #[pin]
+    pub(crate) rules_fast: SpinLockBh<Option<KVec<RuleCfg>>>,
     /// Listeners with the UTCP shim (packet path and control path:
     /// BH-safe).
     #[pin]
@@ -1015,6 +1051,21 @@ impl NetState {
         self.peers_up.store(n, Relaxed);
     }
 
+    /// Copies `cfg`'s rules for the packet path ([`Self::rules_fast`]);
+    /// called with the configuration's mutex held, after each change.
+    pub(crate) fn publish_rules(&self, cfg: &Config) {
+        let copy = (|| {
+            let mut v = KVec::with_capacity(cfg.rules.len(), GFP_KERNEL).ok()?;
+            for r in cfg.rules.iter() {
+                v.push(r.try_clone()?, GFP_KERNEL).ok()?;
+            }
+            Some(v)
+        })();
+        let old = core::mem::replace(&mut *self.rules_fast.lock(), copy);
+        // The old copy goes outside the lock.
+        drop(old);
+    }
+
     /// Whether a complete head should wait for dispatch: only when some
     /// other node could take it.
     pub(crate) fn dispatch_wanted(&self) -> bool {
@@ -1060,6 +1111,7 @@ impl NetState {
             be_aborted <- DueQueue::new(),
             be_retry <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_be_retry"),
             be_resets <- new_spinlock_bh!(KVec::new(), c"tcp_handoff_be_resets"),
+            rules_fast <- new_spinlock_bh!(Some(KVec::new()), c"tcp_handoff_rules_fast"),
             utcp <- new_spinlock_bh!(Listeners::new(), c"tcp_handoff_utcp"),
             channel <- new_mutex!(Channel::new()),
             stats: Stats::new(),

@@ -47,7 +47,7 @@ class Conn:
         while len(self.buf) < n:
             self.fill()
         body, self.buf = self.buf[:n], self.buf[n:]
-        return status, fields.get("x-node", "-"), body.decode("latin-1").strip()
+        return status, fields.get("x-node", "-"), body.decode("latin-1").strip() or "-"
 
     def ended(self):
         """How the connection ends once the server is done with it."""
@@ -76,6 +76,11 @@ def main():
                 path = "/%s/k%d" % ("ab"[(i - 1) % 2], (i + 1) // 2)
                 c.s.sendall(request(path))
                 show(case, i, c.response())
+        elif case == "same":
+            # Five requests for one node: the connection never moves.
+            for i in range(1, 6):
+                c.s.sendall(request("/a/k%d" % i))
+                show(case, i, c.response())
         elif case == "pipelined":
             # One request alone, then two in one segment across a node
             # boundary: /a/ stays, /b/ moves.
@@ -86,6 +91,20 @@ def main():
             show(case, 3, c.response())
             c.s.sendall(request("/a/k4"))
             show(case, 4, c.response())
+        elif case == "pipelined-first":
+            # Two requests for two nodes in the connection's first segment.
+            c.s.sendall(request("/a/k5") + request("/b/k6"))
+            show(case, 1, c.response())
+            show(case, 2, c.response())
+        elif case == "upload":
+            # A 200 KiB body first (its segments come after the head, some
+            # while the handoff is decided), then a request that moves.
+            body = bytes(range(256)) * 800
+            c.s.sendall(b"PUT /a/up/ka HTTP/1.1\r\nHost: svc\r\nContent-Length: %d\r\n\r\n"
+                        % len(body) + body)
+            show(case, 1, c.response())
+            c.s.sendall(request("/b/k7"))
+            show(case, 2, c.response())
         elif case == "fin-after-head":
             # The client's last request moves, and its FIN follows it.
             c.s.sendall(request("/a/k1"))

@@ -5,9 +5,10 @@
 # (node2) and /b/ (node3); the connection moves between the back-ends
 # (Documentation/keepalive.rst), each body is the right node's, and the
 # client sees one clean TCP connection; 10 more over IPv6. Then: two
-# pipelined requests
-# across a node boundary, a client whose FIN follows a request that moves,
-# and a client that closes in the middle of a head. Every table empties.
+# pipelined requests across a node boundary (later, and in the first
+# segment), an upload before a request that moves, a client whose FIN
+# follows a request that moves, and a client that closes in the middle of
+# a head. Every table empties.
 source "$(dirname "$0")/lib.sh"
 require_module
 require_tool nginx
@@ -68,9 +69,29 @@ check_eq "IPv6: 10 alternating requests on one connection, each from the right n
 	"$(expect alternate "${paths[@]:0:10}"; echo "alternate end open")" "$(cat "$TH_TMP/alternate6")"
 check_eq "node1: 9 more moves" 58 "$(stat_of "$node1" migrations)"
 
+moves=$(stat_of "$node1" migrations)
+later=$(stat_of "$node1" later-requests)
+client_case same >"$TH_TMP/same"
+check_eq "five requests for node2 on one connection" \
+	"$(expect same /a/k1 /a/k2 /a/k3 /a/k4 /a/k5; echo "same end open")" "$(cat "$TH_TMP/same")"
+check_eq "node1: 4 later requests decided, none moved" "+4 +0" \
+	"+$(($(stat_of "$node1" later-requests) - later)) +$(($(stat_of "$node1" migrations) - moves))"
+
 client_case pipelined >"$TH_TMP/pipelined"
 check_eq "pipelined across a boundary: /a/ stays, /b/ moves, /a/ moves back" \
 	"$(expect pipelined /a/k1 /a/k2 /b/k3 /a/k4; echo "pipelined end open")" "$(cat "$TH_TMP/pipelined")"
+
+client_case pipelined-first >"$TH_TMP/pipelined-first"
+check_eq "pipelined in the first segment: /a/ goes with the handoff, /b/ moves" \
+	"$(expect pipelined-first /a/k5 /b/k6; echo "pipelined-first end open")" "$(cat "$TH_TMP/pipelined-first")"
+
+client_case upload >"$TH_TMP/upload"
+check_eq "a 200 KiB upload to node2, then a request that moves to node3" \
+	"$(printf 'upload 1 201 node2 -\n'; expect upload /b/k7 | sed 's/^upload 1/upload 2/'; echo "upload end open")" \
+	"$(cat "$TH_TMP/upload")"
+check_eq "the upload reached node2 intact" \
+	"$(python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 800)' | sha256sum)" \
+	"$(sha256sum <"$TH_TMP/nginx-node2/www/a/up/ka" 2>/dev/null)"
 
 client_case fin-after-head >"$TH_TMP/fin"
 check_eq "a FIN after a request that moves: answered, then closed" \
@@ -81,8 +102,17 @@ check_eq "a client gone in the middle of a head" \
 	"$(expect close-mid-head /a/k1; echo "close-mid-head end closed")" "$(cat "$TH_TMP/mid")"
 
 check_eq "node1: no move refused in any case" 0 "$(stat_of "$node1" migrate-refused)"
+# The front-end's following state is an object of its own cache.
+slab() { # cache
+	echo 1 >"/sys/kernel/slab/$1/shrink" 2>/dev/null
+	awk -v c="$1" '$1 == c { print $2, $4 }' /proc/slabinfo
+}
+read -r objs size < <(slab tcp_handoff_follow)
+log "tcp_handoff_follow: objects of $size bytes, $objs in use"
 check "node1: nothing forwarding" wait_stat "$node1" fe-forwarding 0 200
 check "node1: table empty" wait_stat "$node1" entries 0 200
 check "node2: table empty" wait_stat "$node2" be-conns 0 200
 check "node3: table empty" wait_stat "$node3" be-conns 0 200
+read -r objs size < <(slab tcp_handoff_follow)
+check_eq "no following state left" 0 "$objs"
 exit $th_rc

@@ -5,15 +5,16 @@
 # check, 10 minutes in make check-full (TH_FULL=1; TH_SOAK_SECONDS sets
 # it). Every request must succeed; afterwards every table and gauge is
 # back to zero, and the module's own slab caches (tcp_handoff_fe_conn,
-# tcp_handoff_be_conn, created SLAB_NO_MERGE so /proc/slabinfo shows them
-# apart) hold no object: no growth between start and end. KASAN, lockdep,
-# UBSAN and kmemleak reports are the guest's own check after the tests.
+# tcp_handoff_be_conn, tcp_handoff_follow, created SLAB_NO_MERGE so
+# /proc/slabinfo shows them apart) hold no object: no growth between start
+# and end. KASAN, lockdep, UBSAN and kmemleak reports are the guest's own
+# check after the tests.
 source "$(dirname "$0")/lib.sh"
 require_module
 require_tool nginx
 require_tool wrk
 require_tool curl
-caches="tcp_handoff_fe_conn tcp_handoff_be_conn"
+caches="tcp_handoff_fe_conn tcp_handoff_be_conn tcp_handoff_follow"
 for c in $caches; do
 	grep -q "^$c " /proc/slabinfo || { log "FAIL: no slab cache $c in /proc/slabinfo"; exit $ksft_fail; }
 done

@@ -38,14 +38,17 @@ use crate::{
     bindings::{self, sk_buff},
     btcp::{
         drop::DropReason,
-        follow::{Follow, Step, Verdict},
+        follow::{Follow, Step, Verdict, PENDING_MAX},
         slab::{Cache, Cached, SlabBox},
         table::{DueQueue, Entries, Keyed, BUCKETS, DUE_BATCH},
         xmit, Ip,
     },
+    dispatch,
     handoff_core::{
         codec::TcpInit,
         deadline::{expired, spread},
+        follow::Pending as _,
+        framing::Body,
         http, icmp,
         packet::{flags, TcpHeader},
         rewrite,
@@ -271,7 +274,7 @@ pub(crate) struct Conn {
     acker: Acker,
     /// While forwarding: the reading of the client's later requests
     /// (`follow`), allocated with the handoff, when there are any to read.
-    pub(crate) follow: Option<KBox<Follow>>,
+    pub(crate) follow: Option<SlabBox<Follow>>,
 }
 
 /// What the request socket granted, to acknowledge head bytes in its name
@@ -848,22 +851,29 @@ pub(crate) unsafe fn inbound(
             match verdict {
                 Verdict::Forward => {}
                 Verdict::Hold | Verdict::Decide => {
-                    // IPv6 header (40) and TCP header with timestamps (32).
-                    let mut buf = [0u8; 80];
-                    let ts = c.fe.is_some_and(|fe| fe.ts_ok);
-                    let acked = c.follow.as_mut().and_then(|f| {
-                        f.ack_segment(key.saddr, key.sport, key.dport, &fwd, ts, &mut buf)
-                    });
                     // SAFETY: the hook may steal `skb`; it is ours from here.
                     let owned = unsafe { OwnedSkb::new(skb) };
                     enqueue(st, c, Held::new(owned, tcp, payload_len, payload_off));
-                    let decide = matches!(verdict, Verdict::Decide);
+                    let (go, decide) = match verdict {
+                        Verdict::Decide => decide_inline(st, c),
+                        _ => (KVec::new(), false),
+                    };
                     if decide {
                         st.deciding.push(key);
                     }
+                    // IPv6 header (40) and TCP header with timestamps (32).
+                    let mut buf = [0u8; 80];
+                    let ts = c.fe.is_some_and(|fe| fe.ts_ok);
+                    let held = !c.queue.is_empty();
+                    let acked = c.follow.as_mut().filter(|_| held).and_then(|f| {
+                        f.ack_segment(key.saddr, key.sport, key.dport, &fwd, ts, &mut buf)
+                    });
                     drop(t);
                     if let Some(n) = acked {
                         xmit::send_built(st, net, buf.get(..n).unwrap_or(&[]), &fwd);
+                    }
+                    for h in go {
+                        xmit::forward(st, net, h.skb, &fwd);
                     }
                     if decide {
                         st.kick();
@@ -1165,6 +1175,18 @@ pub(crate) fn start_forwarding(st: &NetState, c: &mut Conn, fwd: Forward) -> KVe
     take_forwardable(c)
 }
 
+/// Starts following `c`'s later requests with `f`, made from the bytes
+/// the handoff carries: what the client sent after them while the handoff
+/// was decided, held already, is read first, so the hook reads every
+/// later segment in order.
+pub(crate) fn start_following(c: &mut Conn, mut f: SlabBox<Follow>) {
+    let ended = c
+        .queue
+        .iter()
+        .any(|h| matches!(f.feed_held(h), Verdict::Release));
+    c.follow = (!ended).then_some(f);
+}
+
 /// Takes the held packets of `c` that may go to its current back-end:
 /// all of them, unless some carry bytes of a later request not yet decided
 /// (`follow`), which stay held.
@@ -1173,7 +1195,7 @@ pub(crate) fn take_forwardable(c: &mut Conn) -> KVec<Held> {
     let Some(f) = c.follow.as_deref() else {
         return held;
     };
-    if f.lost {
+    if f.stream.lost {
         // Following ended while the connection moved: everything goes.
         c.follow = None;
         return held;
@@ -1219,6 +1241,57 @@ pub(crate) fn request_again(
     c.response_seen = false;
 }
 
+/// A later request head of `c` is complete: while the rules keep it on
+/// the connection's node (`dispatch::stays`), it is passed over here, in
+/// the hook, so a request that stays costs no wait for the worker, and the
+/// next pending head, if complete, is looked at in turn. Returns the held
+/// packets that may now go to the back-end, and whether a head is left for
+/// the worker (one that may move).
+fn decide_inline(st: &NetState, c: &mut Conn) -> (KVec<Held>, bool) {
+    let node = c.node;
+    let mut worker = false;
+    let mut ended = false;
+    while let Some(f) = c.follow.as_deref_mut() {
+        if f.step() != Step::Deciding {
+            break;
+        }
+        let found = {
+            let bytes = f.pending.bytes();
+            match http::head_status(bytes, PENDING_MAX) {
+                http::HeadStatus::Complete { head_len } => bytes
+                    .get(..head_len)
+                    .and_then(|h| http::parse_head(h).ok())
+                    .map(|req| (head_len, Body::of(&req), dispatch::stays(st, &req, node))),
+                _ => None,
+            }
+        };
+        match found {
+            Some((head_len, body, true)) => {
+                Stats::inc(&st.stats.later_requests, 1);
+                match f.pass_head(body, head_len).then(|| f.next_head()).flatten() {
+                    Some(true) => {}
+                    Some(false) => break,
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            // A head that may move, or does not parse: the worker's.
+            _ => {
+                worker = true;
+                break;
+            }
+        }
+    }
+    if ended {
+        // Following ended: everything held goes.
+        c.follow = None;
+        return (core::mem::take(&mut c.queue), false);
+    }
+    (take_forwardable(c), worker)
+}
+
 /// Ends a flush: returns packets queued meanwhile, or switches `c` to
 /// forwarding when there are none to send (packets of a later request not
 /// yet decided stay held).
@@ -1232,7 +1305,7 @@ pub(crate) fn flush_done(st: &NetState, c: &mut Conn) -> KVec<Held> {
     let Some(f) = c.follow.as_mut() else {
         return out;
     };
-    let decide = match f.step {
+    let decide = match f.step() {
         Step::Deciding => true,
         Step::Reading => match f.next_head() {
             Some(decide) => decide,

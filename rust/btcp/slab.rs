@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module's own slab caches: one per kind of connection entry.
+//! The module's own slab caches: one per kind of connection entry, and one
+//! for the front-end's reading of kept-alive connections (`follow`).
 //!
 //! Every entry of the front-end's and the back-end's tables is one object of
 //! a cache of its own (a bucket holds only pointers to them). The caches are
@@ -136,12 +137,14 @@ impl Caches {
         let caches = Caches(());
         create::<btcp::front::Conn>()?;
         create::<btcp::back::Conn>()?;
+        create::<btcp::follow::Follow>()?;
         Ok(caches)
     }
 }
 
 impl Drop for Caches {
     fn drop(&mut self) {
+        destroy::<btcp::follow::Follow>();
         destroy::<btcp::back::Conn>();
         destroy::<btcp::front::Conn>();
     }

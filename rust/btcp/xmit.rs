@@ -14,7 +14,7 @@ use crate::{
     },
     handoff_core::{
         icmp,
-        packet::{parse_ipv6, IPV4_MIN_LEN, TCP_MIN_LEN},
+        packet::{flags, parse_ipv6, IPV4_MIN_LEN, TCP_MIN_LEN},
         rewrite::{self, Rewrite, Rewrite6},
         seq::Translation,
     },
@@ -39,6 +39,22 @@ pub(crate) struct Seg<'a> {
 }
 
 impl Seg<'_> {
+    /// A bare reset from `saddr`:`sport` to `daddr`:`dport` at `seq`.
+    pub(crate) fn reset(saddr: Addr, sport: u16, daddr: Addr, dport: u16, seq: u32) -> Self {
+        Seg {
+            saddr,
+            sport,
+            daddr,
+            dport,
+            seq,
+            ack: 0,
+            flags: flags::RST,
+            window: 0,
+            options: rewrite::SegOptions::default(),
+            payload: &[],
+        }
+    }
+
     /// Writes the packet into `out`; its length, or `None` when the
     /// addresses are of two families or `out` is too short.
     pub(crate) fn build(&self, out: &mut [u8]) -> Option<usize> {

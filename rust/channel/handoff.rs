@@ -97,21 +97,7 @@ fn inject(net: *mut bindings::net, seg: &Seg<'_>) -> bool {
 /// A reset from the client's side that removes the local stack's request
 /// socket (or kills its socket) without anything reaching the client.
 fn reset(net: *mut bindings::net, client: Addr, cport: u16, local: Addr, port: u16, seq: u32) {
-    inject(
-        net,
-        &Seg {
-            saddr: client,
-            sport: cport,
-            daddr: local,
-            dport: port,
-            seq,
-            ack: 0,
-            flags: flags::RST,
-            window: 0,
-            options: SegOptions::default(),
-            payload: &[],
-        },
-    );
+    inject(net, &Seg::reset(client, cport, local, port, seq));
 }
 
 /// What the local request socket of `key` granted, if it still exists.
@@ -334,6 +320,11 @@ fn request(
     // one that belongs elsewhere can move it (`super::migrate`).
     let follow = req
         .and_then(|(req, head_len)| Follow::new(client_init, ack, ack.seq, &req, head_len, head));
+    // A pipelined next request stays with the front-end, to be decided on
+    // its own once the connection forwards.
+    let sent = follow.as_ref().map_or(head.len(), |f| f.1);
+    let follow = follow.map(|f| f.0);
+    let head = head.get(..sent).unwrap_or(head);
     if !send_request(st, ch, node, key, id, &client_init, &fe_init, ack, head) {
         Stats::inc(&st.stats.handoff_no_channel, 1);
         return Err("no-channel");
@@ -342,7 +333,9 @@ fn request(
     if let Some(c) = t.by_id(id) {
         c.node = node;
         c.fe = Some(fe_init);
-        c.follow = follow;
+        if let Some(f) = follow {
+            front::start_following(c, f);
+        }
     }
     // Else gone meanwhile (the namespace's table was flushed): nothing to
     // serve; the back-end's answer will find no connection.
@@ -1202,8 +1195,8 @@ fn on_ack(st: &NetState, net: *mut bindings::net, ch: &mut Channel, from: u32, a
                     // A connection moved from another back-end
                     // (`super::migrate`): its request bytes are read on.
                     let moved = match c.follow.as_deref_mut() {
-                        Some(f) if f.step == Step::Handing => {
-                            f.step = Step::Reading;
+                        Some(f) if f.step() == Step::Handing => {
+                            f.stream.step = Step::Reading;
                             true
                         }
                         _ => false,

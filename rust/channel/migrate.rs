@@ -39,6 +39,8 @@ use crate::{
     dispatch,
     handoff_core::{
         codec::{Message, MigrateRequest, MigrateState, MigrateStatus, TcpInit},
+        follow::Pending,
+        framing::Body,
         http,
         packet::flags,
         rewrite::SegOptions,
@@ -62,7 +64,10 @@ const ANSWER_WAIT_MS: u64 = MIGRATE_WAIT_MS + 2000;
 /// Whether front-end connection `c` has a later request head waiting for
 /// [`next_request`].
 pub(super) fn deciding(c: &front::Conn) -> bool {
-    c.phase == Phase::Forwarding && c.follow.as_ref().is_some_and(|f| f.step == Step::Deciding)
+    c.phase == Phase::Forwarding
+        && c.follow
+            .as_ref()
+            .is_some_and(|f| f.step() == Step::Deciding)
 }
 
 /// What to do once the bucket lock is dropped.
@@ -98,9 +103,10 @@ pub(super) fn next_request(
             return;
         };
         let mut head = KVec::new();
-        let copied = match http::head_status(&f.pending, PENDING_MAX) {
+        let copied = match http::head_status(f.pending.bytes(), PENDING_MAX) {
             http::HeadStatus::Complete { head_len } => f
                 .pending
+                .bytes()
                 .get(..head_len)
                 .is_some_and(|h| head.extend_from_slice(h, GFP_ATOMIC).is_ok()),
             _ => false,
@@ -112,7 +118,7 @@ pub(super) fn next_request(
             forward_all(st, net, held, &fwd);
             return;
         }
-        (head, c.node, f.limit)
+        (head, c.node, f.limit())
     };
     Stats::inc(&st.stats.later_requests, 1);
     let parsed = http::parse_head(&head).ok();
@@ -129,13 +135,13 @@ pub(super) fn next_request(
         match (parsed, to) {
             (Some(req), None) => stay(st, c, &req, head.len(), fwd),
             (Some(_), Some(node)) => match c.follow.as_deref_mut() {
-                Some(f) if f.limit == limit => {
+                Some(f) if f.limit() == limit => {
                     let prefixes = prefixes(c, &fwd);
                     let id = c.conn_id;
                     let Some(f) = c.follow.as_deref_mut() else {
                         return;
                     };
-                    f.step = Step::Moving(now_ms());
+                    f.stream.step = Step::Moving(now_ms());
                     f.to = node;
                     f.head_len = head.len();
                     Then::Move {
@@ -195,7 +201,7 @@ fn stay(
     let Some(f) = c.follow.as_deref_mut() else {
         return Then::Nothing;
     };
-    let next = if f.pass_head(req, head_len) {
+    let next = if f.pass_head(Body::of(req), head_len) {
         f.next_head()
     } else {
         None
@@ -225,7 +231,7 @@ fn prefixes(c: &front::Conn, fwd: &Forward) -> KVec<KVec<u8>> {
     };
     let ts = c.fe.is_some_and(|fe| fe.ts_ok);
     for h in c.queue.iter().filter(|h| f.straddles(h)) {
-        let len = f.limit.wrapping_sub(h.seq) as usize;
+        let len = f.limit().wrapping_sub(h.seq) as usize;
         let mut payload = KVec::new();
         if payload.extend_with(len, 0u8, GFP_ATOMIC).is_err() {
             continue;
@@ -280,19 +286,7 @@ fn forward_all(st: &NetState, net: *mut bindings::net, held: KVec<Held>, fwd: &F
 /// number the client expects (`seq`): the connection is lost.
 fn reset_client(net: *mut bindings::net, key: &front::Key, seq: u32) {
     let mut buf = [0u8; 80];
-    let built = Seg {
-        saddr: key.daddr,
-        sport: key.dport,
-        daddr: key.saddr,
-        dport: key.sport,
-        seq,
-        ack: 0,
-        flags: flags::RST,
-        window: 0,
-        options: SegOptions::default(),
-        payload: &[],
-    }
-    .build(&mut buf);
+    let built = Seg::reset(key.daddr, key.dport, key.saddr, key.sport, seq).build(&mut buf);
     if let Some(n) = built {
         // SAFETY: `net` is live; `buf` holds `n` bytes, a packet of the
         // key's family from this node's service address.
@@ -330,7 +324,7 @@ pub(super) fn on_state(
                     && c.phase == Phase::Forwarding
                     && c.follow
                         .as_ref()
-                        .is_some_and(|f| matches!(f.step, Step::Moving(_))) =>
+                        .is_some_and(|f| matches!(f.step(), Step::Moving(_))) =>
             {
                 on_state_locked(st, c, m, now)
             }
@@ -350,16 +344,16 @@ pub(super) fn on_state(
                 c.follow = None;
                 Next::Forward(core::mem::take(&mut c.queue), fwd)
             }
-            MigrateStatus::Ready if m.client_seq == f.limit => {
+            MigrateStatus::Ready if m.client_seq == f.limit() => {
                 let mut head = KVec::new();
-                let Some(bytes) = f.pending.get(..f.head_len) else {
+                let Some(bytes) = f.pending.bytes().get(..f.head_len) else {
                     return Next::Bad;
                 };
                 if head.extend_from_slice(bytes, GFP_ATOMIC).is_err() {
                     return Next::Bad;
                 }
                 let client = TcpInit {
-                    isn: f.limit.wrapping_sub(1),
+                    isn: f.limit().wrapping_sub(1),
                     tsval: f.cut_tsval,
                     ..f.client
                 };
@@ -369,7 +363,7 @@ pub(super) fn on_state(
                     ..fe
                 };
                 let ack = ClientAck {
-                    seq: f.limit,
+                    seq: f.limit(),
                     window: f.window,
                     tsval: f.cut_tsval,
                     tsecr: 0,
@@ -377,14 +371,14 @@ pub(super) fn on_state(
                     sack: false,
                 };
                 let passed = match http::parse_head(&head) {
-                    Ok(req) => f.pass_head(&req, head.len()),
+                    Ok(req) => f.pass_head(Body::of(&req), head.len()),
                     Err(_) => false,
                 };
                 if !passed {
                     // Whatever follows goes to the next back-end as it is.
-                    f.lost = true;
+                    f.stream.lost = true;
                 }
-                f.step = Step::Handing;
+                f.stream.step = Step::Handing;
                 let to = f.to;
                 front::request_again(st, c, to, fe, ack, now);
                 Next::Hand {
@@ -449,7 +443,7 @@ pub(super) fn watch(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
             for c in t.conns.iter() {
                 if c.follow
                     .as_ref()
-                    .is_some_and(|f| matches!(f.step, Step::Moving(_)))
+                    .is_some_and(|f| matches!(f.step(), Step::Moving(_)))
                 {
                     let _ = all.push((c.key, c.conn_id), GFP_ATOMIC);
                 }
@@ -466,7 +460,7 @@ pub(super) fn watch(st: &NetState, net: *mut bindings::net, ch: &mut Channel, no
         let Some(c) = t.get_mut(key).filter(|c| c.conn_id == *id) else {
             return false;
         };
-        let at = match c.follow.as_deref().map(|f| f.step) {
+        let at = match c.follow.as_deref().map(|f| f.step()) {
             Some(Step::Moving(at)) if c.phase == Phase::Forwarding => at,
             _ => return false,
         };

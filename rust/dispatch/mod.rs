@@ -123,6 +123,23 @@ pub(crate) fn choose_next(
     choose(st, ch, req)
 }
 
+/// Whether `req`, a later request on a connection that node `current`
+/// serves, stays there by the rules alone, as [`choose_next`] would decide
+/// (the first matching rule lists `current`, or no rule matches), from the
+/// packet path's copy of the rules (`NetState::rules_fast`): the inbound
+/// hook then releases the request to its node at once. False when the
+/// worker must decide (the request may move, or the copy is missing).
+pub(crate) fn stays(st: &NetState, req: &Request<'_>, current: u32) -> bool {
+    let rules = st.rules_fast.lock();
+    let Some(rules) = rules.as_ref() else {
+        return false;
+    };
+    match rules.iter().find(|r| r.view().matches(req)) {
+        None => true,
+        Some(r) => r.targets.contains(&current),
+    }
+}
+
 /// Allocates the `lard` table on first use; `false` if there is no memory
 /// for it (the rule then picks as `pick_target` does, without sets).
 fn lard_table(t: &mut KVec<lard::ServerSet>) -> bool {

@@ -236,6 +236,7 @@ unsafe fn add(skb: *mut sk_buff, req: &Request) -> Result<c_int> {
             },
         )
         .map_err(|_| ENOMEM)?;
+    st.publish_rules(&cfg);
     Ok(0)
 }
 
@@ -248,6 +249,7 @@ fn del(req: &Request) -> Result<c_int> {
     };
     // The rule is dropped after the lock is released.
     let rule = cfg.rules.remove(i).map_err(|_| ENOENT)?;
+    req.state().publish_rules(&cfg);
     drop(cfg);
     drop(rule);
     Ok(0)

@@ -457,13 +457,17 @@ wait_drained() {
 	done
 }
 # slab_point PHASE: the module's caches, in slab.csv.
-echo "phase,fe_objs,fe_obj_size,fe_slab_kib,be_objs,be_obj_size,be_slab_kib" >"$out/slab.csv"
+# The following state of kept-alive connections (tcp_handoff_follow) is
+# the front-end's too, and counted apart: only a connection that may move
+# between back-ends carries it (Documentation/keepalive.rst).
+echo "phase,fe_objs,fe_obj_size,fe_slab_kib,be_objs,be_obj_size,be_slab_kib,follow_objs,follow_obj_size,follow_slab_kib" >"$out/slab.csv"
 slab_point() {
-	local fe be
+	local fe be fo
 	read -r -a fe < <(slab_objs tcp_handoff_fe_conn)
 	read -r -a be < <(slab_objs tcp_handoff_be_conn)
-	echo "$1,${fe[0]},${fe[1]},$((fe[2] * fe[3] * 4)),${be[0]},${be[1]},$((be[2] * be[3] * 4))" >>"$out/slab.csv"
-	log "slab $1: fe_conn ${fe[0]} x ${fe[1]} B, be_conn ${be[0]} x ${be[1]} B"
+	read -r -a fo < <(slab_objs tcp_handoff_follow)
+	echo "$1,${fe[0]},${fe[1]},$((fe[2] * fe[3] * 4)),${be[0]},${be[1]},$((be[2] * be[3] * 4)),${fo[0]},${fo[1]},$((fo[2] * fo[3] * 4))" >>"$out/slab.csv"
+	log "slab $1: fe_conn ${fe[0]} x ${fe[1]} B, be_conn ${be[0]} x ${be[1]} B, follow ${fo[0]} x ${fo[1]} B"
 }
 scale_point before 0 0
 # Memory is measured from empty tables, so the closed connections of the

@@ -76,6 +76,9 @@ def targets(s, lat, channel, scale, slab):
         return s.get((c, size, mode), {}).get(what, float("nan"))
 
     def add(name, value, bound, le=False):
+        if bound is None:
+            t.append((name, value, "-", "reported"))
+            return
         ok = value <= bound if le else value >= bound
         t.append((name, value, ("<= " if le else ">= ") + f"{bound:g}", "met" if ok else "MISSED"))
 
@@ -109,6 +112,12 @@ def targets(s, lat, channel, scale, slab):
                 add(f"memory per connection, {side.upper()} objects (bytes)", objs * size / held, 512, le=True)
                 kib = int(sl["held"][f"{side}_slab_kib"]) - int(sl["empty"][f"{side}_slab_kib"])
                 add(f"memory per connection, {side.upper()} slab pages (bytes)", kib * 1024 / held, 512, le=True)
+            if sl["held"].get("follow_objs"):
+                # Reported, with no target: the state of connections that
+                # may move between back-ends, apart from the budget above.
+                objs = int(sl["held"]["follow_objs"]) - int(sl["empty"]["follow_objs"])
+                size = int(sl["held"]["follow_obj_size"])
+                add("keep-alive following state per connection, FE objects (bytes)", objs * size / held, None, le=True)
         none = [float(ph[p]["rps"]) for p in ("before", "after") if p in ph]
         full = [float(ph[p]["rps"]) for p in ("held", "held2") if p in ph]
         if none and full:
@@ -260,6 +269,7 @@ def main():
         lines.append(
             f"slab {r['phase']:<6} fe_conn {r['fe_objs']} x {r['fe_obj_size']} B ({r['fe_slab_kib']} KiB of slabs), "
             f"be_conn {r['be_objs']} x {r['be_obj_size']} B ({r['be_slab_kib']} KiB)"
+            + (f", follow {r['follow_objs']} x {r['follow_obj_size']} B" if r.get("follow_objs") else "")
         )
     tg = targets(s, lat, channel, scale, slab)
     with (d / "targets.csv").open("w") as f:

@@ -81,6 +81,34 @@ enum State {
     Done(End),
 }
 
+/// What the framer needs of a request head: how its body is framed and
+/// whether a request may follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    /// `CONNECT` or `Upgrade`: what follows may not be requests.
+    pub tunnel: bool,
+    /// A chunked body.
+    pub chunked: bool,
+    /// The body's length otherwise (`Content-Length`, or none at all).
+    pub length: u64,
+    /// The connection's last request.
+    pub last: bool,
+}
+
+impl Body {
+    /// The framing of `req`'s body.
+    pub fn of(req: &Request<'_>) -> Self {
+        Body {
+            tunnel: req.method == Method::Connect || req.upgrade,
+            chunked: req.chunked,
+            // A request without Content-Length or chunked coding has no
+            // body (RFC 9112, section 6.3).
+            length: req.content_length.unwrap_or(0),
+            last: !req.keep_alive,
+        }
+    }
+}
+
 /// Follows the requests of one client byte stream (see the module's
 /// documentation).
 ///
@@ -135,22 +163,26 @@ impl Framer {
     /// connection's last or that may switch protocols ends the framing
     /// after its body (or at once, for a tunnel).
     pub fn head(&mut self, req: &Request<'_>, head_len: usize) {
+        self.head_body(Body::of(req), head_len);
+    }
+
+    /// [`Framer::head`] with what it needs of the request taken already
+    /// ([`Body::of`]), so the head's bytes need not be kept.
+    pub fn head_body(&mut self, body: Body, head_len: usize) {
         if self.state != State::Head {
             return;
         }
         self.offset = self.offset.saturating_add(head_len as u64);
-        let last = !req.keep_alive;
-        self.state = if req.method == Method::Connect || req.upgrade {
+        let last = body.last;
+        self.state = if body.tunnel {
             State::Done(End::Tunnel)
-        } else if req.chunked {
+        } else if body.chunked {
             State::Chunked {
                 at: Chunk::Size { digits: 0, size: 0 },
                 last,
             }
         } else {
-            // A request without Content-Length or chunked coding has no
-            // body (RFC 9112, section 6.3).
-            Self::after_body(req.content_length.unwrap_or(0), last)
+            Self::after_body(body.length, last)
         };
     }
 

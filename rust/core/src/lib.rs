@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod codec;
 pub mod deadline;
+pub mod follow;
 pub mod framing;
 pub mod http;
 pub mod icmp;

@@ -3,7 +3,8 @@
 //! The `http_head` target: the request-head functions the front-end runs
 //! on a client's first bytes, and the dispatch rules it runs on the result.
 
-use crate::framing::{End, Framer};
+use crate::follow::{Pending, Segment, Stream, Verdict};
+use crate::framing::{Body, End, Framer};
 use crate::http::{
     head_status, parse_head, HeadStatus, Method, ParseError, Request, MAX_METHOD_LEN,
 };
@@ -50,6 +51,102 @@ pub fn http_head(data: &[u8]) {
     for step in [1, 7, data.len() / 2 + 1] {
         assert_eq!(frame(data, step), whole, "pieces of {step}");
     }
+    // Followed after its first request as the front-end does, segment by
+    // segment: the heads decided do not depend on the segments either.
+    let whole = follow(data, data.len().max(1));
+    for step in [1, 5, data.len() / 3 + 1] {
+        assert_eq!(follow(data, step), whole, "segments of {step}");
+    }
+}
+
+/// A fixed buffer for a [`Stream`]'s pending bytes.
+struct Held {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl Pending for Held {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn append(&mut self, data: &[u8]) -> bool {
+        let Some(to) = self.buf.get_mut(self.len..self.len + data.len()) else {
+            return false;
+        };
+        to.copy_from_slice(data);
+        self.len += data.len();
+        true
+    }
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+/// Follows `data` after its first request in segments of `step` bytes,
+/// deciding each later head at once: a digest of the heads decided (where
+/// each starts, its path), how many, and where following stopped.
+fn follow(data: &[u8], step: usize) -> Option<(u64, u32, u32)> {
+    const ISN: u32 = 0xffff_fff0;
+    let HeadStatus::Complete { head_len } = head_status(data, 1024) else {
+        return None;
+    };
+    let req = parse_head(&data[..head_len]).ok()?;
+    let mut p = Held {
+        buf: [0; 1024],
+        len: 0,
+    };
+    let first = head_len.min(data.len());
+    let (mut s, sent) = Stream::start(&req, head_len, &data[..first], ISN, 1024, &mut p)?;
+    assert_eq!(sent, head_len);
+    let (mut digest, mut heads) = (0u64, 0u32);
+    let mut at = first;
+    while at < data.len() {
+        let n = step.min(data.len() - at);
+        let seg = Segment {
+            seq: ISN.wrapping_add(at as u32),
+            len: n,
+            fin: false,
+            rst: false,
+        };
+        let base = at;
+        let v = s.segment(&seg, &mut p, &mut |off, out: &mut [u8]| {
+            out.copy_from_slice(&data[base + off..base + off + out.len()]);
+            true
+        });
+        let lo = s.limit().wrapping_sub(ISN) as usize;
+        let hi = s.next_seq().wrapping_sub(ISN) as usize;
+        assert_eq!(p.bytes(), &data[lo..hi], "pending bytes");
+        match v {
+            Verdict::Forward | Verdict::Hold => {}
+            Verdict::Release => return Some((digest, heads, s.limit())),
+            Verdict::Decide => loop {
+                let HeadStatus::Complete { head_len } = head_status(p.bytes(), 1024) else {
+                    unreachable!("deciding without a complete head");
+                };
+                let mut head = [0u8; 1024];
+                head[..head_len].copy_from_slice(&p.bytes()[..head_len]);
+                let Ok(req) = parse_head(&head[..head_len]) else {
+                    return Some((digest, heads, s.limit()));
+                };
+                for &b in s.limit().to_le_bytes().iter().chain(req.path) {
+                    digest = (digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                }
+                heads += 1;
+                if !s.pass_head(Body::of(&req), head_len, &mut p) {
+                    return Some((digest, heads, s.limit()));
+                }
+                match s.next_head(&p) {
+                    Some(true) => {}
+                    Some(false) => break,
+                    None => return Some((digest, heads, s.limit())),
+                }
+            },
+        }
+        at += n;
+    }
+    Some((digest, heads, s.limit()))
 }
 
 /// How a framed stream ended up: a digest of each head found (its offset
