@@ -31,7 +31,7 @@ while read -r t secs; do
 done < <(
 	grep -v '^#' "$TOP/selftests/timings" 2>/dev/null
 	cat "$results"/guest*/run.log 2>/dev/null |
-		grep -aoE '[a-z0-9_]+\.sh: exit [0-9]+ after [0-9]+ s' | awk '{ sub(":", "", $1); print $1, $5 }'
+		grep -aoE '[a-z0-9_]+\.sh(@6)?: exit [0-9]+ after [0-9]+ s' | awk '{ sub(":$", "", $1); print $1, $5 }'
 )
 rm -rf "$results"
 mkdir -p "$results"

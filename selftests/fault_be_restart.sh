@@ -43,7 +43,7 @@ fault_cluster 1 2 3
 CURL=(--max-time 90 --limit-rate 100k --keepalive-time 2)
 get() {
 	ip netns exec "$client" curl -s --max-time 30 -D "$TH_TMP/$1.hdr" -o "$TH_TMP/$1.body" \
-		http://198.51.100.1/a/
+		http://$SVC_HOST/a/
 }
 all_zero() {
 	local i ns
@@ -157,7 +157,7 @@ reconfigure() {
 		"$HANDOFFCTL" -n "$ns" -b "$TH_TMP/node$i.conf" || return 1
 	done
 	"$HANDOFFCTL" -n "$node1" -b - <<-EOF
-		service add 198.51.100.1:80
+		service add $SVC_HOST:80
 		rule add prio 10 prefix /a/ policy rr to 2
 		rule add prio 20 prefix /b/ policy rr to 3
 	EOF

@@ -17,7 +17,7 @@ fetch() {
 	rm -f "$TH_TMP/$name".{body,hdr,rc,end}
 	(
 		ip netns exec "$client" curl -s -D "$TH_TMP/$name.hdr" -o "$TH_TMP/$name.body" \
-			"$@" "http://198.51.100.1$path"
+			"$@" "http://$SVC_HOST$path"
 		rc=$?
 		echo "${EPOCHREALTIME/./}" >"$TH_TMP/$name.end"
 		echo "$rc" >"$TH_TMP/$name.rc"
@@ -156,5 +156,5 @@ guard_resets() {
 		counter) name=$w2 ;;
 		packets) [ "$name" = resets ] && { echo "$w2"; return; } ;;
 		esac
-	done < <(ip netns exec "$client" nft list counters table ip th_guard)
+	done < <(ip netns exec "$client" nft list counters table inet th_guard)
 }

@@ -25,7 +25,7 @@ fault_cluster 1 2
 st() { stat_of "$node1" "$1"; }
 get() {
 	ip netns exec "$client" curl -s --max-time 30 -D "$TH_TMP/$1.hdr" -o "$TH_TMP/$1.body" \
-		-w '%{time_total}' http://198.51.100.1/a/ >"$TH_TMP/$1.secs"
+		-w '%{time_total}' http://$SVC_HOST/a/ >"$TH_TMP/$1.secs"
 }
 secs() { tenths "$(<"$TH_TMP/$1.secs")"; }
 
@@ -33,7 +33,7 @@ fetch dl /a/big --max-time 90 --limit-rate 100k
 dl=$FETCH_PID
 ip netns exec "$client" python3 - "$TH_TMP" >"$TH_TMP/ka" <<'PY' &
 import os, socket, sys, time
-s = socket.create_connection(("198.51.100.1", 80), timeout=60)
+s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=60)
 def ask():
     s.sendall(b"GET /a/ HTTP/1.1\r\nHost: a\r\n\r\n")
     data = b""

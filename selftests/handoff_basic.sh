@@ -12,7 +12,7 @@ require_tool nginx
 require_tool curl
 require_tool nstat
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
-get() { ip netns exec "$client" curl -s --max-time 10 "http://198.51.100.1$1"; }
+get() { ip netns exec "$client" curl -s --max-time 10 "http://$SVC_HOST$1"; }
 
 ip netns exec "$client" nstat -n
 check_eq "/a/ is served by node2" "served-by node2" "$(get /a/)"
@@ -22,7 +22,7 @@ check_eq "/a/ again, node2" "served-by node2" "$(get /a/)"
 
 # 1 MiB through a handoff: byte-identical, and node1 sends next to nothing.
 tx0=$(ip netns exec "$node1" cat /sys/class/net/eth0/statistics/tx_bytes)
-sum=$(ip netns exec "$client" curl -s --max-time 60 http://198.51.100.1/b/big | sha256sum | cut -d' ' -f1)
+sum=$(ip netns exec "$client" curl -s --max-time 60 http://$SVC_HOST/b/big | sha256sum | cut -d' ' -f1)
 tx1=$(ip netns exec "$node1" cat /sys/class/net/eth0/statistics/tx_bytes)
 check_eq "1 MiB from node3 is byte-identical" "$(sha256sum "$TH_TMP/random-1m" | cut -d' ' -f1)" "$sum"
 fe_tx=$((tx1 - tx0))
@@ -62,8 +62,8 @@ check_eq "/a/ under a long linger time, node2" "served-by node2" "$(get /a/)"
 check "node1 keeps a tombstone" wait_stat "$node1" fe-tombstones 1 100
 check "node2 keeps the closed connection" wait_stat "$node2" be-conns 1 100
 ip netns exec "$client" python3 -c '
-import socket, time
-s = socket.create_connection(("198.51.100.1", 80), timeout=30)
+import os, socket, time
+s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=30)
 s.sendall(b"GET /a/ HTTP/1.1\r\n")
 time.sleep(30)
 ' &

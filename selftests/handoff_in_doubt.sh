@@ -36,7 +36,7 @@ release_answers() { ip netns exec "$node2" nft delete table ip hold; }
 # fetch NAME: /a/big in the background into $TH_TMP/NAME.{body,hdr}.
 fetch() {
 	ip netns exec "$client" curl -s --max-time 90 -D "$TH_TMP/$1.hdr" \
-		-o "$TH_TMP/$1.body" http://198.51.100.1/a/big &
+		-o "$TH_TMP/$1.body" http://$SVC_HOST/a/big &
 }
 # fetched NAME: the body is the object, and node2 served it.
 fetched() {

@@ -13,13 +13,13 @@ setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 
 # client.py HOST...: opens a keep-alive connection per HOST, one after the
 # other, each with one request for /a/ to that Host (lc: the lc rule; a:
-# the /a/ rule, node2), and prints the node that answered each; keeps them
-# open until told (a line on stdin), then closes them.
+# the /a/ rule, node2), and prints the node that answered each; opens the
+# next, or closes them all after the last, when a line comes on stdin.
 cat >"$TH_TMP/client.py" <<'PY'
-import socket, sys
+import os, socket, sys
 conns = []
 for host in sys.argv[1:]:
-    s = socket.create_connection(("198.51.100.1", 80), timeout=20)
+    s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=20)
     s.sendall(("GET /a/ HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
     data = b""
     while b"served-by" not in data:
@@ -29,7 +29,8 @@ for host in sys.argv[1:]:
         data += more
     print(data.split(b"\r\n\r\n", 1)[-1].decode().strip(), flush=True)
     conns.append(s)
-sys.stdin.readline()
+    # The next connection waits until the front-end counts this one.
+    sys.stdin.readline()
 for s in conns:
     s.close()
 PY
@@ -43,8 +44,14 @@ run_lc() {
 	ip netns exec "$client" python3 "$TH_TMP/client.py" "$@" <"$fifo" >"$TH_TMP/lc.out" &
 	local pid=$!
 	exec {hold}>"$fifo"
-	check "node1 forwards $# connections" wait_stat "$node1" fe-forwarding "$#" 100
-	echo done >&"$hold"
+	local i
+	for i in $(seq "$#"); do
+		# The HANDOFF_ACK that makes node1 count a connection may come after
+		# the back-end's answer reached the client: the next connection
+		# waits for the count.
+		check "node1 forwards $i connections" wait_stat "$node1" fe-forwarding "$i" 100
+		echo next >&"$hold"
+	done
 	exec {hold}>&-
 	wait "$pid"
 }

@@ -18,7 +18,7 @@ want_sum=$(sha256sum "$TH_TMP/random-1m" | cut -d' ' -f1)
 
 fetch() { # name
 	local node sum
-	ip netns exec "$client" curl -s --max-time 90 -D "$TH_TMP/hdr" -o "$TH_TMP/body" http://198.51.100.1/a/big
+	ip netns exec "$client" curl -s --max-time 90 -D "$TH_TMP/hdr" -o "$TH_TMP/body" http://$SVC_HOST/a/big
 	node=$(awk 'tolower($1) == "x-node:" { print $2 }' "$TH_TMP/hdr" | tr -d '\r')
 	sum=$(sha256sum "$TH_TMP/body" | cut -d' ' -f1)
 	check_eq "$1: 1 MiB byte-identical" "$want_sum" "$sum"

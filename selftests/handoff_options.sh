@@ -40,7 +40,7 @@ case_() {
 	done
 	local out node="" sum k v
 	out=$(ip netns exec "$client" curl -s --max-time 60 -D "$TH_TMP/hdr" -o "$TH_TMP/body" \
-		-w '%{http_code}' http://198.51.100.1/a/big)
+		-w '%{http_code}' http://$SVC_HOST/a/big)
 	while read -r k v; do
 		[ "${k,,}" = x-node: ] && node=${v%$'\r'}
 	done <"$TH_TMP/hdr"

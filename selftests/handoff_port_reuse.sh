@@ -21,12 +21,12 @@ ip netns exec "$client" sysctl -qw net.ipv4.tcp_tw_reuse=1
 # get PATH: one request from client port 40000; prints the body.
 get() {
 	ip netns exec "$client" python3 - "$1" <<'PY' 2>&1 | tail -1
-import socket, sys
-s = socket.socket()
+import os, socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in os.environ["SVC_IP"] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.settimeout(20)
-s.bind(("198.51.100.100", 40000))
-s.connect(("198.51.100.1", 80))
+s.bind((os.environ["CLIENT_IP"], 40000))
+s.connect((os.environ["SVC_IP"], 80))
 s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % sys.argv[1].encode())
 data = b""
 while True:

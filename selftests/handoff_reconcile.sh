@@ -22,7 +22,7 @@ import os, socket, struct, sys, time
 tmp, n = sys.argv[1], int(sys.argv[2])
 socks, served = [], 0
 for _ in range(n):
-    s = socket.create_connection(("198.51.100.1", 80))
+    s = socket.create_connection((os.environ["SVC_IP"], 80))
     s.sendall(b"GET /a/ HTTP/1.1\r\nHost: t\r\n\r\n")
     resp = b""
     while b"served-by" not in resp:

@@ -18,23 +18,23 @@ head -c 67108864 /dev/urandom >"$www2/a/64m"
 for f in 1k big 64m; do
 	file=$www2/a/$f
 	[ "$f" = big ] && file=$TH_TMP/random-1m
-	sum=$(ip netns exec "$client" curl -s --max-time 120 http://198.51.100.1/a/$f | sha256sum | cut -d' ' -f1)
+	sum=$(ip netns exec "$client" curl -s --max-time 120 http://$SVC_HOST/a/$f | sha256sum | cut -d' ' -f1)
 	check_eq "/a/$f downloaded byte-identical" "$(sha256sum "$file" | cut -d' ' -f1)" "$sum"
 done
 rm -f "$www2/a/64m"
 
 head -c 262144 /dev/urandom >"$TH_TMP/upload"
 code=$(ip netns exec "$client" curl -s --max-time 60 -o /dev/null -w '%{http_code}' \
-	-T "$TH_TMP/upload" http://198.51.100.1/a/up/file)
+	-T "$TH_TMP/upload" http://$SVC_HOST/a/up/file)
 check_eq "256 KiB PUT accepted" 201 "$code"
 check_eq "the upload reached node2 intact" "$(sha256sum <"$TH_TMP/upload")" \
 	"$(sha256sum <"$www2/a/up/file" 2>/dev/null)"
 
 ip netns exec "$client" python3 - >"$TH_TMP/cases" <<'PY'
-import socket, time
+import os, socket, time
 
 def conn():
-    s = socket.create_connection(("198.51.100.1", 80), timeout=20)
+    s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=20)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 

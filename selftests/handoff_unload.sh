@@ -12,7 +12,7 @@ require_tool curl
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 
 ip netns exec "$client" curl -s --max-time 60 --limit-rate 150k -o "$TH_TMP/body" \
-	http://198.51.100.1/a/big &
+	http://$SVC_HOST/a/big &
 pid=$!
 check "the download is handed off" wait_stat "$node1" fe-forwarding 1 100
 check "node2 holds the connection" wait_stat "$node2" be-conns 1 50

@@ -25,9 +25,9 @@ TH_EXPECT_RST=3
 # then a second request; prints the first answer's node and what became of
 # the connection.
 cat >"$TH_TMP/client.py" <<'PY'
-import socket, sys, time
+import os, socket, sys, time
 path, wait = sys.argv[1], float(sys.argv[2])
-s = socket.create_connection(("198.51.100.1", 80), timeout=20)
+s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=20)
 req = ("GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path).encode()
 s.sendall(req)
 data = b""

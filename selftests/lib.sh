@@ -17,6 +17,17 @@ ksft_fail=1
 ksft_xfail=2
 ksft_skip=4
 
+# The service the cluster tests talk to: IPv4, or IPv6 when run_tests.sh
+# runs a test of TEST_PROGS_V6 the second time, with TH_FAMILY=6 (the
+# control channel stays on IPv4). SVC_IP is its address, SVC_HOST the
+# address as a URL or handoffctl writes it, CLIENT_IP the client's own.
+if [ "${TH_FAMILY:-4}" = 6 ]; then
+	SVC_IP=2001:db8:1::1 SVC_HOST=[2001:db8:1::1] CLIENT_IP=2001:db8:1::100
+else
+	SVC_IP=198.51.100.1 SVC_HOST=198.51.100.1 CLIENT_IP=198.51.100.100
+fi
+export SVC_IP SVC_HOST CLIENT_IP
+
 TH_SRC=${TH_SRC:-/src/tcp_handoff}
 HANDOFFCTL=${HANDOFFCTL:-$TH_SRC/tools/handoffctl/target/release/handoffctl}
 NS_LIST=()
@@ -140,17 +151,22 @@ TH_GUARD_NS=""
 TH_GUARD_FAILED=0
 guard_client() { # ns
 	ip netns exec "$1" nft -f - <<'NFT' || return 1
-table ip th_guard {
+table inet th_guard {
 	set allowed {
 		type ipv4_addr . inet_service
 		elements = { 198.51.100.1 . 80 }
+	}
+	set allowed6 {
+		type ipv6_addr . inet_service
+		elements = { 2001:db8:1::1 . 80 }
 	}
 	counter resets {}
 	counter foreign {}
 	chain input {
 		type filter hook input priority 0;
 		tcp flags & rst == rst counter name resets
-		ip saddr . tcp sport != @allowed counter name foreign
+		meta nfproto ipv4 ip saddr . tcp sport != @allowed counter name foreign
+		meta nfproto ipv6 ip6 saddr . tcp sport != @allowed6 counter name foreign
 	}
 }
 NFT
@@ -160,13 +176,15 @@ NFT
 	# guard_allow peers, which the report does not tell apart).
 	if command -v tcpdump >/dev/null; then
 		ip netns exec "$1" tcpdump -n -U -s 96 -i eth0 -w "$TH_TMP/guard.pcap" \
-			'tcp and not src host 198.51.100.100 and ((tcp[tcpflags] & tcp-rst != 0) or not (src host 198.51.100.1 and src port 80))' \
+			'(ip and tcp and not src host 198.51.100.100 and ((tcp[tcpflags] & tcp-rst != 0) or not (src host 198.51.100.1 and src port 80))) or (ip6 and tcp and not src host 2001:db8:1::100 and not (src host 2001:db8:1::1 and src port 80))' \
 			>/dev/null 2>&1 &
 	fi
 }
 # guard_allow ADDR PORT: a test that talks to a node directly on purpose.
 guard_allow() {
-	ip netns exec "$TH_GUARD_NS" nft add element ip th_guard allowed "{ $1 . $2 }"
+	local set=allowed
+	case $1 in *:*) set=allowed6 ;; esac
+	ip netns exec "$TH_GUARD_NS" nft add element inet th_guard "$set" "{ $1 . $2 }"
 }
 guard_check() {
 	[ -n "$TH_GUARD_NS" ] || return 0
@@ -180,7 +198,7 @@ guard_check() {
 		packets) [ "$name" = resets ] && resets=$w2
 			[ "$name" = foreign ] && foreign=$w2 ;;
 		esac
-	done < <(ip netns exec "$ns" nft list counters table ip th_guard)
+	done < <(ip netns exec "$ns" nft list counters table inet th_guard)
 	if [ "${resets:-x}" != "${TH_EXPECT_RST:-0}" ] || [ "${foreign:-x}" != 0 ]; then
 		log "FAIL: the client received $resets resets (expected ${TH_EXPECT_RST:-0}) and $foreign packets from an address it did not talk to"
 		[ ! -s "$TH_TMP/guard.pcap" ] ||
@@ -189,7 +207,7 @@ guard_check() {
 		th_rc=$ksft_fail
 		return 1
 	fi
-	log "ok: the client received packets only from 198.51.100.1:80 (or a peer the test named), $resets resets"
+	log "ok: the client received packets only from the service's port 80 (or a peer the test named), $resets resets"
 }
 
 cleanup_ns() {
@@ -291,6 +309,9 @@ cluster_links() {
 			addr add 198.51.100.$((128 + i))/25 dev eth1
 			addr add 2001:db8:2::$i/64 dev eth1 nodad
 		EOF
+		# A link taken down and up again (fault tests) keeps its IPv6
+		# addresses, as its IPv4 ones.
+		ns_sysctl "$host" net.ipv6.conf.all.keep_addr_on_down=1 || return 1
 	done
 }
 
@@ -355,7 +376,8 @@ CONF
 # setup_handoff_cluster: setup_cluster, nginx on every node, every node
 # configured with all three nodes (the control channel on br-ctl, port
 # 7000) and short linger times; node1 is the front-end of service
-# 198.51.100.1:80 with rules /a/ -> node2, /b/ -> node3, the rest local.
+# $SVC_HOST:80 (198.51.100.1, or [2001:db8:1::1] with TH_FAMILY=6) with
+# rules /a/ -> node2, /b/ -> node3, the rest local.
 # Waits until node1's channels to node2 and node3 are up. The client's
 # guard checks, when the test ends, that no stray packet reached it.
 setup_handoff_cluster() {
@@ -368,7 +390,7 @@ setup_handoff_cluster() {
 		cluster_node_config "$i" || return 1
 	done
 	"$HANDOFFCTL" -n "$node1" -b - <<-EOF || return 1
-		service add 198.51.100.1:80
+		service add $SVC_HOST:80
 		rule add prio 10 prefix /a/ policy rr to 2
 		rule add prio 20 prefix /b/ policy rr to 3
 	EOF

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest: inserts the module, runs every TEST_PROGS entry of
 # the Makefile (or those named) with the timeout of 'settings', prints KTAP,
-# then unloads the module and checks kmemleak for leaks it left.
+# then unloads the module and checks kmemleak for leaks it left. An entry
+# NAME.sh@6 runs NAME.sh with TH_FAMILY=6 (TEST_PROGS_V6).
 #
 #   run_tests.sh MODULE.ko [TEST...]
 
@@ -62,7 +63,10 @@ for t in "${tests[@]}"; do
 	start=$(date +%s)
 	# The test's own bound stretches with its waits.
 	limit=$((timeout * (TH_SLOW > 3 ? TH_SLOW : 3) / 3))
-	TH_KO=$ko timeout "$limit" "$here/$t" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
+	# NAME.sh@6: NAME.sh again, its service on IPv6 (lib.sh).
+	prog=${t%@*} family=4
+	[ "$prog" = "$t" ] || family=${t##*@}
+	TH_FAMILY=$family TH_KO=$ko timeout "$limit" "$here/$prog" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
 	rc=${PIPESTATUS[0]}
 	echo "# $t: exit $rc after $(( $(date +%s) - start )) s"
 	case $rc in

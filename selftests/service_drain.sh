@@ -14,14 +14,14 @@ setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 for ns in "$node1" "$node2"; do
 	"$HANDOFFCTL" -n "$ns" limits set linger 1000
 done
-get() { ip netns exec "$client" curl -s --max-time 10 -D - "http://198.51.100.1$1" | tr -d '\r' | grep -i '^x-node:'; }
+get() { ip netns exec "$client" curl -s --max-time 10 -D - "http://$SVC_HOST$1" | tr -d '\r' | grep -i '^x-node:'; }
 
 # One keep-alive connection: a request, then the service goes, then a
 # second request on the same connection.
 mkfifo "$TH_TMP/go"
 ip netns exec "$client" python3 - "$TH_TMP/go" >"$TH_TMP/conn" <<'PY' &
-import socket, sys
-s = socket.create_connection(("198.51.100.1", 80), timeout=20)
+import os, socket, sys
+s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=20)
 def ask():
     s.sendall(b"GET /a/ HTTP/1.1\r\nHost: a\r\n\r\n")
     data = b""
@@ -40,7 +40,7 @@ until [ -s "$TH_TMP/conn" ]; do
 	th_sleep 0.1
 done
 check_eq "first request: handed to node2" "served-by node2" "$(head -1 "$TH_TMP/conn")"
-"$HANDOFFCTL" -n "$node1" service del 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service del $SVC_HOST:80
 check_eq "service show: gone" "" "$("$HANDOFFCTL" -n "$node1" service show)"
 echo go >"$TH_TMP/go"
 wait "$conn"
@@ -51,7 +51,7 @@ check_eq "and untracked" 1 "$(stat_of "$node1" heads-http)"
 check "node1's table empties (the drained connection closed)" wait_stat "$node1" entries 0 100
 # The next tick frees the slot: the service comes back and hands off.
 th_sleep 0.5
-"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service add $SVC_HOST:80
 check_eq "added back: /a/ is handed off again" "X-Node: node2" "$(get /a/)"
 check_eq "two handoffs in all" 2 "$(stat_of "$node1" handoff-ok)"
 exit $th_rc
