@@ -272,6 +272,23 @@ pub(crate) fn inbound(st: &NetState, ip: &Ip, tcp: &TcpHeader) -> Option<c_uint>
     };
     let mut b = st.backend.lock(bucket_of(st, &key));
     let c = b.get_mut(&key)?;
+    // A bare SYN on the tuple of a connection that ended here is a new
+    // connection of the client's to this node's own address (a front-end
+    // never forwards one: it gives a new SYN to its own stack). The entry
+    // goes, or it would swallow the new connection's SYN/ACK until its
+    // linger time ends.
+    if tcp.flags & (flags::SYN | flags::ACK | flags::RST) == flags::SYN
+        && matches!(c.phase, Phase::Closing(_) | Phase::Aborted(_))
+    {
+        let gone = b.remove(&key);
+        drop(b);
+        if gone.is_some() {
+            st.backend.removed(1);
+        }
+        // Dropped outside the lock: a module reference may go with it.
+        drop(gone);
+        return Some(bindings::NF_ACCEPT);
+    }
     let mut kick = false;
     // The module's own replayed segments never come this way (they carry
     // the inject mark): this one was forwarded.

@@ -1354,10 +1354,16 @@ fn take_over(
     {
         let mut b = st.backend.lock(bucket);
         if let Some(c) = b.get_mut(&key) {
-            // An entry given up whose socket is gone (a kept-alive
-            // connection that moved away and now comes back) is no
-            // obstacle: it only waited for its linger time.
-            if !(matches!(c.phase, back::Phase::Aborted(_)) && found == bindings::TH_SK_NONE as i32)
+            // An entry of a connection that ended here (closed, or given
+            // up: a kept-alive connection that moved away and now comes
+            // back, a client that reuses its port) only waits for its
+            // linger time: no obstacle once its socket is gone or in
+            // TIME_WAIT, which the replayed SYN recycles as for any new
+            // connection.
+            let ended = matches!(c.phase, back::Phase::Closing(_) | back::Phase::Aborted(_));
+            if !ended
+                || (found != bindings::TH_SK_NONE as i32
+                    && found != bindings::TH_SK_TIME_WAIT as i32)
             {
                 return Err(NakReason::TupleBusy);
             }
