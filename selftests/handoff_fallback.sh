@@ -13,7 +13,7 @@ require_tool nginx
 require_tool curl
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 "$HANDOFFCTL" -n "$node1" limits set handoff-timeout 1500
-get() { ip netns exec "$client" curl -s --max-time 10 "http://198.51.100.1$1"; }
+get() { ip netns exec "$client" curl -s --max-time 10 "http://$SVC_HOST$1"; }
 st() { stat_of "$node1" "$1"; }
 
 # node3's data link is down: it has no route to the client and refuses
@@ -36,7 +36,7 @@ check_eq "node1 served both locally" 2 "$(st fallback-local)"
 "$HANDOFFCTL" -n "$node2" limits set max-conns 1
 ip netns exec "$client" python3 - "$TH_TMP" <<'PY' &
 import os, socket, sys, time
-s = socket.create_connection(("198.51.100.1", 80))
+s = socket.create_connection((os.environ["SVC_IP"], 80))
 s.sendall(b"GET /a/ HTTP/1.1\r\nHost: t\r\n\r\n")
 resp = b""
 while b"served-by" not in resp:
@@ -58,20 +58,22 @@ check "the held one was node2's" grep -q "served-by node2" "$TH_TMP/held"
 
 # The client already has a connection from the same port straight to
 # node2: the tuple node2 would use is busy, it refuses, node1 serves.
-guard_allow 198.51.100.2 80
+node2_ip=198.51.100.2
+[ "${TH_FAMILY:-4}" = 6 ] && node2_ip=2001:db8:1::2
+guard_allow "$node2_ip" 80
 refused=$(stat_of "$node2" be-refused)
 check_eq "tuple busy on node2: /a/ served by node1" "served-by node1" \
-	"$(ip netns exec "$client" python3 - <<'PY'
-import socket
+	"$(ip netns exec "$client" python3 - "$node2_ip" <<'PY'
+import os, socket, sys
 def sock():
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("198.51.100.100", 40123))
+    s.bind((os.environ["CLIENT_IP"], 40123))
     return s
 direct = sock()
-direct.connect(("198.51.100.2", 80))
+direct.connect((sys.argv[1], 80))
 s = sock()
-s.connect(("198.51.100.1", 80))
+s.connect((os.environ["SVC_IP"], 80))
 s.sendall(b"GET /a/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
 resp = b""
 while True:

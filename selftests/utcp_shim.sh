@@ -17,7 +17,7 @@ require_tool nft
 setup_handoff_cluster || { log "FAIL: cluster setup"; exit $ksft_fail; }
 
 get() { # path: the body the client gets from the service
-	ip netns exec "$client" curl -s --max-time 20 "http://198.51.100.1$1"
+	ip netns exec "$client" curl -s --max-time 20 "http://$SVC_HOST$1"
 }
 
 check_eq "/a/ is handed off to node2" "served-by node2" "$(get /a/)"
@@ -26,12 +26,14 @@ check_eq "nothing vetoed so far" 0 "$(stat_of "$node1" utcp-vetoed)"
 
 # Segments with a payload skip the module's hook (they carry the mark of
 # its own re-injections, set before the hook runs): the handshake's ACK is
-# held as usual, the request reaches TCP on its own.
+# held as usual, the request reaches TCP on its own (IPv6: the payload
+# length counts no IP header).
 ip netns exec "$node1" nft -f - <<'NFT'
-table ip th_bypass {
+table inet th_bypass {
 	chain pre {
 		type filter hook prerouting priority -450;
 		ip daddr 198.51.100.1 tcp dport 80 ip length > 100 meta mark set 0x7c4a11d0
+		ip6 daddr 2001:db8:1::1 tcp dport 80 ip6 length > 80 meta mark set 0x7c4a11d0
 	}
 }
 NFT
@@ -42,14 +44,14 @@ vetoed=$(stat_of "$node1" utcp-vetoed)
 check "the shim refused it a child while it was held ($vetoed)" test "${vetoed:-0}" -ge 1
 check_eq "it was released by the head timeout" $((timeouts + 1)) "$(stat_of "$node1" heads-timeout)"
 check_eq "nginx on node1 accepted it once" 1 "$(grep -c 'GET /a/ ' "$TH_TMP/nginx-node1/access.log")"
-ip netns exec "$node1" nft delete table ip th_bypass
+ip netns exec "$node1" nft delete table inet th_bypass
 
 check "removing the service restores the listener" \
-	"$HANDOFFCTL" -n "$node1" service del 198.51.100.1:80
+	"$HANDOFFCTL" -n "$node1" service del "$SVC_HOST:80"
 check_eq "no listener shimmed" 0 "$(stat_of "$node1" utcp-listeners)"
 check_eq "/a/ is served by node1 itself" "served-by node1" "$(get /a/)"
 check "the service is added again" \
-	"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
+	"$HANDOFFCTL" -n "$node1" service add "$SVC_HOST:80"
 check_eq "/a/ is handed off again" "served-by node2" "$(get /a/)"
 check_eq "the listener is shimmed again" 1 "$(stat_of "$node1" utcp-listeners)"
 
