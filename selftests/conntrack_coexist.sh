@@ -23,12 +23,12 @@ table inet filter {
 }
 NFT
 done
-"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service add $SVC_HOST:80
 start_nginx "$node1" node1 || { log "FAIL: nginx"; exit $ksft_fail; }
 for n in 1 2 3; do
-	check_eq "request $n" "served-by node1" "$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/)"
+	check_eq "request $n" "served-by node1" "$(ip netns exec "$client" curl -s --max-time 10 http://$SVC_HOST/)"
 done
-size=$(ip netns exec "$client" curl -s --max-time 60 -o /dev/null -w '%{size_download}' http://198.51.100.1/big)
+size=$(ip netns exec "$client" curl -s --max-time 60 -o /dev/null -w '%{size_download}' http://$SVC_HOST/big)
 check_eq "1 MiB through conntrack" 1048576 "$size"
 check "packets counted" test "$(stat_of "$node1" rx-packets)" -gt 20
 invalid=$(ip netns exec "$node1" nft list ruleset | awk '/ct state invalid counter/ { for (i=1;i<=NF;i++) if ($i=="packets") s+=$(i+1) } END { print s+0 }')

@@ -11,22 +11,22 @@ require_tool nginx
 require_tool curl
 require_tool nstat
 setup_cluster || exit $ksft_fail
-"$HANDOFFCTL" -n "$node1" service add 198.51.100.1:80
+"$HANDOFFCTL" -n "$node1" service add $SVC_HOST:80
 start_nginx "$node1" node1 || { log "FAIL: nginx"; exit $ksft_fail; }
 st() { stat_of "$node1" "$1"; }
 
 ip netns exec "$client" nstat -n
-check_eq "plain GET" "served-by node1" "$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/)"
+check_eq "plain GET" "served-by node1" "$(ip netns exec "$client" curl -s --max-time 10 http://$SVC_HOST/)"
 retrans=$(ip netns exec "$client" nstat -az TcpRetransSegs | awk '/TcpRetransSegs/ { print $2 }')
 check_eq "the client retransmitted nothing" 0 "${retrans:-missing}"
 check_eq "one HTTP head read" 1 "$(st heads-http)"
 check_eq "released locally" 1 "$(st local)"
 
 ip netns exec "$client" python3 - >"$TH_TMP/cases" <<'PY'
-import socket, time
+import os, socket, time
 
 def conn():
-    s = socket.create_connection(("198.51.100.1", 80), timeout=15)
+    s = socket.create_connection((os.environ["SVC_IP"], 80), timeout=15)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 

@@ -28,11 +28,11 @@ done
 want_sum=$(sha256sum "$TH_TMP/random-1m" | cut -d' ' -f1)
 for n in 1 2 3; do
 	check_eq "/a/ through conntrack, request $n" "served-by node2" \
-		"$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/a/)"
+		"$(ip netns exec "$client" curl -s --max-time 10 http://$SVC_HOST/a/)"
 done
 check_eq "/b/ through conntrack" "served-by node3" \
-	"$(ip netns exec "$client" curl -s --max-time 10 http://198.51.100.1/b/)"
-sum=$(ip netns exec "$client" curl -s --max-time 60 http://198.51.100.1/a/big | sha256sum | cut -d' ' -f1)
+	"$(ip netns exec "$client" curl -s --max-time 10 http://$SVC_HOST/b/)"
+sum=$(ip netns exec "$client" curl -s --max-time 60 http://$SVC_HOST/a/big | sha256sum | cut -d' ' -f1)
 check_eq "1 MiB through conntrack, byte-identical" "$want_sum" "$sum"
 check_eq "node1 handed all five off" 5 "$(stat_of "$node1" handoff-ok)"
 for ns in "$client" "$node1" "$node2" "$node3"; do

@@ -34,6 +34,7 @@ T0 = time.monotonic()
 # seconds in a slow guest.
 from scapy.config import conf  # noqa: E402
 from scapy.layers.inet import IP, TCP, IPOption_RR  # noqa: E402
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 conf.verb = 0
@@ -63,9 +64,12 @@ fd = os.open(f"/run/netns/{CLIENT}", os.O_RDONLY)
 os.setns(fd, os.CLONE_NEWNET)
 os.close(fd)
 SLOW = int(os.environ.get("TH_SLOW", "3"))
-VIP = "198.51.100.1"
-ME = "198.51.100.100"
-ETH_P_IP = 0x0800
+# The service and the client: IPv4, or IPv6 when the shell runs the test
+# with TH_FAMILY=6 (lib.sh's SVC_IP and CLIENT_IP).
+VIP = os.environ.get("SVC_IP", "198.51.100.1")
+ME = os.environ.get("CLIENT_IP", "198.51.100.100")
+V6 = ":" in VIP
+ETH_P = 0x86DD if V6 else 0x0800
 PACKET_OUTGOING = 4
 
 expected_resets = 0
@@ -136,8 +140,30 @@ class Delta:
               f"+{wait_for(lambda: self(name), want, tenths)}")
 
 
+def ip_layer(**kw):
+    """The IP header from the client to the service, of the test's family.
+    IPv4 fields map to IPv6 ones: len (the whole packet) to plen (the
+    payload), proto to nh, and options to a destination-options header."""
+    if not V6:
+        return IP(src=ME, dst=VIP, **kw)
+    six = {}
+    if "len" in kw:
+        six["plen"] = kw.pop("len") - 20
+    if "proto" in kw:
+        six["nh"] = kw.pop("proto")
+    opts = kw.pop("options", None)
+    p = IPv6(src=ME, dst=VIP, **six, **kw)
+    return p / IPv6ExtHdrDestOpt() if opts else p
+
+
 # The front-end's MAC, learned by the shell's ping.
 def vip_mac():
+    if V6:
+        w = subprocess.run(["ip", "-6", "neigh", "show", VIP], capture_output=True,
+                           text=True).stdout.split()
+        if "lladdr" in w:
+            return w[w.index("lladdr") + 1]
+        raise SystemExit("no neighbour entry for " + VIP)
     with open("/proc/net/arp") as f:
         for line in f:
             w = line.split()
@@ -151,27 +177,33 @@ class Wire:
     segment from the service by destination port."""
 
     def __init__(self):
-        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-        self.s.bind(("eth0", ETH_P_IP))
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P))
+        self.s.bind(("eth0", ETH_P))
         # (/sys is still the first namespace's: the MAC comes from the socket.)
         me = self.s.getsockname()[4]
-        self.eth = bytes.fromhex(vip_mac().replace(":", "")) + me + b"\x08\x00"
+        self.eth = bytes.fromhex(vip_mac().replace(":", "")) + me + struct.pack(">H", ETH_P)
         self.lock = threading.Condition()
         self.segs = {}
         threading.Thread(target=self.rx, daemon=True).start()
 
     def rx(self):
-        vip = socket.inet_aton(VIP)
+        vip = socket.inet_pton(socket.AF_INET6 if V6 else socket.AF_INET, VIP)
         while True:
             frame, addr = self.s.recvfrom(65536)
             if addr[2] == PACKET_OUTGOING:
                 continue
             ip = frame[14:]
-            if len(ip) < 40 or ip[9] != 6 or ip[12:16] != vip:
-                continue
-            ihl = (ip[0] & 15) * 4
-            tot = struct.unpack(">H", ip[2:4])[0]
-            t = ip[ihl:tot]
+            if V6:
+                # The service's segments carry no extension header.
+                if len(ip) < 60 or ip[6] != 6 or ip[8:24] != vip:
+                    continue
+                t = ip[40:40 + struct.unpack(">H", ip[4:6])[0]]
+            else:
+                if len(ip) < 40 or ip[9] != 6 or ip[12:16] != vip:
+                    continue
+                ihl = (ip[0] & 15) * 4
+                tot = struct.unpack(">H", ip[2:4])[0]
+                t = ip[ihl:tot]
             sport, dport, seq, ack, off, fl, win = struct.unpack(">HHIIBBH", t[:16])
             if sport != 80:
                 continue
@@ -223,7 +255,7 @@ class Conn:
             ack = self.rcv_nxt()
         t = TCP(sport=self.sport, dport=80, flags=flags,
                 seq=self.snd if seq is None else seq, ack=ack or 0, window=65535, **kw)
-        p = IP(src=ME, dst=VIP, **ipkw) / t
+        p = ip_layer(**ipkw) / t
         return p / Raw(payload) if payload else p
 
     def send(self, flags, payload=b"", advance=True, **kw):
@@ -399,13 +431,13 @@ def dataofs_below_5():
 @case
 def no_tcp_header():
     raw_case("IP protocol TCP with no TCP header at all",
-             lambda c: IP(src=ME, dst=VIP, proto=6), "rx-malformed")
+             lambda c: ip_layer(proto=6), "rx-malformed")
 
 
 def with_options(raw):
     """A SYN whose option bytes are given as they are (scapy would fix
     them): the data offset covers them, the checksum is right."""
-    return lambda c: (IP(src=ME, dst=VIP) /
+    return lambda c: (ip_layer() /
                       TCP(sport=c.sport, dport=80, flags="S", seq=c.isn,
                           dataofs=5 + len(raw) // 4, options=[]) / Raw(raw))
 
@@ -437,7 +469,7 @@ def bad_checksum_syn():
 
 @case
 def ip_options_syn():
-    raw_case("a SYN behind IP options (record route)",
+    raw_case("a SYN behind IP options (record route; IPv6: a destination-options header)",
              lambda c: c.pkt("S", ip={"options": [IPOption_RR()]}), "rx-packets", reply="synack")
 
 

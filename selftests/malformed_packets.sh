@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Malformed and hostile packets against the front-end of a handoff cluster
-# (setup_handoff_cluster: node1 front-end of 198.51.100.1:80, /a/ to node2,
+# (setup_handoff_cluster: node1 front-end of $SVC_HOST:80, /a/ to node2,
 # /b/ to node3, the rest served by node1). malformed_packets.py speaks TCP
 # by hand with scapy from the client; each case checks the counter that
 # moves, what the client gets back and who answers ("served-by nodeN"),
@@ -109,7 +109,7 @@ setup_handoff_cluster && wait_peers_up "$node2" 2 && wait_peers_up "$node3" 2 ||
 # The client's stack knows nothing of the connections scapy makes (source
 # ports 20000 to 20999) and would reset every answer to them.
 ip netns exec "$client" nft -f - <<'NFT' || exit $ksft_fail
-table ip th_scapy {
+table inet th_scapy {
 	chain output {
 		type filter hook output priority 0;
 		tcp sport 20000-20999 tcp flags & rst == rst drop
@@ -117,7 +117,7 @@ table ip th_scapy {
 }
 NFT
 # The front-end's MAC, for the packet socket.
-ip netns exec "$client" ping -c1 -W2 198.51.100.1 >/dev/null
+ip netns exec "$client" ping -c1 -W2 "$SVC_IP" >/dev/null
 
 pids=()
 for i in 1 2 3; do
@@ -152,7 +152,7 @@ check "node1: table empty" wait_stat "$node1" entries 0 100
 check "node2: table empty" wait_stat "$node2" be-conns 0 150
 check "node3: table empty" wait_stat "$node3" be-conns 0 150
 check_eq "node1: no re-injection failed" 0 "$(stat_of "$node1" reinject-errors)"
-get() { ip netns exec "$client" curl -s --max-time 10 "http://198.51.100.1$1"; }
+get() { ip netns exec "$client" curl -s --max-time 10 "http://$SVC_HOST$1"; }
 check_eq "the service still works: /a/" "served-by node2" "$(get /a/)"
 check_eq "the service still works: /b/" "served-by node3" "$(get /b/)"
 check_eq "the service still works: /" "served-by node1" "$(get /)"
